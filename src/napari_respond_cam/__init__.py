@@ -1,0 +1,57 @@
+"""Respond-CAM and Grad-CAM explanations of 3D convolutional networks, for napari.
+
+The public API is imported lazily so that ``import napari_respond_cam`` (and
+napari's start-up, which reads the plugin manifest) never pays for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "explain": "napari_respond_cam.engine.explain",
+    "Explanation": "napari_respond_cam.engine.explanation",
+    "region_target": "napari_respond_cam.engine.targets",
+    "target_layers": "napari_respond_cam.engine.layers",
+    "available_models": "napari_respond_cam.models.registry",
+    "register_model": "napari_respond_cam.models.registry",
+    "load_model": "napari_respond_cam.models.loading",
+    "save_model": "napari_respond_cam.models.loading",
+    "RespondCamError": "napari_respond_cam.errors",
+}
+
+__all__ = [
+    "Explanation",
+    "RespondCamError",
+    "available_models",
+    "explain",
+    "load_model",
+    "region_target",
+    "register_model",
+    "save_model",
+    "target_layers",
+]
+
+if TYPE_CHECKING:
+    from .engine.explain import explain
+    from .engine.explanation import Explanation
+    from .engine.layers import target_layers
+    from .engine.targets import region_target
+    from .errors import RespondCamError
+    from .models.loading import load_model, save_model
+    from .models.registry import available_models, register_model
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'napari_respond_cam' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -1,0 +1,1 @@
+"""The Respond-CAM / Grad-CAM engine: torch only, never napari or Qt."""

@@ -1,0 +1,57 @@
+"""The result of ``explain``: maps, scores and the numbers to check them by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """CAMs for a batch of samples, as NumPy arrays.
+
+    Attributes
+    ----------
+    cam : numpy.ndarray
+        float32 maps at the target layer's resolution, ``(N, *layer_spatial)``, or
+        ``(N, K, *layer_spatial)`` for ``target="all"``. Signed and raw.
+    heatmap : numpy.ndarray
+        The same maps upsampled to the input's spatial shape, for display.
+    scores : numpy.ndarray
+        The target scores (pre-softmax), ``(N,)`` or ``(N, K)``.
+    logits : numpy.ndarray
+        The model's outputs.
+    targets : numpy.ndarray or None
+        The class index used per sample, the ``K`` class indices for ``"all"``, or
+        ``None`` for a target function.
+    bias : numpy.ndarray
+        ``beta = score - sum(A * G)``, shaped like ``scores``. Respond-CAM maps sum
+        to ``score - beta`` when the layers after the target are piecewise linear.
+    method : str
+        ``"respond"`` or ``"grad"``.
+    layer : str
+        The name of the target layer.
+    """
+
+    cam: np.ndarray
+    heatmap: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+    targets: np.ndarray | None
+    bias: np.ndarray
+    method: str
+    layer: str
+
+    @property
+    def cam_sums(self) -> np.ndarray:
+        """The sum of each map over its positions, shaped like ``scores``."""
+        n_axes = self.scores.ndim
+        return self.cam.reshape(*self.cam.shape[:n_axes], -1).sum(axis=-1, dtype=np.float64)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Softmax of the logits over classes (for ``(N, classes)`` outputs)."""
+        shifted = self.logits - self.logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)

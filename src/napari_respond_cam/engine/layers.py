@@ -1,0 +1,127 @@
+"""Finding the layer to explain, and listing the layers a CAM can target."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import RespondCamError
+from .model_inputs import input_spec, model_float_dtype
+from .model_state import evaluation_mode
+
+# Sizes tried when a model declares no input shape: common subtomogram sizes first.
+_PROBE_SIZES = (32, 40, 64, 48, 24, 16, 96, 128)
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
+    """Return ``(name, module)`` for a layer given by name or as the module itself."""
+    modules = dict(model.named_modules())
+    if isinstance(layer, nn.Module):
+        for name, module in modules.items():
+            if module is layer:
+                return name, module
+        raise RespondCamError(
+            f"The layer {type(layer).__name__} is not part of this model; pass one of "
+            "its modules or its name (target_layers(model) lists them)."
+        )
+    if not isinstance(layer, str):
+        raise RespondCamError(
+            f"The layer must be a module name or a module, not {type(layer).__name__}."
+        )
+    if layer in modules:
+        return layer, modules[layer]
+    suggestions = difflib.get_close_matches(layer, [n for n in modules if n], n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+    raise RespondCamError(
+        f"The model has no layer named {layer!r}.{hint} "
+        "target_layers(model) lists the layers a CAM can target."
+    )
+
+
+def is_spatial(output: object) -> bool:
+    """Whether a layer output is one tensor with spatial axes ``(N, C, *spatial)``."""
+    return isinstance(output, torch.Tensor) and output.ndim >= 3
+
+
+def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) -> list[str]:
+    """Names of the layers a CAM can target, in the order the forward pass reaches them.
+
+    The model runs once on zeros (in eval mode, without gradients, left as found) to
+    see which layers give spatial outputs ``(N, C, *spatial)`` with more than one
+    position and are used once per forward pass. A block comes before the layers
+    inside it, so the last name, the default target, is the deepest last spatial
+    layer before the head (``maxpool2`` for the paper's CNN-1).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    input_shape : sequence of int, optional
+        ``(C, *spatial)`` of one sample. Defaults to the model's ``input_shape``
+        attribute; without either, common cube sizes are tried.
+
+    Returns
+    -------
+    list of str
+    """
+    shapes = [tuple(input_shape)] if input_shape is not None else _candidate_shapes(model)
+    errors = []
+    for shape in shapes:
+        try:
+            return _probe_spatial_layers(model, shape)
+        except RuntimeError as err:
+            errors.append(f"{shape}: {err}")
+    raise RespondCamError(
+        "Could not run the model to find its spatial layers (tried input shapes "
+        f"{', '.join(str(s) for s in shapes)}); pass input_shape=(C, *spatial) of one sample."
+    )
+
+
+def _candidate_shapes(model: nn.Module) -> list[tuple[int, ...]]:
+    spec = input_spec(model)
+    if spec.shape is not None:
+        return [spec.shape]
+    if spec.spatial_dims is None:
+        raise RespondCamError(
+            "Cannot tell what input this model takes; pass input_shape=(C, *spatial)."
+        )
+    return [(spec.channels or 1, *(size,) * spec.spatial_dims) for size in _PROBE_SIZES]
+
+
+def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]:
+    named = [(n, m) for n, m in model.named_modules() if n]
+    started: list[str] = []
+    calls: dict[str, int] = {}
+    spatial: set[str] = set()
+
+    def before(name):
+        def hook(module, args):
+            started.append(name)
+            calls[name] = calls.get(name, 0) + 1
+
+        return hook
+
+    def after(name):
+        def hook(module, args, output):
+            if is_spatial(output) and output[0, 0].numel() > 1:
+                spatial.add(name)
+
+        return hook
+
+    handles = []
+    try:
+        for name, module in named:
+            handles.append(module.register_forward_pre_hook(before(name)))
+            handles.append(module.register_forward_hook(after(name)))
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        zeros = torch.zeros((1, *shape), dtype=model_float_dtype(model), device=device)
+        with evaluation_mode(model), torch.no_grad():
+            model(zeros)
+    finally:
+        for handle in handles:
+            handle.remove()
+    ordered = dict.fromkeys(started)
+    return [n for n in ordered if n in spatial and calls[n] == 1]

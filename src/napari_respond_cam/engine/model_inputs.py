@@ -1,0 +1,118 @@
+"""What a model expects as input, and turning user input into batches that fit it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import RespondCamError
+
+_AXES = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The input a model takes, as far as it can be told without running it.
+
+    ``spatial_dims`` and ``channels`` are ``None`` when unknown; ``shape`` is the
+    declared ``(C, *spatial)`` of models that carry an ``input_shape`` attribute
+    (registry models, loaded ``.pt2`` programs).
+    """
+
+    spatial_dims: int | None = None
+    channels: int | None = None
+    shape: tuple[int, ...] | None = None
+
+
+def input_spec(model: nn.Module) -> InputSpec:
+    """Read the input a model expects from its ``input_shape`` or its first convolution."""
+    declared = getattr(model, "input_shape", None)
+    if declared is not None:
+        declared = tuple(int(s) for s in declared)
+        return InputSpec(len(declared) - 1, declared[0], declared)
+    for module in model.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            channels = module.in_channels
+            return InputSpec(module.weight.ndim - 2, channels, None)
+    return InputSpec()
+
+
+def describe_layout(spec: InputSpec) -> str:
+    """A phrase such as ``(N, C, D, H, W) with C = 1`` for error messages."""
+    layout = _AXES.get(spec.spatial_dims or 0, "(N, C, *spatial)")
+    if spec.channels is not None:
+        layout += f" with C = {spec.channels}"
+    return layout
+
+
+def as_batch(x: Any, spec: InputSpec) -> np.ndarray | torch.Tensor:
+    """View ``x`` as ``(N, C, *spatial)``, adding the sample and channel axes if missing.
+
+    No data is copied: NumPy arrays and tensors are returned as views.
+    """
+    if not isinstance(x, np.ndarray | torch.Tensor):
+        x = np.asarray(x)
+    if spec.spatial_dims is None:
+        if x.ndim < 3:
+            raise RespondCamError(
+                f"The input has shape {tuple(x.shape)}; pass a batch shaped (N, C, *spatial)."
+            )
+        return x
+    expected = spec.spatial_dims + 2
+    if x.ndim == expected - 1:
+        x = x[None]
+    elif x.ndim == expected - 2 and spec.channels in (None, 1):
+        x = x[None, None]
+    elif x.ndim != expected:
+        raise RespondCamError(
+            f"The input has shape {tuple(x.shape)} but the model takes "
+            f"{spec.spatial_dims}D inputs shaped {describe_layout(spec)}; "
+            "reshape the input to that layout."
+        )
+    if spec.channels is not None and x.shape[1] != spec.channels:
+        raise RespondCamError(
+            f"The model takes {spec.channels} channel(s) but the input has {x.shape[1]} "
+            f"(shape {tuple(x.shape)}, read as {describe_layout(spec)}); "
+            "pass the channels the model was trained on."
+        )
+    if x.shape[0] == 0:
+        raise RespondCamError("The input holds no samples (its first axis has length 0).")
+    return x
+
+
+def model_float_dtype(model: nn.Module) -> torch.dtype:
+    """The floating dtype of the model's parameters (float32 for a parameter-free model)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def to_tensor(
+    chunk: np.ndarray | torch.Tensor, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """Move one chunk of samples to the device as a floating tensor, checking it is finite."""
+    if not isinstance(chunk, torch.Tensor):
+        chunk = np.asarray(chunk)
+        if not np.issubdtype(chunk.dtype, np.floating) or not chunk.flags.writeable:
+            chunk = chunk.astype(np.float32)
+        chunk = torch.from_numpy(np.ascontiguousarray(chunk))
+    tensor = chunk.detach().to(device=device, dtype=dtype, non_blocking=True)
+    _check_finite(tensor)
+    return tensor
+
+
+def _check_finite(tensor: torch.Tensor) -> None:
+    finite = torch.isfinite(tensor)
+    if bool(finite.all()):
+        return
+    n_nan = int(torch.isnan(tensor).sum())
+    n_inf = int((~finite).sum()) - n_nan
+    raise RespondCamError(
+        f"The input holds {n_nan} NaN and {n_inf} infinite value(s); replace them "
+        "(for example with numpy.nan_to_num) before explaining."
+    )

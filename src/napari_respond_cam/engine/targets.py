@@ -1,0 +1,158 @@
+"""Turning the user's ``target`` into one scalar score per sample (or per class)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import RespondCamError
+
+TargetFunction = Callable[[Any], torch.Tensor]
+Target = int | Sequence[int] | str | TargetFunction | None
+
+ALL_CLASSES = "all"
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """A validated target for a whole call, sliced per chunk of samples.
+
+    ``kind`` is ``"predicted"``, ``"classes"`` (fixed class per sample), ``"all"``
+    or ``"function"``.
+    """
+
+    kind: str
+    classes: np.ndarray | None = None
+    function: TargetFunction | None = None
+
+    @property
+    def per_class(self) -> bool:
+        """Whether each sample gets one map per class."""
+        return self.kind == "all"
+
+    def rows(self, start: int, stop: int) -> TargetPlan:
+        """The plan for samples ``start:stop``."""
+        if self.kind != "classes":
+            return self
+        return TargetPlan("classes", self.classes[start:stop])
+
+    def scores(self, output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Scores ``(N,)`` (``(N, K)`` for all classes) and the class indices used."""
+        if self.kind == "function":
+            return _function_scores(self.function, output), None
+        logits = _class_logits(output)
+        n_classes = logits.shape[1]
+        if self.kind == "all":
+            return logits, torch.arange(n_classes, device=logits.device)
+        if self.kind == "predicted":
+            classes = logits.detach().argmax(dim=1)
+        else:
+            _check_class_range(self.classes, n_classes)
+            classes = torch.as_tensor(self.classes, device=logits.device)
+        return logits.gather(1, classes[:, None])[:, 0], classes
+
+
+def plan_targets(target: Target, n_samples: int) -> TargetPlan:
+    """Validate ``target`` against the number of samples, before any model runs."""
+    if target is None:
+        return TargetPlan("predicted")
+    if isinstance(target, str):
+        if target == ALL_CLASSES:
+            return TargetPlan("all")
+        raise RespondCamError(
+            f"Unknown target {target!r}: use None (predicted class), a class index, one "
+            "index per sample, 'all', or a function of the model output."
+        )
+    if callable(target):
+        return TargetPlan("function", function=target)
+    classes = np.asarray(target)
+    if classes.dtype == bool or not np.issubdtype(classes.dtype, np.integer):
+        raise RespondCamError(
+            f"The target {target!r} is not a class index; pass an int or a list of ints."
+        )
+    if classes.ndim == 0:
+        return TargetPlan("classes", np.full(n_samples, int(classes), dtype=np.int64))
+    if classes.shape != (n_samples,):
+        raise RespondCamError(
+            f"{classes.size} target classes were given for {n_samples} samples; pass one "
+            "per sample, or a single int for all."
+        )
+    return TargetPlan("classes", classes.astype(np.int64))
+
+
+def _class_logits(output: Any) -> torch.Tensor:
+    if not isinstance(output, torch.Tensor) or output.ndim != 2:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise RespondCamError(
+            f"Class targets need a model output shaped (N, classes), but it is {shape}; "
+            "pass a function of the output as target, for example "
+            "region_target(channel, mask) for a segmentation model."
+        )
+    return output
+
+
+def _check_class_range(classes: np.ndarray, n_classes: int) -> None:
+    bad = classes[(classes < 0) | (classes >= n_classes)]
+    if bad.size:
+        raise RespondCamError(
+            f"Target class {int(bad[0])} is out of range: the model has {n_classes} classes "
+            f"(0 to {n_classes - 1})."
+        )
+
+
+def _function_scores(function: TargetFunction, output: Any) -> torch.Tensor:
+    scores = function(output)
+    n = _batch_size(output)
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (n,):
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise RespondCamError(
+            f"The target function returned {got}; it must return a tensor of shape ({n},), "
+            "one score per sample (for example output[:, 1].sum(dim=(1, 2, 3)))."
+        )
+    return scores
+
+
+def _batch_size(output: Any) -> int:
+    if isinstance(output, torch.Tensor):
+        return output.shape[0]
+    if isinstance(output, dict):
+        output = next(iter(output.values()))
+    elif isinstance(output, list | tuple):
+        output = output[0]
+    return _batch_size(output)
+
+
+def region_target(channel: int, mask: Any = None) -> TargetFunction:
+    """A target for segmentation models: the sum of one output channel inside a mask.
+
+    Parameters
+    ----------
+    channel : int
+        The output channel (class) whose logits are summed.
+    mask : array-like of bool or float, optional
+        Weights over the output's spatial grid, the same for every sample; the whole
+        grid when left out.
+
+    Returns
+    -------
+    callable
+        ``f(output) -> tensor (N,)`` to pass as ``target``.
+    """
+
+    def score(output: torch.Tensor) -> torch.Tensor:
+        selected = output[:, channel]
+        if mask is not None:
+            weights = torch.as_tensor(np.asarray(mask), device=selected.device)
+            if tuple(weights.shape) != tuple(selected.shape[1:]):
+                raise RespondCamError(
+                    f"The region mask has shape {tuple(weights.shape)} but the model output's "
+                    f"grid is {tuple(selected.shape[1:])}; pass a mask of that shape."
+                )
+            selected = selected * weights.to(selected.dtype)
+        return selected.flatten(1).sum(dim=1)
+
+    return score

@@ -1,0 +1,26 @@
+"""Telling model files apart by their contents, not their names."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+EXPORTED = "torch.export program"
+TORCHSCRIPT = "TorchScript"
+TORCH_SAVE = "torch.save file"
+SAFETENSORS = "safetensors"
+
+
+def model_file_format(path: Path) -> str:
+    """Which kind of model file ``path`` is: one of the constants of this module."""
+    if path.suffix == ".safetensors":
+        return SAFETENSORS
+    if not zipfile.is_zipfile(path):
+        return TORCH_SAVE
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
+        return EXPORTED
+    if any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names):
+        return TORCHSCRIPT
+    return TORCH_SAVE

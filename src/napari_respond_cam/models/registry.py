@@ -1,0 +1,169 @@
+"""The registry: architectures that state dicts can be loaded into, and named models.
+
+Named models are what ``available_models()`` lists and ``load_model(name)`` builds:
+built-in ones (the paper's networks, the trained demo model) and any a user
+registers from Python, such as a live module handed over from napari's console.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import RespondCamError
+from .paper_cnns import CNN1, CNN2, config_from_state_dict
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model class that state dicts can be loaded into."""
+
+    name: str
+    build: Callable[..., nn.Module]
+    config_from_state_dict: Callable[[dict], dict]
+    description: str
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model: how to build it, what its classes are, and where its weights lie."""
+
+    name: str
+    factory: Callable[[], nn.Module]
+    class_names: tuple[str, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
+    trained: bool = True
+    description: str = ""
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "cnn1": Architecture(
+        "cnn1",
+        CNN1,
+        lambda state: config_from_state_dict(state, input_pool=False),
+        "CNN-1 of the Respond-CAM paper",
+    ),
+    "cnn2": Architecture(
+        "cnn2",
+        CNN2,
+        lambda state: config_from_state_dict(state, input_pool=True),
+        "CNN-2 of the Respond-CAM paper (average pool after the input)",
+    ),
+}
+
+_MODELS: dict[str, RegisteredModel] = {}
+
+
+def architecture(name: str) -> Architecture:
+    """The architecture registered under ``name``, with a clear error otherwise."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(repr(a) for a in ARCHITECTURES)
+        raise RespondCamError(f"Unknown architecture {name!r}; registered: {known}.") from None
+
+
+def available_models() -> list[str]:
+    """Names of the models ``load_model`` can build by name, the demo model first."""
+    return list(_MODELS)
+
+
+def register_model(
+    name: str,
+    model: nn.Module | Callable[[], nn.Module],
+    *,
+    class_names: Sequence[str] | None = None,
+    input_shape: Sequence[int] | None = None,
+    trained: bool = True,
+    description: str = "",
+    first: bool = False,
+    overwrite: bool = False,
+) -> None:
+    """Make a model available by name (to ``load_model`` and the napari widget).
+
+    Parameters
+    ----------
+    name : str
+        The name to list it under.
+    model : torch.nn.Module or callable
+        A live module (handed out as it is, not copied) or a function building one.
+    class_names : sequence of str, optional
+        One name per output class.
+    input_shape : sequence of int, optional
+        ``(C, *spatial)`` of one sample.
+    trained : bool
+        False for an architecture with random weights (loading it warns).
+    description : str
+        One line shown to users.
+    first : bool
+        List it before the others (the demo model is).
+    overwrite : bool
+        Replace a model already registered under ``name``.
+    """
+    if name in _MODELS and not overwrite:
+        raise RespondCamError(
+            f"A model named {name!r} is already registered; pick another name or pass "
+            "overwrite=True."
+        )
+    factory = (lambda: model) if isinstance(model, nn.Module) else model
+    entry = RegisteredModel(
+        name,
+        factory,
+        tuple(class_names) if class_names is not None else None,
+        tuple(input_shape) if input_shape is not None else None,
+        trained,
+        description,
+    )
+    _MODELS.pop(name, None)
+    _MODELS[name] = entry
+    if first:
+        _move_first(name)
+
+
+def _move_first(name: str) -> None:
+    entry = _MODELS.pop(name)
+    rest = dict(_MODELS)
+    _MODELS.clear()
+    _MODELS[name] = entry
+    _MODELS.update(rest)
+
+
+def registered(name: str) -> RegisteredModel | None:
+    """The registry entry for ``name``, or ``None``."""
+    return _MODELS.get(name)
+
+
+def build_registered(name: str) -> nn.Module:
+    """Build the named model and attach its class names and input shape."""
+    entry = _MODELS[name]
+    if not entry.trained:
+        warnings.warn(
+            f"The model {name!r} has random weights (it is the architecture only); load "
+            f"trained weights with load_model(path, architecture={name!r}).",
+            UserWarning,
+            stacklevel=3,
+        )
+    model = entry.factory()
+    if entry.class_names is not None:
+        model.class_names = entry.class_names
+    if entry.input_shape is not None:
+        model.input_shape = entry.input_shape
+    return model
+
+
+def _register_paper_architectures() -> None:
+    for name in ARCHITECTURES:
+        register_model(
+            name,
+            lambda name=name: ARCHITECTURES[name].build(num_classes=5),
+            class_names=[f"class {i}" for i in range(5)],
+            input_shape=(1, 40, 40, 40),
+            trained=False,
+            description=f"{ARCHITECTURES[name].description}, untrained, 5 classes, 40^3",
+        )
+
+
+_register_paper_architectures()

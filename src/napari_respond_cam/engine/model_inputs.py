@@ -63,20 +63,22 @@ def as_batch(x: Any, spec: InputSpec) -> np.ndarray | torch.Tensor:
             )
         return x
     expected = spec.spatial_dims + 2
+    given = tuple(x.shape)
     if x.ndim == expected - 1:
         x = x[None]
     elif x.ndim == expected - 2 and spec.channels in (None, 1):
         x = x[None, None]
-    elif x.ndim != expected:
+    channels_fit = spec.channels is None or x.shape[1] == spec.channels
+    if x.ndim != expected or (len(given) < expected and not channels_fit):
         raise RespondCamError(
-            f"The input has shape {tuple(x.shape)} but the model takes "
-            f"{spec.spatial_dims}D inputs shaped {describe_layout(spec)}; "
-            "reshape the input to that layout."
+            f"The input has shape {given} but the model takes {spec.spatial_dims}D inputs "
+            f"shaped {describe_layout(spec)} (one sample may leave out N, and a "
+            "single-channel one C too); reshape the input to that layout."
         )
-    if spec.channels is not None and x.shape[1] != spec.channels:
+    if not channels_fit:
         raise RespondCamError(
             f"The model takes {spec.channels} channel(s) but the input has {x.shape[1]} "
-            f"(shape {tuple(x.shape)}, read as {describe_layout(spec)}); "
+            f"(shape {given}, read as {describe_layout(spec)}); "
             "pass the channels the model was trained on."
         )
     if x.shape[0] == 0:

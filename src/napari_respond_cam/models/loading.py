@@ -133,6 +133,8 @@ def _load_torch_file(path: Path, *, architecture, trust, device, config) -> nn.M
     try:
         content = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):
+            raise _unreadable(path, err) from err
         if not trust:
             raise RespondCamError(
                 f"{path.name} holds pickled Python objects (probably a whole module), and "

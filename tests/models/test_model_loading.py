@@ -1,0 +1,149 @@
+"""load_model / save_model: every file kind we accept, and the ones we refuse."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from napari_respond_cam import RespondCamError, available_models, explain, load_model, save_model
+from napari_respond_cam.models.paper_cnns import CNN1, CNN2
+from toy_models import TinyUNet
+
+X = torch.rand(3, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def cnn1():
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16)).eval()
+    model.class_names = ("ribosome", "proteasome", "membrane")
+    return model
+
+
+def same_maps(a, b, x=X, layer="maxpool2"):
+    first, second = explain(a, x, layer, target="all"), explain(b, x, layer, target="all")
+    np.testing.assert_allclose(first.cam, second.cam, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(first.scores, second.scores, rtol=1e-5)
+
+
+def test_registry_lists_the_paper_networks():
+    names = available_models()
+    assert {"cnn1", "cnn2"} <= set(names)
+    with pytest.warns(UserWarning):
+        model = load_model("cnn2")
+    assert isinstance(model, CNN2)
+    assert model.input_shape == (1, 40, 40, 40)
+    assert len(model.class_names) == 5
+    assert not model.training
+
+
+def test_pt2_round_trip_keeps_layer_names_and_maps(cnn1, tmp_path):
+    path = save_model(cnn1, tmp_path / "model.pt2")
+    loaded = load_model(path)
+    assert "maxpool2" in dict(loaded.named_modules())
+    assert loaded.class_names == cnn1.class_names
+    assert loaded.input_shape == (1, 16, 16, 16)
+    same_maps(cnn1, loaded)
+
+
+def test_pt2_exported_with_a_fixed_batch_explains_any_batch(cnn1, tmp_path):
+    program = torch.export.export(cnn1, (torch.zeros(2, 1, 16, 16, 16),))
+    torch.export.save(program, tmp_path / "fixed.pt2")
+    loaded = load_model(tmp_path / "fixed.pt2")
+    assert loaded.fixed_batch_size == 2
+    same_maps(cnn1, loaded)  # three samples: two batches, the last one padded
+
+
+def test_pt2_of_a_unet_keeps_its_skip_connection(tmp_path):
+    torch.manual_seed(0)
+    unet = TinyUNet().eval()
+    save_model(unet, tmp_path / "unet.pt2", example_input=torch.zeros(2, 1, 8, 8, 8))
+    loaded = load_model(tmp_path / "unet.pt2")
+    x = torch.rand(2, 1, 8, 8, 8)
+    ours = explain(unet, x, "enc", target=lambda out: out[:, 1].sum(dim=(1, 2, 3)))
+    theirs = explain(loaded, x, "enc", target=lambda out: out[:, 1].sum(dim=(1, 2, 3)))
+    np.testing.assert_allclose(theirs.cam, ours.cam, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".safetensors"])
+def test_checkpoint_round_trip(cnn1, tmp_path, suffix):
+    loaded = load_model(save_model(cnn1, tmp_path / f"model{suffix}"))
+    assert isinstance(loaded, CNN1)
+    assert loaded.class_names == cnn1.class_names
+    assert loaded.config == cnn1.config
+    same_maps(cnn1, loaded)
+
+
+def test_bare_state_dict_needs_and_infers_its_architecture(cnn1, tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(cnn1.state_dict(), path)
+    with pytest.raises(RespondCamError, match="architecture='cnn1'"):
+        load_model(path)
+    loaded = load_model(path, architecture="cnn1")
+    assert loaded.config == cnn1.config
+    same_maps(cnn1, loaded)
+
+
+def test_state_dict_of_another_architecture(cnn1, tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(cnn1.state_dict(), path)
+    with pytest.raises(RespondCamError, match="do not fit the architecture 'cnn2'"):
+        load_model(path, architecture="cnn2", input_size=40)
+    with pytest.raises(RespondCamError, match="Unknown architecture 'resnet'"):
+        load_model(path, architecture="resnet")
+
+
+def test_pickled_module_needs_trust(cnn1, tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(cnn1, path)
+    with pytest.raises(RespondCamError, match="trust=True"):
+        load_model(path)
+    loaded = load_model(path, trust=True)
+    same_maps(cnn1, loaded)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_is_refused_with_how_to_export(cnn1, tmp_path):
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(cnn1), path)
+    with pytest.raises(RespondCamError, match=r"TorchScript.*torch\.export\.export"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pt2", ".safetensors"])
+def test_corrupt_files(cnn1, tmp_path, suffix):
+    good = save_model(cnn1, tmp_path / f"good{suffix}")
+    truncated = tmp_path / f"truncated{suffix}"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(RespondCamError, match="Could not read the model file truncated"):
+        load_model(truncated)
+    noise = tmp_path / f"noise{suffix}"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(RespondCamError, match="Could not read the model file noise"):
+        load_model(noise)
+
+
+def test_unknown_name_lists_the_models():
+    with pytest.raises(RespondCamError, match="neither a model name.*'cnn1'"):
+        load_model("cnn3")
+
+
+def test_live_module_is_handed_back_untouched(cnn1):
+    cnn1.train()
+    assert load_model(cnn1) is cnn1
+    assert cnn1.training
+
+
+def test_save_refuses_unknown_suffix_and_unregistered_weights(tmp_path):
+    with pytest.raises(RespondCamError, match="use a .pt2"):
+        save_model(TinyUNet(), tmp_path / "model.onnx")
+    with pytest.raises(RespondCamError, match="save it as a .pt2"):
+        save_model(TinyUNet(), tmp_path / "model.pt")
+
+
+def test_loading_warns_nothing_for_trained_files(cnn1, tmp_path):
+    path = save_model(cnn1, tmp_path / "model.pt2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path)

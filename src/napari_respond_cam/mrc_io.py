@@ -1,0 +1,435 @@
+"""Read and write MRC / CCP4 maps with their voxel size and origin.
+
+Conventions used throughout:
+
+* Arrays are indexed ``(z, y, x)`` (sections, rows, columns for a file whose
+  ``mapc, mapr, maps`` are ``1, 2, 3``); files with permuted axes are
+  transposed on reading so that the array is always ``(z, y, x)``.
+* ``voxel_size`` and ``origin`` are ``(z, y, x)`` tuples in ångström, so they can
+  be handed to napari as ``scale`` and ``translate`` unchanged.
+* ``origin`` is the position of the centre of voxel ``(0, 0, 0)``. On reading
+  it is the MRC2014 ``origin`` header field when that is non-zero (the
+  ChimeraX convention), otherwise ``nxstart, nystart, nzstart`` times the voxel
+  size (the CCP4 / EMDB convention, where ``origin`` is left at zero). On
+  writing it goes into the ``origin`` field and the start indices are zero, so
+  both conventions read it back the same way. Programs disagree on the sign
+  of the ``origin`` field (IMOD uses the opposite one): for such files the
+  volume is placed elsewhere in space, but its voxels and voxel size are
+  unaffected.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mrcfile
+import numpy as np
+
+from .errors import RespondCamError
+
+MRC_SUFFIXES = (".mrc", ".rec", ".map", ".st", ".ali", ".mrcs")
+COMPRESSED_SUFFIXES = (".gz", ".bz2")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BZIP2_MAGIC = b"BZ"
+_MAP_ID = b"MAP "
+_MAP_ID_OFFSET = 208
+
+# MRC modes that most readers (IMOD, RELION, ChimeraX) understand. uint8 goes to
+# mode 6 because mode 0 is signed in MRC2014; float16 (mode 12) is too new for
+# many readers, so it is widened to float32.
+_STORED_DTYPES = {
+    np.dtype(np.int8): np.dtype(np.int8),
+    np.dtype(np.int16): np.dtype(np.int16),
+    np.dtype(np.uint8): np.dtype(np.uint16),
+    np.dtype(np.uint16): np.dtype(np.uint16),
+    np.dtype(np.float32): np.dtype(np.float32),
+}
+
+# Big enough to keep disk writes efficient, small enough that converting a dask
+# or zarr slab never holds more than this in memory.
+_SLAB_BYTES = 64 * 2**20
+
+
+class MrcReadError(RespondCamError):
+    """An MRC file exists but cannot be read (corrupt, truncated or not MRC)."""
+
+
+@dataclass(frozen=True)
+class MrcVolume:
+    """An MRC map: data plus the geometry needed to place it in space.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Read-only array indexed ``(z, y, x)`` (a :class:`numpy.memmap` when the
+        file was memory-mapped). Image stacks keep their stack axis first.
+    voxel_size : tuple of float
+        ``(z, y, x)`` voxel size in ångström.
+    origin : tuple of float
+        ``(z, y, x)`` position of the centre of voxel ``(0, 0, 0)`` in ångström.
+    header : dict
+        The file's header as plain JSON-friendly values, in the file's own
+        ``x, y, z`` / column, row, section order (not transposed).
+    """
+
+    data: np.ndarray
+    voxel_size: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    header: dict[str, Any] = field(default_factory=dict)
+
+
+def is_mrc_path(path: str | os.PathLike) -> bool:
+    """Return True when ``path`` has an MRC extension, optionally compressed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File name to check; the file itself is not opened.
+
+    Returns
+    -------
+    bool
+        Whether the name ends in one of ``.mrc .rec .map .st .ali .mrcs``,
+        possibly followed by ``.gz`` or ``.bz2``.
+    """
+    name = os.fspath(path).lower()
+    for compressed in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(compressed)
+    return name.endswith(MRC_SUFFIXES)
+
+
+def read_mrc(path: str | os.PathLike, mmap: bool = True) -> MrcVolume:
+    """Read an MRC / CCP4 file into a :class:`MrcVolume`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.mrc``, ``.rec``, ``.map``, ``.st``, ``.ali`` or ``.mrcs`` file,
+        optionally gzip- or bzip2-compressed.
+    mmap : bool, default True
+        Memory-map uncompressed files read-only, so that opening a
+        multi-gigabyte tomogram reads only its header. Compressed files
+        cannot be mapped and are always read into memory.
+
+    Returns
+    -------
+    MrcVolume
+        Data indexed ``(z, y, x)`` with voxel size and origin in ångström.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a directory.
+    MrcReadError
+        If the file is not an MRC file, or is corrupt or truncated.
+
+    Warns
+    -----
+    UserWarning
+        If the file breaks the MRC2014 rules but could still be read (for
+        example an old file without the ``MAP`` identifier), or has no voxel
+        size.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: '{path}'. Check the path and try again.")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"'{path}' is a folder, not an MRC file. Choose one of the files inside it."
+        )
+    use_mmap = mmap and not _is_compressed(path)
+    try:
+        data, header = _read_raw(path, use_mmap, permissive=False)
+    except PermissionError:
+        raise
+    except (ValueError, EOFError, OSError, zlib.error) as strict_error:
+        data, header = _read_permissively(path, use_mmap, strict_error)
+    axes = _crystal_axes(header, path)
+    voxel_size = _voxel_size_zyx(header, path)
+    return MrcVolume(
+        data=_to_zyx(data, axes),
+        voxel_size=voxel_size,
+        origin=_origin_zyx(header, axes, voxel_size),
+        header=header_to_dict(header),
+    )
+
+
+def write_mrc(
+    path: str | os.PathLike,
+    data: Any,
+    voxel_size: float | Sequence[float] = 1.0,
+    origin: Sequence[float] = (0.0, 0.0, 0.0),
+    overwrite: bool = False,
+) -> Path:
+    """Write an array to an uncompressed MRC2014 file.
+
+    The data are copied to disk in slabs of sections, so a dask, zarr or
+    memory-mapped array is never loaded whole, and the input is never
+    modified. int8, int16, uint16 and float32 are stored as given, uint8 as
+    uint16 (MRC mode 0 is signed) and any other real type as float32.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; ``.mrc``, ``.map`` or ``.rec`` by convention.
+    data : array-like
+        2D ``(y, x)``, 3D ``(z, y, x)`` or 4D ``(n, z, y, x)`` (a volume
+        stack) real-valued array.
+    voxel_size : float or sequence of 3 floats, default 1.0
+        Voxel size in ångström, isotropic or ``(z, y, x)``.
+    origin : sequence of 3 floats, default (0, 0, 0)
+        ``(z, y, x)`` position of the centre of voxel ``(0, 0, 0)`` in
+        ångström, stored in the header's ``origin`` field (``nxstart`` etc.
+        are set to zero).
+    overwrite : bool, default False
+        Replace ``path`` if it exists.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    RespondCamError
+        If the data cannot be stored as MRC, the geometry is invalid, or
+        ``path`` asks for compression.
+    """
+    path = Path(path)
+    if path.name.lower().endswith(COMPRESSED_SUFFIXES):
+        raise RespondCamError(
+            f"Cannot write '{path.name}': compressed MRC output is not supported. "
+            "Write an uncompressed .mrc file and compress it afterwards."
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"'{path}' already exists and was left untouched. Choose another name, "
+            "or pass overwrite=True to replace it."
+        )
+    data = _as_array(data)
+    out_dtype = _stored_dtype(data)
+    voxel_size_zyx = _as_zyx_triple(voxel_size, "voxel_size", positive=True)
+    origin_zyx = _as_zyx_triple(origin, "origin", positive=False)
+    # Writing next to the target and renaming means a failed write never
+    # destroys the old file, and a memmap still reading the old file (a napari
+    # layer saved onto its own source) keeps its data instead of crashing.
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    mode = mrcfile.utils.mode_from_dtype(out_dtype)
+    try:
+        with mrcfile.new_mmap(partial, tuple(data.shape), mode) as mrc:
+            stats = _copy_in_slabs(data, mrc.data, out_dtype)
+            mrc.voxel_size = voxel_size_zyx[::-1]
+            mrc.header.origin = origin_zyx[::-1]
+            mrc.header.dmin, mrc.header.dmax, mrc.header.dmean, mrc.header.rms = stats
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def header_to_dict(header: np.recarray) -> dict[str, Any]:
+    """Convert an mrcfile header to a dict of plain Python values.
+
+    Parameters
+    ----------
+    header : numpy.recarray
+        An ``mrcfile`` header record (``MrcFile.header``).
+
+    Returns
+    -------
+    dict
+        Integers, floats, strings and lists only, so the result can be stored
+        as JSON or in napari layer metadata. Fields keep the file's own
+        ``x, y, z`` order; ``labels`` holds the ``nlabl`` text labels.
+    """
+    ints = ("nx", "ny", "nz", "mode", "nxstart", "nystart", "nzstart", "mx", "my", "mz")
+    ints += ("mapc", "mapr", "maps", "ispg", "nsymbt", "nversion", "nlabl")
+    floats = ("dmin", "dmax", "dmean", "rms")
+    out: dict[str, Any] = {name: int(header[name]) for name in ints}
+    out.update({name: float(header[name]) for name in floats})
+    out["cella"] = [float(v) for v in header.cella.item()]
+    out["cellb"] = [float(v) for v in header.cellb.item()]
+    out["origin"] = [float(v) for v in header.origin.item()]
+    out["exttyp"] = _decode(header.exttyp)
+    out["labels"] = [_decode(label) for label in header.label[: max(out["nlabl"], 0)]]
+    return out
+
+
+def _decode(raw: bytes | np.bytes_) -> str:
+    return bytes(raw).decode("latin-1").rstrip("\x00 ")
+
+
+def _is_compressed(path: Path) -> bool:
+    # Same test as mrcfile.open: look at the bytes, not the name, so a
+    # misnamed file still opens the right way.
+    with path.open("rb") as f:
+        head = f.read(_MAP_ID_OFFSET + len(_MAP_ID))
+    has_map_id = head[_MAP_ID_OFFSET:] == _MAP_ID
+    return not has_map_id and head[:2] in (_GZIP_MAGIC, _BZIP2_MAGIC)
+
+
+def _read_raw(path: Path, use_mmap: bool, permissive: bool) -> tuple[np.ndarray, np.recarray]:
+    opener = mrcfile.mmap if use_mmap else mrcfile.open
+    with opener(path, mode="r", permissive=permissive) as mrc:
+        # The memmap keeps its own mapping, so it stays valid after close.
+        return mrc.data, mrc.header.copy()
+
+
+def _read_permissively(
+    path: Path, use_mmap: bool, strict_error: Exception
+) -> tuple[np.ndarray, np.recarray]:
+    reason = _explain(strict_error)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data, header = _read_raw(path, use_mmap, permissive=True)
+        except (ValueError, EOFError, OSError, zlib.error):
+            data = None
+    if data is None or data.size == 0:
+        raise MrcReadError(
+            f"Cannot read '{path.name}' as an MRC file: {reason}. Check that it is a "
+            "complete MRC/CCP4 map (not still being copied or written) or export it "
+            "again from the program that made it."
+        ) from strict_error
+    problems = "; ".join(dict.fromkeys(str(w.message) for w in caught)) or reason
+    warnings.warn(
+        f"'{path.name}' is not a valid MRC2014 file ({problems}); it was read "
+        "anyway, so check that the image looks right.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return data, header
+
+
+def _explain(error: Exception) -> str:
+    # numpy's wording for a data block shorter than the header promises.
+    if "mmap length is greater than file size" in str(error):
+        return "the file is shorter than its header says, so it is probably truncated"
+    return str(error) or type(error).__name__
+
+
+def _crystal_axes(header: np.recarray, path: Path) -> tuple[int, int, int]:
+    """Crystal axis (1=x, 2=y, 3=z) of the file's columns, rows and sections."""
+    axes = (int(header.mapc), int(header.mapr), int(header.maps))
+    if sorted(axes) != [1, 2, 3]:
+        warnings.warn(
+            f"'{path.name}' has invalid axis fields mapc, mapr, maps = {axes}; "
+            "assuming the usual 1, 2, 3 (columns along x, rows along y).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return (1, 2, 3)
+    return axes
+
+
+def _to_zyx(data: np.ndarray, axes: tuple[int, int, int]) -> np.ndarray:
+    """Transpose the spatial axes of ``data[..., section, row, column]`` to (z, y, x)."""
+    n_spatial = min(data.ndim, 3)
+    stored = axes[::-1][-n_spatial:]
+    order = sorted(range(n_spatial), key=lambda i: -stored[i])
+    lead = data.ndim - n_spatial
+    return data.transpose(*range(lead), *(lead + i for i in order))
+
+
+def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[float, float, float]:
+    sizes_xyz = []
+    missing = []
+    samplings = (int(header.mx), int(header.my), int(header.mz))
+    for axis, cell, sampling in zip("xyz", header.cella.item(), samplings, strict=True):
+        size = float(cell) / sampling if sampling > 0 else 0.0
+        if not (np.isfinite(size) and size > 0):
+            # napari cannot use a zero scale; 1 keeps the volume viewable.
+            missing.append(axis)
+            size = 1.0
+        sizes_xyz.append(size)
+    if missing:
+        warnings.warn(
+            f"'{path.name}' has no voxel size along {', '.join(missing)} in its header; "
+            "using 1 Å. Set the layer scale by hand if you know the real voxel size.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return (sizes_xyz[2], sizes_xyz[1], sizes_xyz[0])
+
+
+def _origin_zyx(
+    header: np.recarray, axes: tuple[int, int, int], voxel_size: tuple[float, float, float]
+) -> tuple[float, float, float]:
+    origin_xyz = [float(v) for v in header.origin.item()]
+    if any(origin_xyz):
+        return (origin_xyz[2], origin_xyz[1], origin_xyz[0])
+    # Start indices count columns, rows and sections, which map to x, y, z via axes.
+    start_xyz = [0.0, 0.0, 0.0]
+    starts = (int(header.nxstart), int(header.nystart), int(header.nzstart))
+    for crystal_axis, start in zip(axes, starts, strict=True):
+        start_xyz[crystal_axis - 1] = float(start)
+    return tuple(s * v for s, v in zip(start_xyz[::-1], voxel_size, strict=True))  # type: ignore[return-value]
+
+
+def _as_array(data: Any) -> Any:
+    # dask, zarr and memmaps already have shape and dtype: keep them lazy.
+    if hasattr(data, "shape") and hasattr(data, "dtype"):
+        return data
+    return np.asarray(data)
+
+
+def _stored_dtype(data: Any) -> np.dtype:
+    dtype = np.dtype(data.dtype)
+    if dtype.kind not in "biuf":
+        raise RespondCamError(
+            f"Cannot write {dtype} data to MRC; only real numbers can be stored. "
+            "Convert the data to a real type (for example its absolute value) first."
+        )
+    if data.ndim not in (2, 3, 4) or 0 in data.shape:
+        raise RespondCamError(
+            f"Cannot write data of shape {tuple(data.shape)} to MRC; it holds 2D images, "
+            "3D volumes and 4D volume stacks with at least one voxel."
+        )
+    return _STORED_DTYPES.get(dtype.newbyteorder("="), np.dtype(np.float32))
+
+
+def _as_zyx_triple(
+    values: float | Sequence[float], name: str, positive: bool
+) -> tuple[float, float, float]:
+    triple = np.asarray(values, dtype=np.float64).ravel()
+    if triple.size == 1:
+        triple = np.repeat(triple, 3)
+    valid = triple.shape == (3,) and bool(np.all(np.isfinite(triple)))
+    if not valid or (positive and bool(np.any(triple <= 0))):
+        need = "positive" if positive else "finite"
+        raise RespondCamError(
+            f"{name} must be one {need} number or three (z, y, x) {need} numbers in Å, "
+            f"got {values!r}."
+        )
+    return (float(triple[0]), float(triple[1]), float(triple[2]))
+
+
+def _copy_in_slabs(
+    source: Any, target: np.ndarray, dtype: np.dtype
+) -> tuple[float, float, float, float]:
+    """Copy ``source`` into ``target`` slab by slab; return its min, max, mean and rms."""
+    section_bytes = int(np.prod(target.shape[1:])) * dtype.itemsize
+    rows = max(1, _SLAB_BYTES // section_bytes)
+    low, high, total, total_sq = np.inf, -np.inf, 0.0, 0.0
+    for start in range(0, target.shape[0], rows):
+        slab = np.asarray(source[start : start + rows], dtype=dtype)
+        target[start : start + rows] = slab
+        low = min(low, float(slab.min()))
+        high = max(high, float(slab.max()))
+        total += float(np.sum(slab, dtype=np.float64))
+        total_sq += float(np.sum(np.square(slab, dtype=np.float64)))
+    mean = total / target.size
+    rms = float(np.sqrt(max(total_sq / target.size - mean**2, 0.0)))
+    return low, high, mean, rms

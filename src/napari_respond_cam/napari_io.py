@@ -1,0 +1,176 @@
+"""napari reader and writer for MRC files: thin wrappers around :mod:`mrc_io`.
+
+Voxel size and origin travel as the layer's ``scale`` and ``translate`` in
+ångström, so layers read from MRC files line up with each other and with
+heatmaps placed on the same grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pint
+from napari.utils.notifications import show_error
+
+from .errors import RespondCamError
+from .mrc_io import COMPRESSED_SUFFIXES, MrcVolume, is_mrc_path, read_mrc, write_mrc
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+PathOrPaths = str | Sequence[str]
+
+_logger = logging.getLogger(__name__)
+
+
+def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list] | None:
+    """Return the MRC reader when every path names an MRC file, else None.
+
+    Parameters
+    ----------
+    path : str or sequence of str
+        One path, or several (each becomes its own layer).
+
+    Returns
+    -------
+    callable or None
+        :func:`read_mrc_layers`, or None so that napari tries other readers.
+    """
+    paths = _as_list(path)
+    if paths and all(is_mrc_path(p) and not os.path.isdir(p) for p in paths):
+        return read_mrc_layers
+    return None
+
+
+def read_mrc_layers(path: PathOrPaths) -> list:
+    """Read MRC files as napari image layers, memory-mapped where possible.
+
+    Files that cannot be read are reported in a napari notification and
+    skipped, so a bad file never shows the user a traceback.
+
+    Parameters
+    ----------
+    path : str or sequence of str
+        One path, or several (each becomes its own layer).
+
+    Returns
+    -------
+    list
+        ``(data, metadata, "image")`` tuples, or napari's ``[(None,)]`` when
+        no file could be read.
+    """
+    layers = []
+    for one_path in _as_list(path):
+        try:
+            volume = read_mrc(one_path)
+        except (RespondCamError, OSError) as error:
+            _report(str(error))
+            continue
+        layers.append(_layer_data(volume, one_path))
+    # napari's "read, but nothing to add" value: raising instead would bury our
+    # message under napari's generic "the plugin gave an error" text.
+    return layers or [(None,)]
+
+
+def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """Write an image layer to an MRC file with its voxel size and origin.
+
+    Parameters
+    ----------
+    path : str
+        Output file (``.mrc``, ``.map`` or ``.rec``). An existing file is
+        replaced: napari's save dialog has already asked the user.
+    data : array-like
+        Layer data (NumPy, memmap, dask or zarr), written slab by slab.
+    meta : dict
+        Layer attributes; ``scale`` and ``translate`` (converted to ångström
+        when ``units`` are lengths) give the voxel size and origin.
+
+    Returns
+    -------
+    list of str
+        The path written, or an empty list when the layer cannot be stored
+        as MRC (the reason is shown in a notification).
+    """
+    if meta.get("rgb"):
+        _report(
+            f"Cannot save '{meta.get('name', 'layer')}' as MRC: MRC holds one value per "
+            "voxel, not RGB colours. Convert the layer to greyscale first."
+        )
+        return []
+    if meta.get("multiscale"):
+        data = data[0]  # the full-resolution level
+    ndim = len(data.shape)
+    units = meta.get("units") or (None,) * ndim
+    scale = _in_angstrom(meta.get("scale", (1.0,) * ndim), units)
+    translate = _in_angstrom(meta.get("translate", (0.0,) * ndim), units)
+    try:
+        written = write_mrc(
+            path,
+            data,
+            voxel_size=_last_three(scale, fill=1.0),
+            origin=_last_three(translate, fill=0.0),
+            overwrite=True,
+        )
+    except RespondCamError as error:
+        _report(str(error))
+        return []
+    return [os.fspath(written)]
+
+
+def _as_list(path: PathOrPaths) -> list[str]:
+    if isinstance(path, str | os.PathLike):
+        return [os.fspath(path)]
+    return [os.fspath(p) for p in path]
+
+
+def _report(message: str) -> None:
+    show_error(message)
+    # Also logged so that a script using a viewer without a window sees it.
+    _logger.warning(message)
+
+
+def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
+    ndim = volume.data.ndim
+    meta = {
+        "name": _layer_name(path),
+        "scale": _per_axis(volume.voxel_size, ndim, fill=1.0),
+        "translate": _per_axis(volume.origin, ndim, fill=0.0),
+        "units": _per_axis(("angstrom",) * 3, ndim, fill="pixel"),
+        "metadata": {"mrc_header": volume.header, "source_path": os.path.abspath(path)},
+    }
+    return (volume.data, meta, "image")
+
+
+def _layer_name(path: str) -> str:
+    name = Path(path).name
+    for compressed in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(compressed)
+    return Path(name).stem
+
+
+def _per_axis(zyx: Sequence[Any], ndim: int, fill: Any) -> tuple:
+    """Match a (z, y, x) triple to an array's axes: drop z for 2D, pad stacks."""
+    if ndim >= 3:
+        return (fill,) * (ndim - 3) + tuple(zyx)
+    return tuple(zyx[-ndim:])
+
+
+def _last_three(values: Sequence[float], fill: float) -> tuple[float, ...]:
+    padded = (fill,) * max(0, 3 - len(values)) + tuple(float(v) for v in values)
+    return padded[-3:]
+
+
+def _in_angstrom(values: Sequence[float], units: Sequence[Any]) -> list[float]:
+    registry = pint.get_application_registry()
+    converted = []
+    for value, unit in zip(values, units, strict=True):
+        quantity = registry.Quantity(float(value), unit)
+        # Pixels and unitless axes have no length to convert: keep the number.
+        if quantity.check("[length]"):
+            converted.append(float(quantity.to("angstrom").magnitude))
+        else:
+            converted.append(float(value))
+    return converted

@@ -195,6 +195,8 @@ def _attach(model: nn.Module, metadata: Mapping[str, Any]) -> None:
         model.class_names = tuple(metadata["class_names"])
     if metadata.get("input_shape"):
         model.input_shape = tuple(metadata["input_shape"])
+    if metadata.get("training"):
+        model.training_record = metadata["training"]
 
 
 def _unreadable(path: Path, err: Exception) -> RespondCamError:
@@ -245,6 +247,8 @@ def _metadata(model: nn.Module) -> dict[str, Any]:
     if getattr(model, "architecture", None) is not None:
         metadata["architecture"] = model.architecture
         metadata["config"] = model.config
+    if getattr(model, "training_record", None) is not None:
+        metadata["training"] = model.training_record
     return metadata
 
 

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from napari_respond_cam import Explanation
+from napari_respond_cam.paper_metrics import (
+    positive_mass_inside,
+    sum_to_score_l1,
+    sum_to_score_tau,
+)
+
+
+def explanation(cam_sums, scores, bias) -> Explanation:
+    """One-voxel maps whose sums are ``cam_sums`` (N, K)."""
+    cam = np.asarray(cam_sums, dtype=np.float32)[..., None]
+    scores = np.asarray(scores, dtype=np.float32)
+    return Explanation(cam, cam, scores, scores, np.arange(scores.shape[1]),
+                       np.asarray(bias, dtype=np.float32), "respond", "layer")  # fmt: skip
+
+
+def test_l1_by_hand_with_and_without_bias():
+    e = explanation([[1.0, 2.0, 3.0]], [[2.0, 2.0, 5.0]], [[1.0, 0.0, 2.0]])
+    assert sum_to_score_l1(e)[0] == pytest.approx((1 + 0 + 2) / 3)
+    assert sum_to_score_l1(e, subtract_bias=True)[0] == pytest.approx(0.0)
+
+
+def test_kendall_tau_by_hand():
+    # sums order classes 0 < 1 < 2; scores order them 0 < 2 < 1: one discordant pair of three
+    e = explanation([[1.0, 2.0, 3.0]], [[0.0, 9.0, 5.0]], [[0.0, 0.0, 0.0]])
+    assert sum_to_score_tau(e)[0] == pytest.approx(1 / 3)
+    e = explanation([[1.0, 2.0, 3.0]], [[3.0, 2.0, 1.0]], [[0.0, 0.0, 0.0]])
+    assert sum_to_score_tau(e)[0] == pytest.approx(-1.0)
+
+
+def test_sum_to_score_needs_all_classes():
+    e = Explanation(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(2), np.zeros((2, 4)),
+                    np.zeros(2), np.zeros(2), "respond", "l")  # fmt: skip
+    with pytest.raises(ValueError, match="target='all'"):
+        sum_to_score_l1(e)
+
+
+def test_positive_mass_inside_by_hand():
+    heatmaps = np.array([[1.0, 3.0, -5.0, 0.0], [-1.0, -2.0, -3.0, -4.0]])
+    masks = np.array([[True, False, True, False], [True, True, False, False]])
+    shares = positive_mass_inside(heatmaps, masks)
+    assert shares[0] == pytest.approx(0.25)  # negative evidence inside the mask is ignored
+    assert np.isnan(shares[1])

@@ -1,0 +1,36 @@
+import numpy as np
+import torch
+
+from napari_respond_cam import load_model
+from napari_respond_cam.training import TrainingConfig, main, train
+
+TINY = TrainingConfig(
+    input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
+    n_train=16, n_validation=6, epochs=2, batch_size=8,
+)  # fmt: skip
+
+
+def test_training_is_deterministic_and_logs_every_epoch():
+    lines = []
+    first, history = train(TINY, log=lines.append)
+    second, _ = train(TINY, log=lambda line: None)
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2")
+    assert set(history.accuracy[-1]) == {"inf", "0.5"}
+    assert all(0.0 <= a <= 1.0 for a in history.accuracy[-1].values())
+    assert np.isfinite(history.loss).all()
+    assert first.class_names[-1] == "empty" and len(first.class_names) == 6
+    assert not first.training
+
+
+def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    args = ["--out", str(out), "--epochs", "1", "--n-train", "12", "--n-validation", "6",
+            "--snrs", "inf", "--architecture", "cnn2"]  # fmt: skip
+    assert main(args) == 0
+    model = load_model(out)
+    assert model.architecture == "cnn2"
+    assert model.input_shape == (1, 40, 40, 40)
+    assert model.training_record["config"]["n_train"] == 12
+    assert "epoch 1/1" in capsys.readouterr().out

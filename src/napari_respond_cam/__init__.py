@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "explain": "napari_respond_cam.engine.explain",
+    "explain_volume": "napari_respond_cam.tiling.explain_volume",
+    "Cancelled": "napari_respond_cam.tiling.progress",
     "Explanation": "napari_respond_cam.engine.explanation",
     "region_target": "napari_respond_cam.engine.targets",
     "target_layers": "napari_respond_cam.engine.layers",
@@ -24,10 +26,12 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "Cancelled",
     "Explanation",
     "RespondCamError",
     "available_models",
     "explain",
+    "explain_volume",
     "load_model",
     "region_target",
     "register_model",
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from .errors import RespondCamError
     from .models.loading import load_model, save_model
     from .models.registry import available_models, register_model
+    from .tiling.explain_volume import explain_volume
+    from .tiling.progress import Cancelled
 
 
 def __getattr__(name: str):

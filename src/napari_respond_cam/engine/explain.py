@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -10,14 +9,13 @@ import torch
 from torch import nn
 
 from ..errors import RespondCamError
-from .activation_capture import ActivationCapture
-from .cam_weights import WeightFunction, relevance_total, weight_function, weighted_map
+from .batch_cam import check_gradients, explain_batch, pad_batch
+from .cam_weights import weight_function
 from .explanation import Explanation
 from .layers import resolve_layer
-from .model_inputs import as_batch, describe_layout, input_spec, model_float_dtype, to_tensor
+from .model_inputs import as_batch, input_spec, model_float_dtype, to_tensor
 from .model_state import evaluation_mode, placed_on, requested_device
 from .targets import Target, TargetPlan, plan_targets
-from .upsampling import upsample_maps
 
 
 def explain(
@@ -80,8 +78,8 @@ def explain(
             inputs = to_tensor(batch[start:stop], run_device, dtype)
             rows = plan.rows(start, stop)
             if fixed:
-                inputs, rows = _pad_to(inputs, rows, fixed)
-            part = _explain_chunk(model, module, layer_name, inputs, rows, weights_of, spec)
+                inputs, rows = pad_batch(inputs, rows, fixed)
+            part = explain_batch(model, module, layer_name, inputs, rows, weights_of, spec)
             parts.append({key: value[: stop - start] for key, value in part.items()})
     return _assemble(parts, plan, method, layer_name)
 
@@ -94,98 +92,9 @@ def _chunk_size(batch_size: int | None, n_samples: int) -> int:
     return batch_size
 
 
-def _pad_to(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.Tensor, TargetPlan]:
-    """Repeat the last sample up to the batch size a model was exported with."""
-    missing = size - inputs.shape[0]
-    if missing <= 0:
-        return inputs, rows
-    inputs = torch.cat([inputs, inputs[-1:].expand(missing, *inputs.shape[1:])])
-    if rows.classes is not None:
-        rows = TargetPlan(
-            "classes", np.concatenate([rows.classes, rows.classes[-1:].repeat(missing)])
-        )
-    return inputs, rows
-
-
-def _explain_chunk(
-    model: nn.Module,
-    module: nn.Module,
-    layer_name: str,
-    inputs: torch.Tensor,
-    plan: TargetPlan,
-    weights_of: WeightFunction,
-    spec,
-) -> dict[str, torch.Tensor]:
-    with ActivationCapture(module, layer_name) as capture, torch.no_grad():
-        output = _forward(model, inputs, spec)
-    activation = capture.captured()
-    scores, classes = plan.scores(output)
-    columns = scores[:, None] if scores.ndim == 1 else scores
-    compute = torch.promote_types(activation.dtype, torch.float32)
-    values = activation.detach().to(compute)
-    maps, totals, nonzero = [], [], []
-    for k in range(columns.shape[1]):
-        last = k == columns.shape[1] - 1
-        gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
-        gradient = gradient.to(compute)
-        maps.append(weighted_map(weights_of(values, gradient), values))
-        totals.append(relevance_total(values, gradient))
-        nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
-    stack = torch.stack if plan.per_class else _only
-    cam = stack(maps, dim=1)
-    scores = scores.detach()
-    part = {
-        "cam": cam.float(),
-        "heatmap": upsample_maps(cam.float(), inputs.shape[2:]),
-        "scores": scores,
-        "logits": output.detach() if isinstance(output, torch.Tensor) else scores,
-        "bias": scores - stack(totals, dim=1).to(scores.dtype),
-        "nonzero": torch.stack(nonzero, dim=1),
-    }
-    if classes is not None and not plan.per_class:
-        part["targets"] = classes
-    return part
-
-
-def _only(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
-    return tensors[0]
-
-
-def _forward(model: nn.Module, inputs: torch.Tensor, spec) -> Any:
-    """Run the model, turning shape mismatches into an error that says what to pass."""
-    try:
-        return model(inputs)
-    except (RespondCamError, torch.OutOfMemoryError):
-        raise
-    except RuntimeError as err:
-        expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
-        if spec.shape is not None:
-            expected = f" (one sample shaped {spec.shape})"
-        raise RespondCamError(
-            f"The model failed on an input batch of shape {tuple(inputs.shape)}: {err}\n"
-            f"Pass inputs with the channels and size the model was trained on{expected}."
-        ) from err
-
-
-def _gradient(
-    scores: torch.Tensor, activation: torch.Tensor, layer_name: str, keep_graph: bool
-) -> torch.Tensor:
-    gradient = None
-    if scores.requires_grad:
-        (gradient,) = torch.autograd.grad(
-            scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
-        )
-    if gradient is None:
-        raise RespondCamError(
-            f"The target score does not depend on the layer {layer_name!r} (no path from "
-            "the layer to the output); choose a layer on the way to the output."
-        )
-    return gradient
-
-
 def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str) -> Explanation:
     joined = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
-    _check_gradients(joined.pop("nonzero"), layer_name)
+    check_gradients(joined.pop("nonzero"), layer_name)
     if plan.per_class:
         targets = np.arange(joined["scores"].shape[1])
     else:
@@ -200,19 +109,3 @@ def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str)
         method=method,
         layer=layer_name,
     )
-
-
-def _check_gradients(nonzero: np.ndarray, layer_name: str) -> None:
-    if not nonzero.any():
-        raise RespondCamError(
-            f"The target score's gradient at the layer {layer_name!r} is zero everywhere, "
-            "so every map would be zero: the output does not depend on this layer for "
-            "these inputs. Choose another layer or target, or check the model."
-        )
-    if not nonzero.all():
-        warnings.warn(
-            f"{int((~nonzero).sum())} of {nonzero.size} maps have a zero gradient at "
-            f"{layer_name!r}; they are all zeros.",
-            RuntimeWarning,
-            stacklevel=3,
-        )

@@ -1,0 +1,74 @@
+"""The ``respond-cam`` program: subcommands, user errors as one-line messages, exit codes.
+
+Adding a subcommand: write a module with ``register(subparsers)``, which adds a
+parser with ``subparsers.add_parser(...)`` and sets ``run=function(args) -> int``
+as its default, and list the module in ``COMMANDS``. Import torch and other heavy
+modules inside ``run``, so that ``respond-cam --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from ..errors import RespondCamError
+from . import explain_command
+
+COMMANDS = (explain_command,)
+
+PROGRAM = "respond-cam"
+
+#: Exit codes: 1 for a mistake the message explains, 130 for Ctrl-C (argparse uses 2).
+USER_ERROR = 1
+INTERRUPTED = 130
+
+# What a user can cause: a wrong argument, a missing, unreadable or existing file.
+_USER_ERRORS = (
+    RespondCamError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    PermissionError,
+    NotADirectoryError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Respond-CAM and Grad-CAM explanations of 3D CNNs on tomograms.",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``respond-cam`` with ``argv`` (the process's arguments by default).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 after a user error (with a message on
+        stderr), 2 for unusable arguments, 130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except _USER_ERRORS as error:
+            print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+            return USER_ERROR
+        except KeyboardInterrupt:
+            print(f"\n{PROGRAM}: interrupted; finished outputs were kept.", file=sys.stderr)
+            return INTERRUPTED
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # Users of a command want the sentence, not the file and line of library code.
+    print(f"{PROGRAM}: warning: {message}", file=sys.stderr)

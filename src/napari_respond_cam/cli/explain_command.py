@@ -1,0 +1,147 @@
+"""``respond-cam explain``: heatmaps of whole tomograms, here or on a Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from ..errors import RespondCamError
+
+DESCRIPTION = """\
+Explain whole tomograms with Respond-CAM or Grad-CAM. Each TOMO.mrc is read window
+by window and its heatmap is written to OUT/<name>_<method>cam.mrc with the input's
+voxel size and origin. Inputs are never overwritten, and existing outputs only with
+--overwrite. With --scheduler the files run as tasks on a Dask cluster, whose workers
+must see the same paths (a shared file system).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``explain`` subcommand."""
+    parser = subparsers.add_parser(
+        "explain", help="explain whole tomograms, writing MRC heatmaps", description=DESCRIPTION
+    )
+    parser.add_argument("tomograms", nargs="+", type=Path, metavar="TOMO.mrc")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME_OR_FILE",
+        help="a built-in model name or a model file (.pt2, .pt, .pth, .safetensors)",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument("--layer", help="target layer (default: the model's last spatial layer)")
+    parser.add_argument(
+        "--target",
+        metavar="CLASS",
+        help="class index or name to explain (default: each window's predicted class)",
+    )
+    parser.add_argument("--method", choices=("respond", "grad"), default="respond")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="window size, one int or D H W (default: the model's input size)",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="step between windows, one int or D H W (default: half the window)",
+    )
+    parser.add_argument("--batch-size", type=int, metavar="N", help="windows per batch")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"
+    )
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow a pickled model file (unpickling runs code: only for files you trust)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (tcp://host:8786) instead of here",
+    )
+    parser.add_argument(
+        "--tasks-per-file",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --scheduler: split each tomogram into N tasks (for huge files)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, then explain each tomogram in turn (or on the cluster)."""
+    from ..engine.layers import resolve_layer, target_layers
+    from ..mrc_io import read_mrc
+    from ..tiling.file_jobs import ExplainOptions, ModelSource, explain_mrc_file, pick_device
+    from ..tiling.volume_explainer import VolumeExplainer
+    from .jobs import plan_jobs
+    from .progress_bar import ProgressBar
+
+    if args.tasks_per_file < 1:
+        raise RespondCamError("--tasks-per-file must be at least 1.")
+    jobs = plan_jobs(args.tomograms, args.out, args.method, args.overwrite)
+    source = ModelSource(str(args.model), args.architecture, args.trust)
+    on_cluster = args.scheduler is not None
+    model = source.load("cpu" if on_cluster else pick_device(args.device))
+    layer = args.layer or target_layers(model)[-1]
+    resolve_layer(model, layer)
+    options = ExplainOptions(
+        layer=layer,
+        target=_class_index(args.target, getattr(model, "class_names", None)),
+        method=args.method,
+        window=_shape(args.window, "--window"),
+        stride=_shape(args.stride, "--stride"),
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    # Build (not run) the first file's explainer: a wrong window, stride, target or
+    # device fails now, with a message, rather than after the first file's work.
+    # On a cluster the device is the workers' business: check the rest on the CPU.
+    checked = dataclasses.replace(options, device="cpu") if on_cluster else options
+    VolumeExplainer(model, read_mrc(jobs[0].source).data, **checked.explainer_kwargs())
+    started = time.monotonic()
+    if on_cluster:
+        from ..distributed import explain_on_cluster
+
+        bar = ProgressBar(f"{len(jobs)} file(s) on {args.scheduler}", unit="tasks")
+        explain_on_cluster(
+            jobs, source, options, args.scheduler, args.tasks_per_file, args.overwrite, bar
+        )
+    else:
+        for job in jobs:
+            bar = ProgressBar(job.source.name)
+            explain_mrc_file(model, job, options, progress=bar, overwrite=args.overwrite)
+    seconds = time.monotonic() - started
+    for job in jobs:
+        print(job.target)
+    print(f"Explained {len(jobs)} tomogram(s) in {seconds:.1f} s.", flush=True)
+    return 0
+
+
+def _class_index(target: str | None, class_names: tuple[str, ...] | None) -> int | None:
+    if target is None:
+        return None
+    if target.lstrip("-").isdigit():
+        return int(target)
+    if class_names and target in class_names:
+        return class_names.index(target)
+    known = f"one of {', '.join(repr(n) for n in class_names)}" if class_names else "an index"
+    raise RespondCamError(f"--target {target!r} is not a class of this model; use {known}.")
+
+
+def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:
+    if values is None:
+        return None
+    if len(values) not in (1, 3):
+        raise RespondCamError(f"{flag} takes one size or three (D H W), not {len(values)}.")
+    return values[0] if len(values) == 1 else tuple(values)

@@ -1,0 +1,37 @@
+"""A one-line progress bar on stderr, usable as ``explain_volume``'s ``progress``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class ProgressBar:
+    """``label [#####.....] 120/300 windows, 12.3/s``, redrawn in place on a terminal.
+
+    Where stderr is not a terminal (a log file, a batch job), only the final line
+    is written, so logs do not fill with carriage returns.
+    """
+
+    def __init__(self, label: str, unit: str = "windows", stream: TextIO | None = None):
+        self.label = label
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self._started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.interactive and done < total:
+            return
+        line = self._line(done, total)
+        end = "\n" if done >= total else ""
+        prefix = "\r" if self.interactive else ""
+        self.stream.write(f"{prefix}{line}{end}")
+        self.stream.flush()
+
+    def _line(self, done: int, total: int, width: int = 30) -> str:
+        filled = width * done // max(total, 1)
+        rate = done / max(time.monotonic() - self._started, 1e-9)
+        bar = "#" * filled + "." * (width - filled)
+        return f"{self.label} [{bar}] {done}/{total} {self.unit}, {rate:.1f}/s"

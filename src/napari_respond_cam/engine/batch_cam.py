@@ -1,0 +1,133 @@
+"""One batch of samples already on the device: forward, backward to the layer, maps.
+
+``explain`` runs it chunk by chunk over its input; ``explain_volume`` runs it on
+batches of windows cut from a tomogram. Everything it returns stays on the device.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import RespondCamError
+from .activation_capture import ActivationCapture
+from .cam_weights import WeightFunction, relevance_total, weighted_map
+from .model_inputs import InputSpec, describe_layout
+from .targets import TargetPlan
+from .upsampling import upsample_maps
+
+
+def pad_batch(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.Tensor, TargetPlan]:
+    """Repeat the last sample up to the batch size a model was exported with."""
+    missing = size - inputs.shape[0]
+    if missing <= 0:
+        return inputs, rows
+    inputs = torch.cat([inputs, inputs[-1:].expand(missing, *inputs.shape[1:])])
+    if rows.classes is not None:
+        rows = TargetPlan(
+            "classes", np.concatenate([rows.classes, rows.classes[-1:].repeat(missing)])
+        )
+    return inputs, rows
+
+
+def explain_batch(
+    model: nn.Module,
+    module: nn.Module,
+    layer_name: str,
+    inputs: torch.Tensor,
+    plan: TargetPlan,
+    weights_of: WeightFunction,
+    spec: InputSpec,
+) -> dict[str, torch.Tensor]:
+    """Maps for one batch ``inputs`` ``(N, C, *spatial)`` already on the run device.
+
+    Returns device tensors: ``cam`` (layer resolution), ``heatmap`` (upsampled on
+    the device to the inputs' grid), ``scores``, ``logits``, ``bias``, ``nonzero``
+    (whether each map's gradient was non-zero) and, for class targets, ``targets``.
+    The caller sets up the device, eval mode and ``torch.inference_mode(False)``.
+    """
+    with ActivationCapture(module, layer_name) as capture, torch.no_grad():
+        output = _forward(model, inputs, spec)
+    activation = capture.captured()
+    scores, classes = plan.scores(output)
+    columns = scores[:, None] if scores.ndim == 1 else scores
+    compute = torch.promote_types(activation.dtype, torch.float32)
+    values = activation.detach().to(compute)
+    maps, totals, nonzero = [], [], []
+    for k in range(columns.shape[1]):
+        last = k == columns.shape[1] - 1
+        gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
+        gradient = gradient.to(compute)
+        maps.append(weighted_map(weights_of(values, gradient), values))
+        totals.append(relevance_total(values, gradient))
+        nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
+    stack = torch.stack if plan.per_class else _only
+    cam = stack(maps, dim=1)
+    scores = scores.detach()
+    part = {
+        "cam": cam.float(),
+        "heatmap": upsample_maps(cam.float(), inputs.shape[2:]),
+        "scores": scores,
+        "logits": output.detach() if isinstance(output, torch.Tensor) else scores,
+        "bias": scores - stack(totals, dim=1).to(scores.dtype),
+        "nonzero": torch.stack(nonzero, dim=1),
+    }
+    if classes is not None and not plan.per_class:
+        part["targets"] = classes
+    return part
+
+
+def _only(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
+    return tensors[0]
+
+
+def _forward(model: nn.Module, inputs: torch.Tensor, spec: InputSpec) -> Any:
+    """Run the model, turning shape mismatches into an error that says what to pass."""
+    try:
+        return model(inputs)
+    except (RespondCamError, torch.OutOfMemoryError):
+        raise
+    except RuntimeError as err:
+        expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
+        if spec.shape is not None:
+            expected = f" (one sample shaped {spec.shape})"
+        raise RespondCamError(
+            f"The model failed on an input batch of shape {tuple(inputs.shape)}: {err}\n"
+            f"Pass inputs with the channels and size the model was trained on{expected}."
+        ) from err
+
+
+def _gradient(
+    scores: torch.Tensor, activation: torch.Tensor, layer_name: str, keep_graph: bool
+) -> torch.Tensor:
+    gradient = None
+    if scores.requires_grad:
+        (gradient,) = torch.autograd.grad(
+            scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
+        )
+    if gradient is None:
+        raise RespondCamError(
+            f"The target score does not depend on the layer {layer_name!r} (no path from "
+            "the layer to the output); choose a layer on the way to the output."
+        )
+    return gradient
+
+
+def check_gradients(nonzero: np.ndarray, layer_name: str) -> None:
+    if not nonzero.any():
+        raise RespondCamError(
+            f"The target score's gradient at the layer {layer_name!r} is zero everywhere, "
+            "so every map would be zero: the output does not depend on this layer for "
+            "these inputs. Choose another layer or target, or check the model."
+        )
+    if not nonzero.all():
+        warnings.warn(
+            f"{int((~nonzero).sum())} of {nonzero.size} maps have a zero gradient at "
+            f"{layer_name!r}; they are all zeros.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,1 @@
+"""Whole-volume explanations: windows, batches, blending, streaming and file jobs."""

@@ -1,0 +1,141 @@
+"""``explain_volume``: a CAM of a whole tomogram, tiled, streamed and blended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..engine.batch_cam import check_gradients
+from ..engine.targets import Target
+from ..errors import RespondCamError
+from .progress import ProgressCallback
+from .volume_explainer import VolumeExplainer
+from .window_predictions import WindowPredictions
+
+
+def explain_volume(
+    model: nn.Module,
+    volume: Any,
+    layer: str | nn.Module,
+    target: Target = None,
+    method: str = "respond",
+    window: int | tuple[int, ...] | None = None,
+    stride: int | tuple[int, ...] | None = None,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: ProgressCallback | None = None,
+    return_windows: bool = False,
+    out: Any = None,
+) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
+    """Explain a model over a whole volume, window by window, blending the maps.
+
+    Windows of the model's input size slide over the volume with the given
+    stride; each batch of windows is explained like ``explain`` does (one forward
+    and one backward pass down to ``layer``), each map is upsampled on the device
+    to its window and weighted by a separable cosine window, and the weighted maps
+    are added into the output, normalised so that overlapping windows blend into a
+    weighted mean without seams.
+
+    Edges: along each axis the last window is shifted back to end exactly at the
+    volume's far edge, so every voxel is covered and no window reaches outside
+    the volume. A volume shorter than the window along an axis is padded at the
+    far end with each window's mean (with a warning), and the padded part of the
+    map is dropped. Voxels covered by a single window get that window's map.
+
+    Memory: the volume is read one row of windows at a time (a NumPy memmap such
+    as ``mrcfile.mmap(...).data``, a Dask or a zarr array is never loaded whole);
+    host memory holds the output plus one batch, device memory one batch.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; it runs in eval mode for the call and is left as found.
+    volume : array-like
+        ``(D, H, W)`` for a single-channel model, ``(C, D, H, W)`` otherwise
+        (any number of spatial axes the model takes). Not modified.
+    layer : str or torch.nn.Module
+        The target layer: a name from ``model.named_modules()`` or the module.
+    target : None, int or callable
+        ``None`` explains each window's predicted class; an int one class in every
+        window; a callable ``f(output) -> tensor (N,)`` any scalar score per window.
+    method : {"respond", "grad"}
+        Respond-CAM or Grad-CAM weights.
+    window : int or tuple of int, optional
+        Spatial size of the windows. Defaults to the model's ``input_shape[1:]``
+        (models from ``load_model`` carry one); required for models without it.
+        Fully convolutional models (a U-Net, global pooling) accept larger windows
+        than their training size: fewer, bigger windows are faster.
+    stride : int or tuple of int, optional
+        Step between windows, at most the window; half the window by default.
+    batch_size : int, optional
+        Windows per forward pass: 32 on CUDA and 8 elsewhere by default. When the
+        device runs out of memory the batch is halved (with a ``RuntimeWarning``)
+        and the work goes on.
+    device : str or torch.device, optional
+        Where to compute; the model's own device by default.
+    progress : callable, optional
+        ``progress(done, total)`` in windows, called with ``done = 0`` before the
+        first batch and after each batch. Returning ``False`` or raising
+        :class:`Cancelled` stops before the next batch with ``Cancelled``
+        (``out``, when given, keeps the maps of the windows done).
+    return_windows : bool
+        Also return the per-window :class:`WindowPredictions` (position, target,
+        score and class probabilities of each window).
+    out : array-like, optional
+        A float32 array (or memmap) of the volume's spatial shape to accumulate
+        into, for example a memmap on disk for a volume larger than memory. It is
+        zeroed first. By default a new array is allocated.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, WindowPredictions)
+        The float32 heatmap with the volume's spatial shape (``out`` when given):
+        signed and raw, like ``explain``'s heatmaps.
+
+    Raises
+    ------
+    RespondCamError
+        For a wrong layer, target, method, window, stride, batch size, device,
+        volume shape or output array, before the model runs.
+    Cancelled
+        When ``progress`` asks to stop.
+    """
+    explainer = VolumeExplainer(
+        model,
+        volume,
+        layer,
+        target=target,
+        method=method,
+        window=window,
+        stride=stride,
+        batch_size=batch_size,
+        device=device,
+    )
+    out = _output_array(out, explainer.grid.shape, explainer.source.array)
+    windows = explainer.run(out, progress=progress)
+    check_gradients(windows.nonzero_gradient[:, None], explainer.layer_name)
+    return (out, windows) if return_windows else out
+
+
+def _output_array(out: Any, shape: tuple[int, ...], volume: Any) -> Any:
+    if out is None:
+        return np.zeros(shape, dtype=np.float32)
+    if tuple(getattr(out, "shape", ())) != shape or np.dtype(out.dtype) != np.float32:
+        got = f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}"
+        raise RespondCamError(
+            f"out must be a float32 array of the volume's spatial shape {shape}, not {got}; "
+            "allocate it with numpy.zeros(shape, numpy.float32) or numpy.lib.format.open_memmap."
+        )
+    if isinstance(out, np.ndarray) and isinstance(volume, np.ndarray):
+        if np.may_share_memory(out, volume):
+            raise RespondCamError(
+                "out shares memory with the volume, which would be overwritten while it is "
+                "read; pass a separate array."
+            )
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise RespondCamError("out is read-only; pass a writeable array or memmap.")
+    out[...] = 0
+    return out

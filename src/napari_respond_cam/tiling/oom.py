@@ -1,0 +1,41 @@
+"""Backing off when the device runs out of memory: halve the batch and go on."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ..errors import RespondCamError
+
+
+def can_shrink(batch_size: int, fixed: bool) -> bool:
+    """Whether a smaller batch is possible (not one window, not a fixed exported batch)."""
+    return batch_size > 1 and not fixed
+
+
+def out_of_memory(batch_size: int, device: torch.device) -> RespondCamError:
+    """The error when even the smallest batch does not fit on the device."""
+    return RespondCamError(
+        f"The {device.type} device ran out of memory explaining a batch of {batch_size} "
+        "window(s), which cannot be made smaller; use a smaller window, run on another "
+        "device (device='cpu'), or free memory held by other programs."
+    )
+
+
+def halved_batch(batch_size: int, device: torch.device) -> int:
+    """Free the device's cached blocks, say so, and return half the batch size.
+
+    Call it after leaving the ``except`` block, so that the failed batch's tensors,
+    referenced from the traceback, are already gone.
+    """
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    smaller = batch_size // 2
+    warnings.warn(
+        f"The {device.type} device ran out of memory with {batch_size} windows per batch; "
+        f"continuing with {smaller}.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return smaller

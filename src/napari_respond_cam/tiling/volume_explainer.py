@@ -1,0 +1,186 @@
+"""The loop behind ``explain_volume``: batches of windows in, blended maps out.
+
+Per batch: the windows are cut on the host from one block per row of windows read
+from the volume, and cross to the device in one transfer; there they are explained
+with the engine's ``explain_batch`` (maps upsampled on the device) and weighted
+for blending; the weighted maps cross back in one transfer and are added to the
+output. Host memory holds the output plus one batch; the device holds one batch.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..engine.batch_cam import explain_batch, pad_batch
+from ..engine.cam_weights import weight_function
+from ..engine.layers import resolve_layer
+from ..engine.model_inputs import input_spec, model_float_dtype
+from ..engine.model_state import evaluation_mode, placed_on, requested_device
+from ..engine.targets import Target, TargetPlan, plan_targets
+from ..errors import RespondCamError
+from .blending import BlendWeights
+from .oom import can_shrink, halved_batch, out_of_memory
+from .progress import ProgressCallback, report_progress
+from .stitching import add_windows, cut_windows
+from .volume_source import VolumeSource, require_finite
+from .window_predictions import WindowPredictions, batch_predictions
+from .windows import Run, window_grid, window_shape
+
+#: Windows per batch when none is given, by device type: enough to keep a GPU busy, and
+#: on the CPU small enough that a batch's activations stay well under a gigabyte.
+DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
+
+
+class VolumeExplainer:
+    """Checked settings for explaining one volume, and the loop over its windows.
+
+    Construction validates everything (layer, target, method, window, stride,
+    volume layout, device) without running the model, so mistakes surface before
+    any work. :meth:`run` explains any consecutive range of the grid's windows,
+    which lets a cluster split one volume into tasks.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        volume: Any,
+        layer: str | nn.Module,
+        *,
+        target: Target = None,
+        method: str = "respond",
+        window: Any = None,
+        stride: Any = None,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+    ):
+        self.model = model
+        self.weights_of = weight_function(method)
+        self.layer_name, self.module = resolve_layer(model, layer)
+        self.spec = input_spec(model)
+        ndim = self.spec.spatial_dims or _spatial_dims_without_spec(window, volume)
+        window = window_shape(window, self.spec.shape, ndim)
+        self.source = VolumeSource(volume, len(window), self.spec.channels)
+        self.grid = window_grid(self.source.shape, window, stride)
+        self.plan = _window_targets(target, len(self.grid))
+        self.device = requested_device(device, model)
+        self.dtype = model_float_dtype(model)
+        self.fixed = getattr(model, "fixed_batch_size", None)
+        self.batch_size = self.fixed or _batch_size(batch_size, self.device)
+        if self.grid.padded_axes:
+            _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)
+
+    def run(
+        self,
+        out: Any,
+        indices: range | None = None,
+        offset: tuple[int, ...] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> WindowPredictions:
+        """Explain windows ``indices`` (all by default), adding their maps into ``out``.
+
+        ``out`` holds the region of the volume starting at voxel ``offset`` (the
+        origin by default) and must cover every window in ``indices``.
+        """
+        indices = range(len(self.grid)) if indices is None else indices
+        offset = offset or (0,) * len(self.grid.shape)
+        total = len(indices)
+        records: list[WindowPredictions] = []
+        size = self.batch_size
+        report_progress(progress, 0, total)
+        with (
+            placed_on(self.model, self.device),
+            evaluation_mode(self.model),
+            torch.inference_mode(False),
+        ):
+            blend = BlendWeights(self.grid, self.device)
+            done = 0
+            while done < total:
+                batch = indices[done : done + size]
+                record = self._try_batch(batch, blend, out, offset)
+                if record is None:
+                    size = halved_batch(len(batch), self.device)
+                    continue
+                records.append(record)
+                done += len(batch)
+                report_progress(progress, done, total)
+        return WindowPredictions.concatenate(records)
+
+    def _try_batch(
+        self, batch: range, blend: BlendWeights, out: Any, offset: tuple[int, ...]
+    ) -> WindowPredictions | None:
+        """The batch's record, or None when the device ran out of memory and less may fit."""
+        try:
+            return self._explain_batch(batch, blend, out, offset)
+        except torch.OutOfMemoryError as error:
+            if not can_shrink(len(batch), bool(self.fixed)):
+                raise out_of_memory(len(batch), self.device) from error
+            return None
+
+    def _explain_batch(
+        self, batch: range, blend: BlendWeights, out: Any, offset: tuple[int, ...]
+    ) -> WindowPredictions:
+        axis_indices = self.grid.axis_indices(batch)
+        starts = self.grid.positions(axis_indices)
+        windows = np.concatenate([self._windows(run) for run in self.grid.runs(axis_indices)])
+        require_finite(windows, starts)
+        inputs = torch.from_numpy(windows).to(self.device, self.dtype)
+        rows = self.plan.rows(batch.start, batch.stop)
+        if self.fixed:
+            inputs, rows = pad_batch(inputs, rows, self.fixed)
+        part = explain_batch(
+            self.model, self.module, self.layer_name, inputs, rows, self.weights_of, self.spec
+        )
+        inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
+        maps = part["heatmap"][inside] * blend(axis_indices)[inside]
+        add_windows(out, offset, starts, maps.cpu().numpy())
+        return batch_predictions(part, starts, self.grid.window)
+
+    def _windows(self, run: Run) -> np.ndarray:
+        return cut_windows(self.source.read(run.region), run.offsets, self.grid.window)
+
+
+def _spatial_dims_without_spec(window: Any, volume: Any) -> int:
+    """For a model that does not show its input rank: the window's, else the volume's."""
+    if window is not None and not isinstance(window, numbers.Integral):
+        return len(window)
+    return len(np.shape(volume))
+
+
+def _window_targets(target: Target, n_windows: int) -> TargetPlan:
+    one_per_window = target is None or callable(target)
+    is_class = isinstance(target, numbers.Integral) and not isinstance(target, bool)
+    if not (one_per_window or is_class):
+        raise RespondCamError(
+            f"explain_volume explains one target in every window; pass None (each window's "
+            f"predicted class), a class index or a function of the model output, not "
+            f"{target!r}. For several classes, call it once per class."
+        )
+    return plan_targets(target, n_windows)
+
+
+def _batch_size(batch_size: int | None, device: torch.device) -> int:
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE.get(device.type, DEFAULT_BATCH_SIZE["cpu"])
+    valid = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
+    if not valid or batch_size < 1:
+        raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
+    return int(batch_size)
+
+
+def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:
+    names = "zyx"[-len(shape) :] if len(shape) <= 3 else range(len(shape))
+    along = ", ".join(str(names[a]) for a in axes)
+    warnings.warn(
+        f"The volume {shape} is smaller than the window {window} along {along}: each window "
+        "is padded at the far end with its mean value to the size the model takes, and "
+        "the padded part of the map is dropped. Maps near that edge rest partly on "
+        "padding; a model with a smaller input avoids it.",
+        UserWarning,
+        stacklevel=4,
+    )

@@ -1,0 +1,97 @@
+"""What the model said about each window: where it is, its target, score and probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class WindowPredictions:
+    """Per-window results of ``explain_volume``, one row per window in raster order.
+
+    Attributes
+    ----------
+    starts : numpy.ndarray
+        int64 ``(N, ndim)``: the first voxel ``(z, y, x)`` of each window in the volume.
+    window : tuple of int
+        The windows' spatial shape.
+    targets : numpy.ndarray or None
+        int64 ``(N,)``: the class explained in each window; ``None`` for a target
+        function.
+    scores : numpy.ndarray
+        float32 ``(N,)``: the target score of each window (pre-softmax).
+    probabilities : numpy.ndarray or None
+        float32 ``(N, classes)``: softmax of the model's output, for models whose
+        output is ``(N, classes)``; ``None`` otherwise.
+    nonzero_gradient : numpy.ndarray
+        bool ``(N,)``: False where the score's gradient at the layer was zero, so
+        that window's map is all zeros.
+    """
+
+    starts: np.ndarray
+    window: tuple[int, ...]
+    targets: np.ndarray | None
+    scores: np.ndarray
+    probabilities: np.ndarray | None
+    nonzero_gradient: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def centres(self) -> np.ndarray:
+        """float64 ``(N, ndim)``: the centre of each window, in voxels."""
+        return self.starts + (np.asarray(self.window) - 1) / 2
+
+    @property
+    def predicted(self) -> np.ndarray | None:
+        """int64 ``(N,)``: the most probable class per window, when there are classes."""
+        if self.probabilities is None:
+            return None
+        return self.probabilities.argmax(axis=1)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[WindowPredictions]) -> WindowPredictions:
+        """Join the records of consecutive groups of windows."""
+
+        def join(name: str) -> np.ndarray | None:
+            values = [getattr(p, name) for p in parts]
+            return None if values[0] is None else np.concatenate(values)
+
+        return cls(
+            join("starts"),
+            parts[0].window,
+            join("targets"),
+            join("scores"),
+            join("probabilities"),
+            join("nonzero_gradient"),
+        )
+
+
+def batch_predictions(
+    part: dict[str, torch.Tensor], starts: np.ndarray, window: tuple[int, ...]
+) -> WindowPredictions:
+    """The record of one batch from ``explain_batch``'s output (its first ``len(starts)`` rows)."""
+    n = len(starts)
+    wanted = ("logits", "scores", "targets", "nonzero")
+    host = {key: part[key][:n].cpu().numpy() for key in wanted if key in part}
+    logits = host["logits"]
+    targets = host.get("targets")
+    return WindowPredictions(
+        starts=starts,
+        window=window,
+        targets=None if targets is None else targets.astype(np.int64),
+        scores=host["scores"].astype(np.float32),
+        probabilities=_softmax(logits) if logits.ndim == 2 else None,
+        nonzero_gradient=host["nonzero"].any(axis=1),
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)

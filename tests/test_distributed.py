@@ -1,0 +1,69 @@
+"""The Dask path writes the same files as the in-process path (a real LocalCluster)."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_respond_cam.cli import main
+from napari_respond_cam.models.loading import save_model
+from napari_respond_cam.models.paper_cnns import CNN1
+from napari_respond_cam.mrc_io import read_mrc, write_mrc
+
+distributed = pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16))
+    model_file = save_model(model, tmp_path / "small.pt")
+    rng = np.random.default_rng(0)
+    tomograms = [
+        write_mrc(tmp_path / f"t{i}.mrc", rng.normal(size=(24, 20, 18)).astype(np.float32), 7.5)
+        for i in range(3)
+    ]
+    return model_file, tomograms
+
+
+def run_cli(model_file, tomograms, out, *extra):
+    paths = [str(t) for t in tomograms]
+    args = ["explain", *paths, "--model", str(model_file), "--out", str(out), "--device", "cpu"]
+    assert main([*args, *extra]) == 0
+    return {p.name: read_mrc(p) for p in sorted(out.glob("*.mrc"))}
+
+
+def test_cluster_files_equal_in_process_files(cluster, inputs, tmp_path):
+    model_file, tomograms = inputs
+    here = run_cli(model_file, tomograms, tmp_path / "here")
+    on_cluster = ["--scheduler", cluster.scheduler_address]
+    there = run_cli(model_file, tomograms, tmp_path / "there", *on_cluster)
+    assert sorted(there) == sorted(here) == [f"t{i}_respondcam.mrc" for i in range(3)]
+    for name, volume in here.items():
+        np.testing.assert_array_equal(there[name].data, volume.data)
+        assert there[name].voxel_size == volume.voxel_size == (7.5, 7.5, 7.5)
+
+
+def test_one_file_split_into_tasks_equals_in_process(cluster, inputs, tmp_path):
+    model_file, tomograms = inputs
+    here = run_cli(model_file, tomograms[:1], tmp_path / "here")
+    split = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", "2"]
+    there = run_cli(model_file, tomograms[:1], tmp_path / "there", *split)
+    np.testing.assert_allclose(
+        there["t0_respondcam.mrc"].data, here["t0_respondcam.mrc"].data, rtol=1e-6, atol=1e-12
+    )
+
+
+def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("napari_respond_cam.distributed.CONNECT_TIMEOUT", "1s")
+    model_file, tomograms = inputs
+    args = ["explain", str(tomograms[0]), "--model", str(model_file), "--out", str(tmp_path)]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert "Could not reach a Dask scheduler" in capsys.readouterr().err

@@ -1,0 +1,254 @@
+"""explain_volume: stitched maps against hand-computed ones and against explain()."""
+
+from contextlib import nullcontext
+
+import dask.array as da
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from napari_respond_cam import Cancelled, explain, explain_volume
+from napari_respond_cam.errors import RespondCamError
+from napari_respond_cam.models.paper_cnns import CNN1
+from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from toy_models import GapHead
+
+
+def small_cnn() -> CNN1:
+    torch.manual_seed(0)
+    return CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16))
+
+
+def gap_head() -> GapHead:
+    torch.manual_seed(3)
+    return GapHead(dims=3, width=3, classes=2)
+
+
+def gap_slope(model: GapHead, target: int, window: int) -> float:
+    """For a 1x1 conv + global average pool + linear head, Grad-CAM is c * x in every window.
+
+    A_k = f_k x and G_k = W_tk / N (N voxels in a window), so L = sum_k W_tk f_k x / N.
+    """
+    weights = model.fc.weight.detach()[target].double()
+    filters = model.features.weight.detach().flatten().double()
+    return float((weights * filters).sum()) / window**3
+
+
+@pytest.fixture
+def volume() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(21, 19, 26)).astype(np.float32)
+
+
+def test_constant_maps_stitch_into_a_constant_volume_with_edges_covered():
+    # A constant input gives the same constant map in every window; any seam, gap or
+    # double-counted edge would show as a different value.
+    model = gap_head()
+    heatmap = explain_volume(
+        model, np.full((21, 19, 13), 2.0), "features", target=0, window=8, stride=5
+    )
+    expected = 2.0 * gap_slope(model, 0, 8)
+    assert heatmap.shape == (21, 19, 13) and heatmap.dtype == np.float32
+    np.testing.assert_allclose(heatmap, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(21, 19, 26), (5, 19, 26)])
+def test_a_map_proportional_to_the_input_is_stitched_exactly(shape):
+    # Grad-CAM of the GAP head is c * x in every window, so the blend must give c * x;
+    # (5, ...) is shorter than the window along z: padded, with a note.
+    model = gap_head()
+    x = np.random.default_rng(1).random(shape)
+    padded = shape[0] < 8
+    with pytest.warns(UserWarning, match="smaller than the window") if padded else nullcontext():
+        heatmap = explain_volume(model, x, "features", target=1, method="grad", window=8)
+    np.testing.assert_allclose(heatmap, gap_slope(model, 1, 8) * x, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["respond", "grad"])
+def test_a_volume_of_exactly_one_window_equals_explain(method):
+    model = small_cnn()
+    x = np.random.default_rng(2).random((16, 16, 16)).astype(np.float32)
+    heatmap, windows = explain_volume(model, x, "maxpool2", method=method, return_windows=True)
+    reference = explain(model, x, "maxpool2", method=method)
+    np.testing.assert_allclose(heatmap, reference.heatmap[0], rtol=1e-6, atol=1e-12)
+    assert windows.starts.tolist() == [[0, 0, 0]]
+    assert windows.targets.tolist() == reference.targets.tolist()
+    np.testing.assert_allclose(windows.scores, reference.scores, rtol=1e-6)
+    np.testing.assert_allclose(windows.probabilities, reference.probabilities, rtol=1e-5)
+
+
+def test_per_window_predictions_match_explain_on_the_windows(volume):
+    model = small_cnn()
+    _, windows = explain_volume(model, volume, "maxpool2", return_windows=True, batch_size=5)
+    cut = np.stack([volume[z : z + 16, y : y + 16, x : x + 16] for z, y, x in windows.starts])
+    reference = explain(model, cut[:, None], "maxpool2")
+    assert len(windows) == 2 * 2 * 3  # z starts 0, 5; y 0, 3; x 0, 8, 10
+    assert windows.starts[:, 2].tolist()[:3] == [0, 8, 10]
+    assert windows.targets.tolist() == reference.targets.tolist()
+    np.testing.assert_allclose(windows.scores, reference.scores, rtol=1e-5)
+    np.testing.assert_allclose(windows.probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    assert windows.predicted.tolist() == reference.logits.argmax(axis=1).tolist()
+    np.testing.assert_allclose(windows.centres[0], [7.5, 7.5, 7.5])
+
+
+class SlicedOnly:
+    """An array that can only be sliced (like zarr), recording the largest block read."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype = data, data.shape, data.dtype
+        self.largest = 0
+
+    def __getitem__(self, key):
+        block = self.data[key]
+        self.largest = max(self.largest, block.size)
+        return block
+
+
+def test_memmap_dask_and_sliced_inputs_give_the_in_memory_result(volume, tmp_path):
+    model = small_cnn()
+    expected = explain_volume(model, volume, "maxpool2")
+    mapped = read_mrc(write_mrc(tmp_path / "v.mrc", volume)).data
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(explain_volume(model, mapped, "maxpool2"), expected)
+    lazy = da.from_array(volume, chunks=(8, 8, 8))
+    np.testing.assert_array_equal(explain_volume(model, lazy, "maxpool2"), expected)
+    sliced = SlicedOnly(volume)
+    np.testing.assert_array_equal(explain_volume(model, sliced, "maxpool2"), expected)
+    assert sliced.largest <= 16 * 16 * 26 < volume.size  # one row of windows at a time
+
+
+def test_output_accumulates_into_a_given_memmap_and_the_input_is_untouched(volume, tmp_path):
+    model = small_cnn()
+    before = volume.copy()
+    out = np.lib.format.open_memmap(tmp_path / "o.npy", "w+", np.float32, volume.shape)
+    out[:] = 7.0  # stale content is cleared first
+    result = explain_volume(model, volume, "maxpool2", out=out)
+    assert result is out
+    np.testing.assert_array_equal(out, explain_volume(model, volume, "maxpool2"))
+    np.testing.assert_array_equal(volume, before)
+
+
+def test_cancellation_stops_between_batches(volume):
+    model = small_cnn()
+    forwards = []
+    model.register_forward_hook(lambda module, args, output: forwards.append(len(output)))
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        return done < 4
+
+    out = np.zeros(volume.shape, np.float32)
+    with pytest.raises(Cancelled) as caught:
+        explain_volume(model, volume, "maxpool2", batch_size=2, progress=progress, out=out)
+    assert calls == [(0, 12), (2, 12), (4, 12)]
+    assert (caught.value.done, caught.value.total) == (4, 12)
+    assert forwards == [2, 2]
+    assert out[:16, :16, :16].any() and not out[-3:, -3:].any()  # partial map kept in out
+
+
+def test_a_progress_callback_may_raise_cancelled(volume):
+    def stop(done, total):
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        explain_volume(small_cnn(), volume, "maxpool2", progress=stop)
+
+
+class RunsOutOfMemoryOnce(nn.Module):
+    """Raises torch.OutOfMemoryError on its first batch of more than one window."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.batches, self.failed = model, [], False
+        self.input_shape = model.input_shape
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        if len(x) > 1 and not self.failed:
+            self.failed = True
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(x)
+
+
+def test_out_of_memory_halves_the_batch_and_carries_on(volume):
+    model = RunsOutOfMemoryOnce(small_cnn())
+    expected = explain_volume(model.model, volume, "maxpool2")
+    with pytest.warns(RuntimeWarning, match="4 windows per batch; continuing with 2"):
+        heatmap = explain_volume(model, volume, "model.maxpool2", batch_size=4)
+    assert model.batches == [4] + [2] * 6
+    np.testing.assert_allclose(heatmap, expected, rtol=1e-5, atol=1e-12)
+
+
+def test_out_of_memory_with_one_window_is_an_error(volume):
+    model = RunsOutOfMemoryOnce(small_cnn())
+    model.failed = False
+    model.forward = lambda x: RunsOutOfMemoryOnce.forward(model, x.expand(2, *x.shape[1:]))
+    with pytest.raises(RespondCamError, match="ran out of memory explaining a batch of 1"):
+        explain_volume(model, volume, "model.maxpool2", batch_size=1)
+
+
+def test_fixed_batch_models_get_padded_batches(volume):
+    model = small_cnn()
+    expected = explain_volume(model, volume, "maxpool2")
+    model.fixed_batch_size = 5
+    sizes = []
+    model.register_forward_hook(lambda module, args, output: sizes.append(len(output)))
+    np.testing.assert_allclose(explain_volume(model, volume, "maxpool2"), expected, rtol=1e-6)
+    assert sizes == [5, 5, 5]  # 12 windows: 5 + 5 + 2 padded to 5
+
+
+def test_channels_first_volume_and_a_larger_window_for_a_pooling_model():
+    torch.manual_seed(0)
+    model = GapHead(dims=3, in_channels=2, width=3, classes=2)
+    x = np.random.default_rng(3).random((2, 10, 12, 14))
+    heatmap = explain_volume(model, x, "features", window=(10, 12, 14), target=0, method="grad")
+    reference = explain(model, x[None], "features", target=0, method="grad")
+    np.testing.assert_allclose(heatmap, reference.heatmap[0], rtol=1e-5)
+
+
+def test_model_left_as_found(volume):
+    model = small_cnn().train()
+    explain_volume(model, volume, "maxpool2")
+    assert model.training and all(m.training for m in model.modules())
+    assert not any(m._forward_hooks for m in model.modules())
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "all"}, "one target in every window"),
+        ({"target": [0, 1]}, "one target in every window"),
+        ({"target": 7}, "out of range"),
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"out": np.zeros((2, 2, 2), np.float32)}, "spatial shape"),
+        ({"out": np.zeros((21, 19, 26), np.float64)}, "float32"),
+        ({"method": "nope"}, "Unknown CAM method"),
+        ({"layer": "maxpool9"}, "Did you mean"),
+    ],
+)
+def test_user_errors(volume, kwargs, message):
+    kwargs = {"layer": "maxpool2", **kwargs}
+    with pytest.raises(RespondCamError, match=message):
+        explain_volume(small_cnn(), volume, **kwargs)
+
+
+def test_non_finite_values_are_refused_with_their_window(volume):
+    volume = volume.copy()
+    volume[20, 18, 25] = np.nan
+    with pytest.raises(RespondCamError, match=r"window starting at voxel \(5, 3, 10\)"):
+        explain_volume(small_cnn(), volume, "maxpool2")
+
+
+def test_volume_layout_errors():
+    model = small_cnn()
+    with pytest.raises(RespondCamError, match="3D inputs"):
+        explain_volume(model, np.zeros((4, 16, 16)).reshape(4, 16, 16, 1, 1), "maxpool2")
+    with pytest.raises(RespondCamError, match="1 channel"):
+        explain_volume(model, np.zeros((2, 16, 16, 16)), "maxpool2")
+    with pytest.raises(RespondCamError, match="pass window"):
+        explain_volume(gap_head(), np.zeros((8, 8, 8)), "features")
+    volume = np.zeros((16, 16, 16), np.float32)
+    with pytest.raises(RespondCamError, match="shares memory"):
+        explain_volume(model, volume, "maxpool2", out=volume)

@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from napari_respond_cam import load_model
-from napari_respond_cam.training import TrainingConfig, main, train
+from napari_respond_cam.cli import main
+from napari_respond_cam.training import TrainingConfig, train
 
 TINY = TrainingConfig(
     input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
@@ -26,7 +27,7 @@ def test_training_is_deterministic_and_logs_every_epoch():
 
 def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     out = tmp_path / "model.pt"
-    args = ["--out", str(out), "--epochs", "1", "--n-train", "12", "--n-validation", "6",
+    args = ["train", "--out", str(out), "--epochs", "1", "--n-train", "12", "--n-validation", "6",
             "--snrs", "inf", "--architecture", "cnn2"]  # fmt: skip
     assert main(args) == 0
     model = load_model(out)
@@ -34,3 +35,5 @@ def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     assert model.input_shape == (1, 40, 40, 40)
     assert model.training_record["config"]["n_train"] == 12
     assert "epoch 1/1" in capsys.readouterr().out
+    assert main(args) == 1  # never overwrites
+    assert "exists" in capsys.readouterr().err

@@ -1,12 +1,11 @@
 """Training the paper's networks on simulated subtomograms (the demo model is made here).
 
-Run ``python -m napari_respond_cam.training --out model.pt`` (or ``respond-cam train``);
-with the defaults it reproduces the shipped demo model, seed for seed.
+Run ``respond-cam train --out model.pt``; with the defaults (and ``--threads 1``) it
+reproduces the shipped demo model, seed for seed.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -146,43 +145,14 @@ def _one_epoch(model, optimiser, volumes, labels, config, shuffle) -> float:
     return total / len(order)
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="respond-cam train", description="Train CNN-1/CNN-2 on simulated subtomograms."
-    )
-    defaults = TrainingConfig()
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
-    parser.add_argument("--architecture", choices=sorted(_ARCHITECTURES), default="cnn1")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--n-train", type=int, default=defaults.n_train)
-    parser.add_argument("--n-validation", type=int, default=defaults.n_validation)
-    parser.add_argument("--snrs", default="inf,1,0.3,0.1", help="comma-separated, inf = no noise")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Train from the command line and save a checkpoint ``load_model`` reads."""
+def train_and_save(
+    config: TrainingConfig, out: Path, log: Callable[[str], None] = print
+) -> nn.Module:
+    """Train, then save a checkpoint ``load_model`` reads, with how it was trained."""
     from .models.loading import save_model
 
-    args = _parse(argv)
-    snrs = tuple(None if s == "inf" else float(s) for s in args.snrs.split(","))
-    config = TrainingConfig(
-        architecture=args.architecture,
-        epochs=args.epochs,
-        n_train=args.n_train,
-        n_validation=args.n_validation,
-        snrs=snrs,
-        seed=args.seed,
-        device=args.device,
-    )
-    model, history = train(config)
+    model, history = train(config, log)
     model.training_record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
-    save_model(model.cpu(), args.out)
-    print(f"saved {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    save_model(model.cpu(), out)
+    log(f"saved {out}")
+    return model

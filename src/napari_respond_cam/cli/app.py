@@ -14,9 +14,9 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import RespondCamError
-from . import explain_command, train_command
+from . import demo_command, explain_command, train_command
 
-COMMANDS = (explain_command, train_command)
+COMMANDS = (demo_command, explain_command, train_command)
 
 PROGRAM = "respond-cam"
 

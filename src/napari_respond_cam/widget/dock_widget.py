@@ -1,0 +1,368 @@
+"""The Respond-CAM dock widget: pickers, Explain and Cancel, and a results area.
+
+Layout and wiring only: what the pickers offer comes from :mod:`.model_choices`,
+the work from :mod:`.explain_worker`, the layer from :mod:`.heatmap_layer`. One
+explanation runs at a time: Explain is disabled (and the pickers locked, since
+the run uses the model) until it ends.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
+from napari.layers import Image
+from napari.utils.notifications import show_error, show_warning
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QSizePolicy
+
+from ..errors import RespondCamError
+from .explain_run import ExplainOutcome, ExplainRequest, check_volume
+from .explain_worker import ExplainJob
+from .heatmap_layer import (
+    DISPLAY_MODES,
+    POSITIVE,
+    LayerGeometry,
+    heatmap_layer_data,
+    heatmap_name,
+    is_heatmap_layer,
+    show_heatmap,
+)
+from .model_choices import (
+    ARCHITECTURE_FROM_FILE,
+    LOAD_FROM_FILE,
+    METHODS,
+    class_names_of,
+    device_choices,
+    model_choices,
+    model_input_size,
+    resolve_device,
+    target_argument,
+    target_choices,
+    tiling_defaults,
+)
+from .overlay_toggle import TOGGLE_KEY, bind_toggle_key
+from .results import summary_metadata, summary_text
+
+if TYPE_CHECKING:
+    import napari
+
+# How often the model picker looks for models registered from the console or a script.
+_REGISTRY_POLL_MS = 1000
+_RESULTS_MIN_WIDTH = 200
+_TOGGLE_HINT = f"Press {TOGGLE_KEY} to show or hide the heatmap while you scroll."
+_HINT = f"Press Explain. {_TOGGLE_HINT}"
+_MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
+
+
+class RespondCamWidget(Container):
+    """Explain a model's decision on a tomogram and show the map as an aligned overlay.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer whose image layers can be explained and which receives the heatmaps.
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        self._viewer = napari_viewer
+        self._model: Any = None
+        self._model_label = ""
+        self._file_models: dict[str, Any] = {}
+        self._layer_names: list[str] = []
+        self._target_names: list[str] = []
+        self._class_names: list[str] = []
+        self._job: ExplainJob | None = None
+        super().__init__(widgets=self._build_widgets(), labels=True)
+        # Long result lines wrap instead of widening the dock and squeezing the canvas (an
+        # explicit minimum width overrides the wide minimum Qt guesses for wrapped text).
+        self.results.native.setWordWrap(True)
+        self.results.native.setMinimumWidth(_RESULTS_MIN_WIDTH)
+        self.results.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self._connect()
+        bind_toggle_key(napari_viewer)
+        self._poll = QTimer(self.native)
+        self._poll.timeout.connect(self._refresh_models)
+        self._poll.start(_REGISTRY_POLL_MS)
+        self._on_model_changed(self.model.value)
+
+    # -- building ---------------------------------------------------------------------
+
+    def _build_widgets(self) -> list:
+        from ..models.registry import ARCHITECTURES
+
+        return [
+            ComboBox(name="volume", label="volume", choices=self._volume_choices),
+            ComboBox(name="model", label="model", choices=self._model_choices),
+            FileEdit(name="model_file", label="model file", mode="r", filter=_MODEL_FILES),
+            ComboBox(
+                name="architecture",
+                label="architecture",
+                choices=[ARCHITECTURE_FROM_FILE, *ARCHITECTURES],
+                tooltip="For a bare state dict: the registered architecture it belongs to.",
+            ),
+            CheckBox(
+                name="trust_file",
+                text="trust this file (a pickled module runs its code when loaded)",
+            ),
+            PushButton(name="load_file", text="Load model file"),
+            # Choices are callables reading the chosen model's entries, so that napari's
+            # reset_choices (on every layer change) keeps them.
+            ComboBox(name="target_layer", label="target layer", choices=self._target_layer_choices),
+            ComboBox(name="target", label="target class", choices=self._target_choices),
+            ComboBox(name="method", label="method", choices=list(METHODS)),
+            ComboBox(name="device", label="device", choices=device_choices()),
+            SpinBox(
+                name="window",
+                label="window",
+                min=4,
+                max=4096,
+                tooltip="Side of the tiles for volumes larger than the model's input.",
+            ),
+            SpinBox(name="stride", label="stride", min=1, max=4096),
+            SpinBox(name="batch_size", label="batch size", min=1, max=4096),
+            ComboBox(name="display", label="display", choices=list(DISPLAY_MODES), value=POSITIVE),
+            PushButton(
+                name="explain_button",
+                text="Explain",
+                tooltip=f"Explain in the background; then {TOGGLE_KEY} shows or hides the heatmap.",
+            ),
+            PushButton(name="cancel_button", text="Cancel", enabled=False),
+            Label(name="results", label="results", value=_HINT),
+        ]
+
+    def _connect(self) -> None:
+        self.model.changed.connect(self._on_model_changed)
+        self.load_file.changed.connect(self._load_file)
+        self.explain_button.changed.connect(self.start_explain)
+        self.cancel_button.changed.connect(self.cancel)
+        events = self._viewer.layers.events
+        for event in (events.inserted, events.removed, events.renamed, events.reordered):
+            event.connect(self._refresh_volumes)
+        self.native.destroyed.connect(self._disconnect_layer_events)
+
+    def _disconnect_layer_events(self) -> None:
+        events = self._viewer.layers.events
+        for event in (events.inserted, events.removed, events.renamed, events.reordered):
+            event.disconnect(self._refresh_volumes)
+
+    # -- pickers ----------------------------------------------------------------------
+
+    def _volume_choices(self, _widget: Any = None) -> list[tuple[str, Image]]:
+        # Our own heatmaps are images too, but explaining a heatmap makes no sense.
+        return [
+            (layer.name, layer)
+            for layer in self._viewer.layers
+            if isinstance(layer, Image) and not layer.rgb and not is_heatmap_layer(layer)
+        ]
+
+    def _model_choices(self, _widget: Any = None) -> list[str]:
+        from ..models.registry import available_models
+
+        return model_choices(available_models(), list(self._file_models))
+
+    def _target_layer_choices(self, _widget: Any = None) -> list[str]:
+        return self._layer_names
+
+    def _target_choices(self, _widget: Any = None) -> list[str]:
+        return self._target_names
+
+    def _refresh_volumes(self, _event: Any = None) -> None:
+        self.volume.reset_choices()
+
+    def _refresh_models(self) -> None:
+        if list(self.model.choices) != self._model_choices():
+            self.model.reset_choices()
+
+    def _on_model_changed(self, choice: str) -> None:
+        loading_file = choice == LOAD_FROM_FILE
+        for widget in (self.model_file, self.architecture, self.trust_file, self.load_file):
+            widget.visible = loading_file
+        if loading_file:
+            self._use_model(None, "")
+            return
+        try:
+            model = self._file_models.get(choice) or _load_named(choice)
+        except RespondCamError as error:
+            show_error(str(error))
+            model = None
+        except Exception as error:  # a user-registered factory may raise anything
+            show_error(f"Could not build the model {choice!r}: {type(error).__name__}: {error}")
+            model = None
+        self._use_model(model, choice if model is not None else "")
+
+    def _load_file(self) -> None:
+        from ..models.loading import load_model
+
+        path = Path(self.model_file.value)
+        if not path.is_file():
+            show_error("Choose a model file first (.pt2, .pt, .pth or .safetensors).")
+            return
+        architecture = self.architecture.value
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = load_model(
+                    path,
+                    trust=self.trust_file.value,
+                    architecture=None if architecture == ARCHITECTURE_FROM_FILE else architecture,
+                )
+        except RespondCamError as error:
+            show_error(str(error))
+            return
+        _show_warnings(caught)
+        label = f"{path.name} (file)"
+        self._file_models[label] = model
+        self.model.reset_choices()
+        if self.model.value == label:
+            # Re-selecting the selected entry emits nothing: apply the new model here.
+            self._use_model(model, label)
+        else:
+            self.model.value = label
+
+    def _use_model(self, model: Any, label: str) -> None:
+        """Fill the target-layer, class and tiling pickers from the chosen model."""
+        self._model, self._model_label = model, label
+        layers, classes = [], []
+        if model is not None:
+            try:
+                layers, classes = _target_layers(model), class_names_of(model)
+            except RespondCamError as error:
+                show_error(str(error))
+                self._model = None
+        self._layer_names, self._class_names = layers, classes
+        self._target_names = target_choices(classes) if self._model is not None else []
+        self.target_layer.reset_choices()
+        self.target.reset_choices()
+        if layers:
+            self.target_layer.value = layers[-1]
+        self._apply_tiling_defaults()
+
+    def _apply_tiling_defaults(self) -> None:
+        if self._model is None:
+            return
+        defaults = tiling_defaults(self._model)
+        self.window.value = defaults.window
+        self.stride.value = defaults.stride
+        self.batch_size.value = defaults.batch_size
+        self.window.enabled = self._window_is_free()
+
+    def _window_is_free(self) -> bool:
+        # A model with a fixed input size dictates the window.
+        return self._model is not None and model_input_size(self._model) is None
+
+    # -- running ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether an explanation is in progress."""
+        return self._job is not None
+
+    def start_explain(self) -> None:
+        """Explain the chosen volume in a worker thread (does nothing while one runs)."""
+        if self.running:
+            return
+        try:
+            request, source = self._request()
+        except RespondCamError as error:
+            show_error(str(error))
+            return
+        # The heatmap goes on the grid and in the colours chosen now, whatever changes meanwhile.
+        show = partial(self._show_outcome, LayerGeometry.of(source), self.display.value)
+        self._job = ExplainJob(request, show, self._finished)
+        self._set_running(True)
+        self._job.start()
+
+    def cancel(self) -> None:
+        """Stop the running explanation at its next batch; no layer is added."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def _request(self) -> tuple[ExplainRequest, Image]:
+        source = self.volume.value
+        if source is None:
+            raise RespondCamError(
+                "Open a tomogram first (File > Open, or File > Open Sample > Respond-CAM), "
+                "then pick it as the volume."
+            )
+        if self._model is None:
+            raise RespondCamError(
+                "Pick a model that loads (or load one from a file) before pressing Explain."
+            )
+        if self.target_layer.value is None:
+            raise RespondCamError(
+                "This model has no layer with a spatial output to explain; pick another model."
+            )
+        volume = source.data[0] if source.multiscale else source.data
+        check_volume(volume.shape, source.name)
+        class_names = self._class_names
+        request = ExplainRequest(
+            model=self._model,
+            model_name=self._model_label,
+            volume=volume,
+            volume_name=source.name,
+            layer=self.target_layer.value,
+            target=target_argument(self.target.value, class_names),
+            target_label=self.target.value,
+            class_names=tuple(class_names),
+            method=METHODS[self.method.value],
+            method_label=self.method.value,
+            device=resolve_device(self.device.value),
+            window=self.window.value,
+            stride=self.stride.value,
+            batch_size=self.batch_size.value,
+        )
+        return request, source
+
+    def _set_running(self, running: bool) -> None:
+        for widget in self:
+            if widget not in (self.cancel_button, self.results, self.display):
+                widget.enabled = not running
+        self.cancel_button.enabled = running
+        self.window.enabled = not running and self._window_is_free()
+
+    def _show_outcome(self, geometry: LayerGeometry, mode: str, outcome: ExplainOutcome) -> None:
+        request = outcome.request
+        metadata = {
+            "model": request.model_name,
+            "layer": request.layer,
+            "target": request.target_label,
+            "method": request.method_label,
+            "volume": request.volume_name,
+            "device": request.device,
+            **summary_metadata(outcome.summary),
+        }
+        name = heatmap_name(request.volume_name, request.method_label, request.target_label)
+        show_heatmap(
+            self._viewer, heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)
+        )
+        self.results.value = f"{summary_text(outcome.summary)}\n{_TOGGLE_HINT}"
+
+    def _finished(self) -> None:
+        self._job = None
+        self._set_running(False)
+
+
+def _load_named(name: str) -> Any:
+    """Load a registry model, showing its warnings (an untrained model) as notifications."""
+    from ..models.loading import load_model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(name)
+    _show_warnings(caught)
+    return model
+
+
+def _target_layers(model: Any) -> list[str]:
+    from ..engine.layers import target_layers
+
+    return target_layers(model)
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        show_warning(str(warning.message))

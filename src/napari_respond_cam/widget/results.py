@@ -1,0 +1,126 @@
+"""The numbers shown under the Explain button: class probabilities and the sum-to-score check.
+
+Respond-CAM maps sum to the target score minus the bias term ``beta`` when the layers
+after the target layer are piecewise linear; the check shows ``score``, the map's
+sum and ``beta`` so a user can see it hold (Respond-CAM) or not (Grad-CAM). Pure
+functions of the core's results; no Qt, no napari.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScoreCheck:
+    """Sum-to-score for one explained class (or a mean over windows).
+
+    ``residual`` is ``cam_sum - (score - bias)``: zero up to rounding for Respond-CAM
+    behind piecewise-linear layers. ``bias`` is ``None`` when the core gave none.
+    """
+
+    label: str
+    score: float
+    cam_sum: float
+    bias: float | None
+    residual: float | None
+
+
+@dataclass(frozen=True)
+class ResultSummary:
+    """What the results area shows and the heatmap layer's metadata records.
+
+    ``probabilities`` are the model's class probabilities for the explained volume,
+    or their mean over windows for a tiled volume (``n_windows > 1``), where
+    ``window_votes`` counts the windows predicting each class.
+    """
+
+    class_names: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    checks: tuple[ScoreCheck, ...]
+    n_windows: int = 1
+    window_votes: dict[str, int] = field(default_factory=dict)
+
+
+def summarise_explanation(explanation: Any, class_names: Sequence[str]) -> ResultSummary:
+    """Summarise an ``Explanation`` of one sample (the volume at the model's input size)."""
+    names = _names(class_names, explanation.logits.shape[1])
+    probabilities = tuple(float(p) for p in explanation.probabilities[0])
+    # One row of numbers per explained class: all of them for target="all".
+    per_class = explanation.scores.ndim == 2
+    targets = explanation.targets if per_class else explanation.targets[:1]
+    rows = zip(
+        targets,
+        np.atleast_1d(explanation.scores[0]),
+        np.atleast_1d(explanation.cam_sums[0]),
+        np.atleast_1d(explanation.bias[0]),
+        strict=True,
+    )
+    checks = tuple(_check(names[int(t)], float(s), float(c), float(b)) for t, s, c, b in rows)
+    return ResultSummary(tuple(names), probabilities, checks)
+
+
+def _check(label: str, score: float, cam_sum: float, bias: float) -> ScoreCheck:
+    return ScoreCheck(label, score, cam_sum, bias, cam_sum - (score - bias))
+
+
+def _names(class_names: Sequence[str], n_classes: int) -> list[str]:
+    if len(class_names) == n_classes:
+        return list(class_names)
+    return [f"class {i}" for i in range(n_classes)]
+
+
+def predicted_class(summary: ResultSummary) -> str:
+    """The class with the highest (mean) probability."""
+    return summary.class_names[int(np.argmax(summary.probabilities))]
+
+
+def summary_text(summary: ResultSummary) -> str:
+    """Plain text for the widget's results area, one fact per line."""
+    best = predicted_class(summary)
+    lines = []
+    if summary.n_windows > 1:
+        votes = ", ".join(f"{name} {n}" for name, n in summary.window_votes.items() if n)
+        lines.append(f"{summary.n_windows} windows; predicted per window: {votes}")
+        lines.append(f"Mean probabilities over windows (highest: {best}):")
+    else:
+        p = max(summary.probabilities)
+        lines.append(f"Predicted: {best} (p = {p:.3f})")
+    lines.extend(
+        f"  {name}: {p:.3f}"
+        for name, p in zip(summary.class_names, summary.probabilities, strict=True)
+    )
+    lines.append("Sum-to-score (CAM sum vs score):")
+    lines.extend(_check_line(check) for check in summary.checks)
+    return "\n".join(lines)
+
+
+def _check_line(check: ScoreCheck) -> str:
+    text = f"  {check.label}: score {check.score:.4g}, CAM sum {check.cam_sum:.4g}"
+    if check.bias is None:
+        return text
+    return f"{text}, bias {check.bias:.4g}, sum − (score − bias) = {check.residual:.2g}"
+
+
+def summary_metadata(summary: ResultSummary) -> dict[str, Any]:
+    """The summary as plain Python values, for the heatmap layer's metadata."""
+    return {
+        "predicted_class": predicted_class(summary),
+        "class_probabilities": dict(zip(summary.class_names, summary.probabilities, strict=True)),
+        "n_windows": summary.n_windows,
+        "window_votes": dict(summary.window_votes),
+        "sum_to_score": [
+            {
+                "class": c.label,
+                "score": c.score,
+                "cam_sum": c.cam_sum,
+                "bias": c.bias,
+                "residual": c.residual,
+            }
+            for c in summary.checks
+        ],
+    }

@@ -1,0 +1,277 @@
+"""The dock widget in a napari viewer: pickers, Explain, Cancel, errors and the toggle key."""
+
+import numpy as np
+import pytest
+import torch
+from qtpy.QtCore import Qt
+from widget_helpers import CLASSES, noise_volume, tiny_cnn1
+
+from napari_respond_cam import explain, register_model
+from napari_respond_cam.widget.dock_widget import RespondCamWidget
+from napari_respond_cam.widget.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
+from napari_respond_cam.widget.model_choices import LOAD_FROM_FILE
+
+pytestmark = pytest.mark.gui
+
+SCALE = (11.4, 11.4, 11.4)
+RUN_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, tiny_model, qtbot):
+    widget = RespondCamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+def add_tomogram(viewer, shape=(16, 16, 16), name="tomo"):
+    return viewer.add_image(
+        noise_volume(shape), name=name, scale=SCALE, translate=(0, 0, -22.8), units="angstrom"
+    )
+
+
+def run(widget, qtbot):
+    widget.explain_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+
+
+def heatmaps(viewer):
+    return [layer for layer in viewer.layers if is_heatmap_layer(layer)]
+
+
+def test_volume_picker_follows_the_viewers_image_layers(viewer, widget):
+    assert widget.volume.choices == ()
+    tomo = add_tomogram(viewer)
+    viewer.add_labels(np.zeros((16, 16, 16), dtype=np.int32), name="truth")
+    other = add_tomogram(viewer, name="other")
+    assert widget.volume.choices == (tomo, other)
+
+    tomo.name = "renamed"
+    assert [name for name, _ in widget.volume._default_choices(widget.volume)] == [
+        "renamed",
+        "other",
+    ]
+    viewer.layers.remove(other)
+    assert widget.volume.choices == (tomo,)
+
+
+def test_model_picker_shows_models_registered_later(widget, qtbot):
+    assert widget.model.choices[0] == "tiny-cnn1"
+    assert widget.model.choices[-1] == LOAD_FROM_FILE
+
+    register_model("from-console", tiny_cnn1(), class_names=CLASSES)
+
+    qtbot.waitUntil(lambda: "from-console" in widget.model.choices, timeout=3000)
+    assert widget.model.value == "tiny-cnn1"  # refreshing keeps the choice
+
+
+def test_target_pickers_follow_the_model(gap_model, widget):
+    assert widget.target_layer.value == "maxpool2"
+    assert widget.target_layer.choices[0] == "conv1"
+    assert widget.target.choices == ("predicted class", "all classes", *CLASSES)
+    assert (widget.window.value, widget.stride.value) == (16, 8)
+    assert not widget.window.enabled  # the model's input size fixes the window
+
+    widget.model.value = "gap"
+
+    assert widget.target_layer.choices == ("features",)
+    assert widget.target.choices == ("predicted class", "all classes")
+    assert (widget.window.value, widget.stride.value) == (64, 32)
+    assert widget.window.enabled
+
+
+def test_explain_adds_an_aligned_hot_heatmap_with_its_numbers(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer)
+    before = tomo.data.copy()
+    widget.target.value = "proteasome"
+
+    run(widget, qtbot)
+
+    [layer] = heatmaps(viewer)
+    expected = explain(tiny_cnn1(), before, "maxpool2", target=1)
+    assert layer.name == "tomo Respond-CAM (proteasome)"
+    assert layer.data.shape == (16, 16, 16)
+    np.testing.assert_allclose(layer.data, expected.heatmap[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(layer.scale, SCALE)
+    np.testing.assert_allclose(layer.translate, [0, 0, -22.8])
+    assert [str(u) for u in layer.units] == ["angstrom"] * 3
+    assert layer.colormap.name == "hot"
+    assert layer.blending == "additive"
+    assert layer.contrast_limits == pytest.approx([0.0, float(expected.heatmap.max())])
+    meta = layer.metadata[METADATA_KEY]
+    assert (meta["model"], meta["layer"], meta["target"], meta["method"]) == (
+        "tiny-cnn1",
+        "maxpool2",
+        "proteasome",
+        "Respond-CAM",
+    )
+    [check] = meta["sum_to_score"]
+    assert check["score"] == pytest.approx(float(expected.scores[0]), rel=1e-5)
+    assert check["cam_sum"] == pytest.approx(float(expected.cam_sums[0]), rel=1e-4)
+    assert abs(check["residual"]) < 1e-5
+    assert sum(meta["class_probabilities"].values()) == pytest.approx(1.0)
+    assert widget.results.value.startswith("Predicted: ")
+    assert "sum − (score − bias)" in widget.results.value
+    np.testing.assert_array_equal(tomo.data, before)  # the source is never changed
+
+
+def test_signed_view_and_replacement_policy(viewer, widget, qtbot):
+    add_tomogram(viewer)
+    run(widget, qtbot)
+    [first] = heatmaps(viewer)
+
+    widget.display.value = SIGNED
+    run(widget, qtbot)
+    assert heatmaps(viewer) == [first]  # same volume, method and target: updated in place
+    low, high = first.contrast_limits
+    assert low == pytest.approx(-high) and high == pytest.approx(np.abs(first.data).max())
+    assert first.blending == "translucent"
+
+    widget.method.value = "Grad-CAM"
+    run(widget, qtbot)
+    assert [layer.name for layer in heatmaps(viewer)] == [
+        "tomo Respond-CAM (predicted class)",
+        "tomo Grad-CAM (predicted class)",
+    ]
+
+
+def test_a_larger_volume_is_tiled_with_a_progress_bar_and_summary(viewer, widget, qtbot):
+    from napari.utils import progress
+
+    add_tomogram(viewer, shape=(16, 24, 32))
+    widget.batch_size.value = 2
+    seen = []
+    progress._all_instances.events.changed.connect(lambda e: seen.extend(e.added))
+
+    run(widget, qtbot)
+
+    [layer] = heatmaps(viewer)
+    assert layer.data.shape == (16, 24, 32)
+    meta = layer.metadata[METADATA_KEY]
+    assert meta["n_windows"] == 1 * 2 * 3
+    assert sum(meta["window_votes"].values()) == 6
+    [bar] = seen
+    assert (bar.n, bar.total) == (6, 6)
+    assert bar not in progress._all_instances  # closed when the run ended
+    assert widget.results.value.startswith("6 windows; predicted per window:")
+
+
+def test_all_classes_give_a_class_axis(viewer, widget, qtbot):
+    add_tomogram(viewer)
+    widget.target.value = "all classes"
+    run(widget, qtbot)
+    [layer] = heatmaps(viewer)
+    assert layer.data.shape == (3, 16, 16, 16)
+    np.testing.assert_allclose(layer.scale, (1.0, *SCALE))
+    assert [c["class"] for c in layer.metadata[METADATA_KEY]["sum_to_score"]] == list(CLASSES)
+
+
+def test_one_run_at_a_time(viewer, widget, qtbot):
+    add_tomogram(viewer, shape=(16, 16, 64))
+    widget.batch_size.value = 1
+    widget.start_explain()
+    assert widget.running
+    assert not widget.explain_button.enabled and widget.cancel_button.enabled
+    assert not widget.model.enabled
+    widget.start_explain()  # ignored while running
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    assert len(heatmaps(viewer)) == 1
+    assert widget.explain_button.enabled and not widget.cancel_button.enabled
+
+
+def test_cancel_stops_at_the_next_batch_and_adds_no_layer(viewer, widget, qtbot, new_notifications):
+    from napari.utils import progress
+
+    add_tomogram(viewer, shape=(16, 16, 200))
+    widget.batch_size.value = 1
+    bars = []
+    progress._all_instances.events.changed.connect(lambda e: bars.extend(e.added))
+
+    widget.start_explain()
+    qtbot.waitUntil(lambda: bars and bars[0].n >= 1, timeout=RUN_TIMEOUT_MS)
+    widget.cancel_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+
+    assert heatmaps(viewer) == []
+    assert bars[0].n < bars[0].total == 24  # stopped well before the 24 windows
+    assert "Explanation cancelled; no layer was added." in new_notifications()
+    assert widget.explain_button.enabled
+
+
+def test_user_mistakes_are_notifications(viewer, widget, qtbot, new_notifications):
+    widget.start_explain()
+    assert "Open a tomogram first" in new_notifications()[-1]
+
+    viewer.add_image(noise_volume((2, 16, 16, 16)), name="stack")
+    widget.start_explain()
+    assert "'stack' has 4 axes" in new_notifications()[-1]
+    assert not widget.running
+
+
+def test_core_errors_from_the_worker_are_notifications(viewer, widget, qtbot, new_notifications):
+    add_tomogram(viewer, shape=(16, 16, 40))
+    widget.stride.value = 20  # larger than the 16^3 window: the core refuses it
+    run(widget, qtbot)
+    assert heatmaps(viewer) == []
+    [message] = [m for m in new_notifications() if "stride" in m]
+    assert "larger than the window" in message
+
+
+def test_a_model_that_fails_to_load_is_reported(viewer, widget, new_notifications):
+    def broken():
+        raise OSError("disk on fire")
+
+    register_model("broken", broken)
+    widget.model.reset_choices()
+    widget.model.value = "broken"
+    assert "Could not build the model 'broken': OSError: disk on fire" in new_notifications()
+    assert widget.target_layer.choices == ()
+
+
+def test_model_loaded_from_a_file(viewer, widget, tmp_path, new_notifications):
+    from napari_respond_cam import save_model
+
+    path = save_model(tiny_cnn1(input_size=20), tmp_path / "mine.pt2")
+    widget.model.value = LOAD_FROM_FILE
+    assert not widget.model_file.native.isHidden() and not widget.trust_file.native.isHidden()
+
+    widget.model_file.value = path
+    widget.load_file.native.click()
+
+    assert widget.model.value == "mine.pt2 (file)"
+    assert widget.target_layer.value == "maxpool2"
+    assert widget.window.value == 20
+    assert widget.model_file.native.isHidden()
+
+
+def test_pickled_modules_need_trust(viewer, widget, tmp_path, new_notifications):
+    path = tmp_path / "whole.pt"
+    torch.save(tiny_cnn1(), path)
+    widget.model.value = LOAD_FROM_FILE
+    widget.model_file.value = path
+
+    widget.load_file.native.click()
+    assert "tick 'trust this file'" in new_notifications()[-1]
+    assert widget.model.value == LOAD_FROM_FILE
+
+    widget.trust_file.value = True
+    widget.load_file.native.click()
+    assert widget.model.value == "whole.pt (file)"
+
+
+def test_h_toggles_the_heatmap_while_the_tomogram_is_selected(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer)
+    run(widget, qtbot)
+    [layer] = heatmaps(viewer)
+    viewer.layers.selection.active = tomo
+    canvas = viewer.window._qt_viewer.canvas.native
+
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert not layer.visible
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert layer.visible

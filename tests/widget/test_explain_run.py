@@ -1,0 +1,159 @@
+"""What the worker thread runs: one pass for a volume of the model's size, tiles otherwise."""
+
+import numpy as np
+import pytest
+import torch
+from widget_helpers import CLASSES, noise_volume, tiny_cnn1
+
+from napari_respond_cam import Cancelled, RespondCamError, explain, explain_volume
+from napari_respond_cam.widget.explain_run import (
+    ExplainRequest,
+    check_volume,
+    explained_in_one_pass,
+    run_explanation,
+)
+from toy_models import GapHead
+
+
+def request(model, volume, target=None, label="predicted class", **settings):
+    values = {
+        "model": model,
+        "model_name": "tiny",
+        "volume": volume,
+        "volume_name": "tomo",
+        "layer": "maxpool2",
+        "target": target,
+        "target_label": label,
+        "class_names": CLASSES,
+        "method": "respond",
+        "method_label": "Respond-CAM",
+        "device": "cpu",
+        "window": 16,
+        "stride": 8,
+        "batch_size": 4,
+        **settings,
+    }
+    return ExplainRequest(**values)
+
+
+class Recorder:
+    """A progress callback that remembers its calls and can ask to stop."""
+
+    def __init__(self, stop_after=None):
+        self.calls = []
+        self.stop_after = stop_after
+
+    def __call__(self, done, total):
+        self.calls.append((done, total))
+        return self.stop_after is None or done < self.stop_after
+
+
+def test_a_volume_of_the_models_size_is_explained_in_one_pass():
+    model, x = tiny_cnn1(), noise_volume()
+    progress = Recorder()
+
+    outcome = run_explanation(request(model, x), progress)
+
+    expected = explain(model, x, "maxpool2")
+    np.testing.assert_allclose(outcome.heatmap, expected.heatmap[0], rtol=1e-6)
+    assert outcome.heatmap.shape == (16, 16, 16)
+    assert progress.calls == [(0, 1), (1, 1)]
+    summary = outcome.summary
+    np.testing.assert_allclose(summary.probabilities, expected.probabilities[0], rtol=1e-6)
+    assert sum(summary.probabilities) == pytest.approx(1.0)
+    [check] = summary.checks
+    assert check.label == CLASSES[int(expected.targets[0])]
+    assert check.score == pytest.approx(float(expected.scores[0]))
+    assert check.cam_sum == pytest.approx(float(expected.cam_sums[0]), rel=1e-6)
+    assert abs(check.residual) < 1e-5  # Respond-CAM: sum = score - bias
+
+
+def test_all_classes_in_one_pass_give_a_class_axis_and_one_check_each():
+    model, x = tiny_cnn1(), noise_volume()
+    outcome = run_explanation(request(model, x, target="all", label="all classes"), Recorder())
+
+    expected = explain(model, x, "maxpool2", target="all")
+    assert outcome.heatmap.shape == (3, 16, 16, 16)
+    np.testing.assert_allclose(outcome.heatmap, expected.heatmap[0], rtol=1e-6)
+    assert [c.label for c in outcome.summary.checks] == list(CLASSES)
+    np.testing.assert_allclose(
+        [c.cam_sum for c in outcome.summary.checks], expected.cam_sums[0], rtol=1e-5
+    )
+    assert max(abs(c.residual) for c in outcome.summary.checks) < 1e-5
+
+
+def test_a_larger_volume_is_tiled_and_summarised_over_windows():
+    model, x = tiny_cnn1(), noise_volume((24, 32, 32))
+    progress = Recorder()
+
+    outcome = run_explanation(request(model, x, target=1, label="proteasome"), progress)
+
+    heatmap, windows = explain_volume(
+        model, x, "maxpool2", target=1, stride=8, batch_size=4, return_windows=True
+    )
+    np.testing.assert_allclose(outcome.heatmap, heatmap, rtol=1e-6)
+    n = 2 * 3 * 3  # windows of 16 every 8 voxels: 2 along z, 3 along y and x
+    assert len(windows) == n and progress.calls[0] == (0, n) and progress.calls[-1] == (n, n)
+    summary = outcome.summary
+    assert summary.n_windows == n
+    assert sum(summary.window_votes.values()) == n
+    np.testing.assert_allclose(summary.probabilities, windows.probabilities.mean(axis=0), rtol=1e-6)
+    [check] = summary.checks
+    best = int(np.argmax(windows.scores))
+    assert check.score == pytest.approx(float(windows.scores[best]), rel=1e-5)
+    assert check.label.startswith("proteasome, best window at")
+    assert abs(check.residual) < 1e-5
+
+
+def test_all_classes_of_a_tiled_volume_run_once_per_class_under_one_progress():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 24))
+    progress = Recorder()
+
+    outcome = run_explanation(request(model, x, target="all", label="all classes"), progress)
+
+    assert outcome.heatmap.shape == (3, 16, 16, 24)
+    for k in range(3):
+        alone = explain_volume(model, x, "maxpool2", target=k, stride=8, batch_size=4)
+        np.testing.assert_allclose(outcome.heatmap[k], alone, rtol=1e-6)
+    done = [d for d, _ in progress.calls]
+    assert done == sorted(done) and progress.calls[-1] == (6, 6)  # 2 windows x 3 classes
+    assert [c.label.split(",")[0] for c in outcome.summary.checks] == list(CLASSES)
+
+
+def test_progress_answering_false_stops_at_the_next_batch():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 48))
+    progress = Recorder(stop_after=1)
+    with pytest.raises(Cancelled):
+        run_explanation(request(model, x, batch_size=1), progress)
+    assert progress.calls == [(0, 5), (1, 5)]
+
+
+def test_one_pass_honours_cancellation_too():
+    with pytest.raises(Cancelled):
+        run_explanation(request(tiny_cnn1(), noise_volume()), lambda done, total: False)
+
+
+def test_models_taking_any_size_see_a_volume_within_the_window_whole():
+    torch.manual_seed(0)
+    gap = GapHead(dims=3, width=4, classes=3).eval()
+    assert explained_in_one_pass((20, 20, 20), gap, window=64)
+    assert not explained_in_one_pass((20, 20, 80), gap, window=64)
+    assert explained_in_one_pass((16, 16, 16), tiny_cnn1(), window=64)
+    assert not explained_in_one_pass((16, 16, 15), tiny_cnn1(), window=64)
+
+    x = noise_volume((20, 20, 20))
+    outcome = run_explanation(request(gap, x, layer="features", window=64), Recorder())
+    expected = explain(gap, x, "features")
+    np.testing.assert_allclose(outcome.heatmap, expected.heatmap[0], rtol=1e-6)
+    # conv -> global average pool -> linear: the map sums to the score minus the fc bias
+    [check] = outcome.summary.checks
+    assert check.bias == pytest.approx(
+        float(gap.fc.bias.detach()[int(expected.targets[0])]), abs=1e-5
+    )
+    assert abs(check.residual) < 1e-5
+
+
+def test_only_3d_volumes_are_accepted():
+    with pytest.raises(RespondCamError, match=r"'stack' has 4 axes .* pick a 3D volume"):
+        check_volume((2, 16, 16, 16), "stack")
+    check_volume((16, 16, 16), "tomo")

@@ -1,0 +1,65 @@
+"""What the pickers offer, and the core arguments they stand for."""
+
+import pytest
+import torch
+from widget_helpers import CLASSES, tiny_cnn1
+
+from napari_respond_cam.widget.model_choices import (
+    ALL_CLASSES,
+    LOAD_FROM_FILE,
+    PREDICTED,
+    class_names_of,
+    device_choices,
+    model_choices,
+    model_input_size,
+    resolve_device,
+    target_argument,
+    target_choices,
+    tiling_defaults,
+)
+from toy_models import GapHead
+
+
+def test_model_picker_lists_registry_then_files_then_the_loader():
+    assert model_choices(["cnn1-demo", "cnn1"], ["mine.pt2 (file)"]) == [
+        "cnn1-demo",
+        "cnn1",
+        "mine.pt2 (file)",
+        LOAD_FROM_FILE,
+    ]
+
+
+def test_targets_are_predicted_all_then_each_class():
+    choices = target_choices(CLASSES)
+    assert choices == [PREDICTED, ALL_CLASSES, "ribosome", "proteasome", "membrane"]
+    assert [target_argument(c, CLASSES) for c in choices] == [None, "all", 0, 1, 2]
+
+
+def test_class_names_come_from_the_model_or_from_its_output_size():
+    assert class_names_of(tiny_cnn1()) == list(CLASSES)
+    unnamed = tiny_cnn1()
+    del unnamed.class_names
+    assert class_names_of(unnamed) == ["class 0", "class 1", "class 2"]
+    assert class_names_of(GapHead(dims=3)) == []  # no input shape to try it on
+
+
+def test_devices_start_with_auto_and_end_with_the_cpu():
+    devices = device_choices()
+    assert devices[0] == "auto" and devices[-1] == "cpu"
+    assert ("cuda" in devices) == torch.cuda.is_available()
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else devices[1])
+
+
+def test_tiling_defaults_follow_the_models_input():
+    assert model_input_size(tiny_cnn1()) == (16, 16, 16)
+    defaults = tiling_defaults(tiny_cnn1())
+    assert (defaults.window, defaults.stride, defaults.batch_size) == (16, 8, 8)
+    free = tiling_defaults(GapHead(dims=3))
+    assert model_input_size(GapHead(dims=3)) is None
+    assert (free.window, free.stride) == (64, 32)
+
+
+def test_a_class_not_in_the_list_is_a_programming_error():
+    with pytest.raises(ValueError):
+        target_argument("nonsense", CLASSES)

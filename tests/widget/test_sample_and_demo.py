@@ -1,0 +1,56 @@
+"""File > Open Sample, and the one command that opens everything ready to Explain."""
+
+import napari
+import numpy as np
+import pytest
+
+from napari_respond_cam.napari_demo import launch_demo, open_demo
+from napari_respond_cam.sample_data import SAMPLE_SHAPE
+from napari_respond_cam.simulation import class_names
+
+pytestmark = pytest.mark.gui
+
+
+def test_sample_is_a_tomogram_with_its_ground_truth(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image, labels = viewer.open_sample("napari-respond-cam", "simulated_tomogram")
+
+    assert image.data.shape == labels.data.shape == SAMPLE_SHAPE
+    for layer in (image, labels):
+        np.testing.assert_allclose(layer.scale, [11.4, 11.4, 11.4])
+        assert [str(unit) for unit in layer.units] == ["angstrom"] * 3
+    assert abs(float(image.data.mean())) < 1e-3 and float(image.data.std()) == pytest.approx(
+        1, 1e-3
+    )
+    names = list(class_names())
+    assert labels.metadata["class_names"] == names
+    assert set(np.unique(labels.data)) == set(range(len(names) + 1))  # every class, and 0
+    particles = labels.metadata["particles"]
+    for centre, index in zip(particles["positions_zyx"], particles["class_index"], strict=True):
+        # the centre of mass of a hollow particle may lie just outside its mask
+        around = tuple(slice(max(c - 3, 0), c + 4) for c in centre)
+        assert index + 1 in labels.data[around]
+    assert labels.features["class"].tolist() == ["background", *names]
+
+
+def test_demo_opens_the_sample_and_the_widget_on_the_first_model(
+    make_napari_viewer, tiny_model, monkeypatch
+):
+    monkeypatch.setattr(napari, "Viewer", make_napari_viewer)
+
+    viewer = launch_demo(run=False)
+
+    image = viewer.layers["simulated tomogram"]
+    widget = viewer.window.dock_widgets["Respond-CAM (napari-respond-cam)"]
+    assert widget.volume.value is image
+    assert widget.model.value == "tiny-cnn1"
+    assert widget.target_layer.value == "maxpool2"
+    assert widget.explain_button.enabled
+
+
+def test_open_demo_in_an_existing_viewer(make_napari_viewer, tiny_model):
+    viewer = make_napari_viewer()
+    widget = open_demo(viewer)
+    assert [layer.name for layer in viewer.layers] == ["simulated tomogram", "ground truth"]
+    assert viewer.layers.selection.active is viewer.layers["simulated tomogram"]
+    assert widget.volume.value is viewer.layers["simulated tomogram"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from importlib.resources import files
 
 from torch import nn
 
@@ -154,6 +156,29 @@ def build_registered(name: str) -> nn.Module:
     return model
 
 
+_DEMO_MODELS = {
+    "cnn1-demo": (
+        "demo_cnn1.pt",
+        "CNN-1 (narrow) trained on simulated subtomograms of five complexes and empty, 40^3",
+    ),
+    "cnn2-demo": (
+        "demo_cnn2.pt",
+        "CNN-2 (narrow) trained on simulated subtomograms of five complexes and empty, 40^3",
+    ),
+}
+
+
+def _load_shipped(filename: str) -> nn.Module:
+    from .loading import load_model
+
+    return load_model(files(__package__) / "weights" / filename)
+
+
+def _register_demo_models() -> None:
+    for name, (filename, description) in _DEMO_MODELS.items():
+        register_model(name, partial(_load_shipped, filename), description=description)
+
+
 def _register_paper_architectures() -> None:
     for name in ARCHITECTURES:
         register_model(
@@ -166,4 +191,5 @@ def _register_paper_architectures() -> None:
         )
 
 
+_register_demo_models()
 _register_paper_architectures()

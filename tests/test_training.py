@@ -37,3 +37,14 @@ def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     assert "epoch 1/1" in capsys.readouterr().out
     assert main(args) == 1  # never overwrites
     assert "exists" in capsys.readouterr().err
+
+
+def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
+    for args, message in [
+        (["--out", str(tmp_path / "model.onnx")], "must end in .pt"),
+        (["--out", str(tmp_path / "missing" / "model.pt")], "does not exist"),
+        (["--out", str(tmp_path / "model.pt"), "--epochs", "0"], "at least 1"),
+        (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
+    ]:
+        assert main(["train", *args]) == 1
+        assert message in capsys.readouterr().err

@@ -79,7 +79,7 @@ def test_input_with_the_wrong_channel_count(model):
 
 
 def test_input_of_the_wrong_size(model):
-    message = r"failed on an input batch of shape \(2, 1, 6, 6, 6\)"
+    message = r"raised an error on an input batch of shape \(2, 1, 6, 6, 6\)"
     with pytest.raises(RespondCamError, match=message):
         explain(model, torch.rand(2, 1, 6, 6, 6), "pool")
 

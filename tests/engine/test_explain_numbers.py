@@ -162,3 +162,14 @@ def test_scores_are_pre_softmax_logits():
     np.testing.assert_allclose(result.logits, logits, rtol=1e-6)
     np.testing.assert_allclose(result.scores, logits.max(axis=1), rtol=1e-6)
     np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_big_endian_and_read_only_arrays_give_the_same_maps():
+    torch.manual_seed(9)
+    model = DenseHead(dims=3, classes=4)
+    x = np.random.default_rng(1).random((2, 1, 8, 8, 8), dtype=np.float32)
+    read_only = x.copy()
+    read_only.flags.writeable = False
+    expected = explain(model, x, "pool").cam
+    np.testing.assert_array_equal(explain(model, x.astype(">f4"), "pool").cam, expected)
+    np.testing.assert_array_equal(explain(model, read_only, "pool").cam, expected)

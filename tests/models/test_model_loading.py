@@ -147,3 +147,12 @@ def test_loading_warns_nothing_for_trained_files(cnn1, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model(path)
+
+
+def test_live_module_registered_by_name_is_handed_back_untouched(cnn1):
+    from napari_respond_cam import register_model
+
+    cnn1.train()
+    register_model("my live cnn", cnn1, overwrite=True)
+    assert load_model("my live cnn") is cnn1
+    assert cnn1.training

@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, then explain each tomogram in turn (or on the cluster)."""
-    from ..engine.layers import resolve_layer, target_layers
+    from ..engine.layers import resolve_layer
     from ..mrc_io import read_mrc
     from ..tiling.file_jobs import ExplainOptions, ModelSource, explain_mrc_file, pick_device
     from ..tiling.volume_explainer import VolumeExplainer
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     source = ModelSource(str(args.model), args.architecture, args.trust)
     on_cluster = args.scheduler is not None
     model = source.load("cpu" if on_cluster else pick_device(args.device))
-    layer = args.layer or target_layers(model)[-1]
+    layer = args.layer or _default_layer(model)
     resolve_layer(model, layer)
     options = ExplainOptions(
         layer=layer,
@@ -145,3 +145,14 @@ def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:
     if len(values) not in (1, 3):
         raise RespondCamError(f"{flag} takes one size or three (D H W), not {len(values)}.")
     return values[0] if len(values) == 1 else tuple(values)
+
+
+def _default_layer(model) -> str:
+    from ..engine.layers import target_layers
+
+    names = target_layers(model)
+    if not names:
+        raise RespondCamError(
+            "The model has no layer with a spatial output to explain; pass --layer NAME."
+        )
+    return names[-1]

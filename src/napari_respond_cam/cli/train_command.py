@@ -39,11 +39,9 @@ def run(args: argparse.Namespace) -> int:
     """Train and save; 0 on success."""
     import torch
 
-    from ..errors import RespondCamError
     from ..training import TrainingConfig, train_and_save
 
-    if args.out.exists():
-        raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
+    _check_before_training(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     chosen = {
@@ -55,6 +53,25 @@ def run(args: argparse.Namespace) -> int:
         chosen["snrs"] = _parse_snrs(args.snrs)
     train_and_save(TrainingConfig(**chosen), args.out)
     return 0
+
+
+def _check_before_training(args: argparse.Namespace) -> None:
+    """Catch what would otherwise fail only after the training's minutes of work."""
+    import torch
+
+    from ..engine.model_state import requested_device
+    from ..errors import RespondCamError
+
+    if args.out.suffix not in (".pt", ".pth", ".safetensors"):
+        raise RespondCamError(f"--out {args.out} must end in .pt, .pth or .safetensors.")
+    if args.out.exists():
+        raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
+    if not args.out.parent.is_dir():
+        raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
+    if args.epochs is not None and args.epochs < 1:
+        raise RespondCamError("--epochs must be at least 1.")
+    if args.device is not None:
+        requested_device(args.device, torch.nn.Module())
 
 
 def _parse_snrs(text: str) -> tuple[float | None, ...]:

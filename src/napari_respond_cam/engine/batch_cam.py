@@ -86,7 +86,7 @@ def _only(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor, spec: InputSpec) -> Any:
-    """Run the model, turning shape mismatches into an error that says what to pass."""
+    """Run the model; its errors come back with the input's shape and what it expects."""
     try:
         return model(inputs)
     except (RespondCamError, torch.OutOfMemoryError):
@@ -96,8 +96,9 @@ def _forward(model: nn.Module, inputs: torch.Tensor, spec: InputSpec) -> Any:
         if spec.shape is not None:
             expected = f" (one sample shaped {spec.shape})"
         raise RespondCamError(
-            f"The model failed on an input batch of shape {tuple(inputs.shape)}: {err}\n"
-            f"Pass inputs with the channels and size the model was trained on{expected}."
+            f"The model raised an error on an input batch of shape {tuple(inputs.shape)}: "
+            f"{err}\nIf the input's channels or size differ from those the model was trained "
+            f"on{expected}, pass inputs that fit; otherwise the error is the model's own."
         ) from err
 
 

@@ -72,7 +72,8 @@ def explain(
     run_device = requested_device(device, model)
     dtype = model_float_dtype(model)
     parts = []
-    with placed_on(model, run_device), evaluation_mode(model), torch.inference_mode(False):
+    placement = None if device is None else run_device
+    with placed_on(model, placement), evaluation_mode(model), torch.inference_mode(False):
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
             inputs = to_tensor(batch[start:stop], run_device, dtype)

@@ -68,16 +68,16 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     list of str
     """
     shapes = [tuple(input_shape)] if input_shape is not None else _candidate_shapes(model)
-    errors = []
     for shape in shapes:
         try:
             return _probe_spatial_layers(model, shape)
-        except RuntimeError as err:
-            errors.append(f"{shape}: {err}")
+        except (RuntimeError, ValueError, TypeError) as err:
+            last_error = err
     raise RespondCamError(
         "Could not run the model to find its spatial layers (tried input shapes "
-        f"{', '.join(str(s) for s in shapes)}); pass input_shape=(C, *spatial) of one sample."
-    )
+        f"{', '.join(str(s) for s in shapes)}; last error: {last_error}); "
+        "pass input_shape=(C, *spatial) of one sample."
+    ) from last_error
 
 
 def _candidate_shapes(model: nn.Module) -> list[tuple[int, ...]]:

@@ -100,7 +100,8 @@ def to_tensor(
     """Move one chunk of samples to the device as a floating tensor, checking it is finite."""
     if not isinstance(chunk, torch.Tensor):
         chunk = np.asarray(chunk)
-        if not np.issubdtype(chunk.dtype, np.floating) or not chunk.flags.writeable:
+        convertible = chunk.flags.writeable and chunk.dtype.isnative
+        if not np.issubdtype(chunk.dtype, np.floating) or not convertible:
             chunk = chunk.astype(np.float32)
         chunk = torch.from_numpy(np.ascontiguousarray(chunk))
     tensor = chunk.detach().to(device=device, dtype=dtype, non_blocking=True)

@@ -10,6 +10,8 @@ from torch import nn
 
 from ..errors import RespondCamError
 
+_CPU = torch.device("cpu")
+
 
 @contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[None]:
@@ -29,15 +31,19 @@ def model_device(model: nn.Module) -> torch.device:
     if len(devices) > 1:
         raise RespondCamError(
             f"The model is spread over several devices ({sorted(map(str, devices))}); "
-            "leave device=None and pass inputs on the device of its first layer."
+            "leave device=None to run it where it is."
         )
     return devices.pop() if devices else torch.device("cpu")
 
 
 def requested_device(device: str | torch.device | None, model: nn.Module) -> torch.device:
-    """The device to run on: the one asked for (checked to exist) or the model's own."""
+    """The device to run on: the one asked for (checked to exist) or where inputs go.
+
+    Without a request, inputs go where the model's first parameter (or buffer) is;
+    the model is not moved, so one spread over several devices works as it is.
+    """
     if device is None:
-        return model_device(model)
+        return next((t.device for t in (*model.parameters(), *model.buffers())), _CPU)
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
@@ -48,19 +54,23 @@ def requested_device(device: str | torch.device | None, model: nn.Module) -> tor
         raise RespondCamError("CUDA is not available here; use device='cpu' or leave it out.")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise RespondCamError("MPS is not available here; use device='cpu' or leave it out.")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 
 @contextmanager
-def placed_on(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """Move the model to ``device`` for the duration, then back where it was."""
-    home = model_device(model)
-    same = home.type == device.type and (device.index is None or home.index == device.index)
-    if same:
+def placed_on(model: nn.Module, device: torch.device | None) -> Iterator[None]:
+    """Move the model to ``device`` for the duration, then back where it was.
+
+    ``None`` leaves the model where it is.
+    """
+    if device is None or model_device(model) == device:
         yield
         return
-    model.to(device)
+    home = model_device(model)
     try:
+        model.to(device)
         yield
     finally:
         model.to(home)

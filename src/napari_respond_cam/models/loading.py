@@ -42,8 +42,9 @@ def load_model(
     Parameters
     ----------
     source : str, pathlib.Path or torch.nn.Module
-        A name from ``available_models()``, a model file, or a live module
-        (returned as it is).
+        A name from ``available_models()``, a model file, or a live module.
+        Live modules, also those registered by name, are returned as they are
+        (not moved, not switched to eval mode).
     architecture : str, optional
         For a bare state dict: the registered architecture it belongs to
         (``"cnn1"``, ``"cnn2"``). Its hyper-parameters are read from the weights'
@@ -63,8 +64,10 @@ def load_model(
     """
     if isinstance(source, nn.Module):
         return source
-    if isinstance(source, str) and registered(source) is not None:
-        return build_registered(source).to(device).eval()
+    entry = registered(source) if isinstance(source, str) else None
+    if entry is not None:
+        model = build_registered(source)
+        return model if entry.live else model.to(device).eval()
     path = Path(source).expanduser()
     if not path.is_file():
         names = ", ".join(repr(n) for n in available_models())

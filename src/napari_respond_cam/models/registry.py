@@ -35,6 +35,7 @@ class RegisteredModel:
 
     name: str
     factory: Callable[[], nn.Module]
+    live: bool = False
     class_names: tuple[str, ...] | None = None
     input_shape: tuple[int, ...] | None = None
     trained: bool = True
@@ -114,6 +115,7 @@ def register_model(
     entry = RegisteredModel(
         name,
         factory,
+        isinstance(model, nn.Module),
         tuple(class_names) if class_names is not None else None,
         tuple(input_shape) if input_shape is not None else None,
         trained,
@@ -139,7 +141,10 @@ def registered(name: str) -> RegisteredModel | None:
 
 
 def build_registered(name: str) -> nn.Module:
-    """Build the named model and attach its class names and input shape."""
+    """Build the named model and attach its class names and input shape.
+
+    A live module registered as such is handed back as it is: the user's object.
+    """
     entry = _MODELS[name]
     if not entry.trained:
         warnings.warn(
@@ -149,6 +154,8 @@ def build_registered(name: str) -> nn.Module:
             stacklevel=3,
         )
     model = entry.factory()
+    if entry.live:
+        return model
     if entry.class_names is not None:
         model.class_names = entry.class_names
     if entry.input_shape is not None:

@@ -1,7 +1,8 @@
 """Regenerate the shipped particle templates (templates.npz, templates.json).
 
-Run ``python -m napari_respond_cam.simulation.make_templates`` from a development install
-(it needs ``gemmi``, a development dependency; the package never imports it at runtime).
+Run ``python -m napari_respond_cam.simulation.make_templates --data ../shared/data`` from
+a development install (it needs ``gemmi``, a development dependency; the package never
+imports it at runtime).
 
 Atomic models become densities with gemmi's electron-scattering density calculator, each
 atom blurred to a 30 Å resolution (Gaussian sigma = 0.225 x resolution, the convention of
@@ -35,7 +36,6 @@ from napari_respond_cam.simulation.templates import (
 RESOLUTION_A = 30.0
 OVERSAMPLING = 3
 LATTICE_RADIUS_VOXELS = 9.0
-DATA_FOLDER = Path("/work/shared/data")
 
 _ATOMIC_SOURCES = {
     "apoferritin": {
@@ -280,7 +280,12 @@ def _gemmi_version() -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point: write templates.npz and templates.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA_FOLDER, help="input data folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder holding EMD-3197.map and structures/*.cif.gz (the project's shared/data)",
+    )
     parser.add_argument("--output", type=Path, default=TEMPLATES_FILE.parent)
     arguments = parser.parse_args(argv)
 

@@ -69,6 +69,7 @@ class VolumeExplainer:
         self.grid = window_grid(self.source.shape, window, stride)
         self.plan = _window_targets(target, len(self.grid))
         self.device = requested_device(device, model)
+        self.placement = None if device is None else self.device
         self.dtype = model_float_dtype(model)
         self.fixed = getattr(model, "fixed_batch_size", None)
         self.batch_size = self.fixed or _batch_size(batch_size, self.device)
@@ -94,7 +95,7 @@ class VolumeExplainer:
         size = self.batch_size
         report_progress(progress, 0, total)
         with (
-            placed_on(self.model, self.device),
+            placed_on(self.model, self.placement),
             evaluation_mode(self.model),
             torch.inference_mode(False),
         ):

@@ -44,7 +44,7 @@ from .model_choices import (
     target_choices,
     tiling_defaults,
 )
-from .overlay_toggle import TOGGLE_KEY, bind_toggle_key
+from .overlay_toggle import TOGGLE_KEY, bind_toggle_key, unbind_toggle_key
 from .results import summary_metadata, summary_text
 
 if TYPE_CHECKING:
@@ -145,6 +145,7 @@ class RespondCamWidget(Container):
         self.native.destroyed.connect(self._disconnect_layer_events)
 
     def _disconnect_layer_events(self) -> None:
+        unbind_toggle_key(self._viewer)
         events = self._viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.disconnect(self._refresh_volumes)
@@ -185,7 +186,9 @@ class RespondCamWidget(Container):
             self._use_model(None, "")
             return
         try:
-            model = self._file_models.get(choice) or _load_named(choice)
+            model = (
+                self._file_models[choice] if choice in self._file_models else _load_named(choice)
+            )
         except RespondCamError as error:
             show_error(str(error))
             model = None

@@ -168,11 +168,7 @@ def _write_tiled(
 
 
 def _dask() -> tuple[type, Callable]:
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError as err:
-        raise RespondCamError(
-            "Running on a cluster needs dask.distributed; install it with "
-            "pip install 'dask[distributed]', or leave out --scheduler to run here."
-        ) from err
+    # Imported here, not at the top: only --scheduler needs it, and it is slow to import.
+    from dask.distributed import Client, as_completed
+
     return Client, as_completed

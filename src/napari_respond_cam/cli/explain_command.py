@@ -132,7 +132,13 @@ def _class_index(target: str | None, class_names: tuple[str, ...] | None) -> int
     if target is None:
         return None
     if target.lstrip("-").isdigit():
-        return int(target)
+        index = int(target)
+        if class_names and not 0 <= index < len(class_names):
+            raise RespondCamError(
+                f"--target {index} is out of range: the model has {len(class_names)} classes "
+                f"(0 to {len(class_names) - 1})."
+            )
+        return index
     if class_names and target in class_names:
         return class_names.index(target)
     known = f"one of {', '.join(repr(n) for n in class_names)}" if class_names else "an index"

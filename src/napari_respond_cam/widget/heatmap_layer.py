@@ -52,11 +52,11 @@ def contrast_limits(heatmap: np.ndarray, mode: str) -> tuple[float, float]:
     A map with nothing above zero keeps a valid, non-empty range (it then shows black,
     which is what "no positive evidence" looks like).
     """
-    magnitude = float(np.max(np.abs(heatmap))) if heatmap.size else 0.0
+    low, peak = (float(heatmap.min()), float(heatmap.max())) if heatmap.size else (0.0, 0.0)
+    magnitude = max(-low, peak)
     magnitude = magnitude if magnitude > 0 else 1.0
     if mode == SIGNED:
         return (-magnitude, magnitude)
-    peak = float(np.max(heatmap)) if heatmap.size else 0.0
     return (0.0, peak if peak > 0 else magnitude)
 
 

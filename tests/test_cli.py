@@ -69,6 +69,7 @@ def test_an_input_is_never_overwritten(tomogram, model_file, tmp_path, capsys):
         ({"tomogram": "corrupt.mrc"}, "Cannot read 'corrupt.mrc' as an MRC file"),
         ({"extra": ["--layer", "maxpool3"]}, "Did you mean 'maxpool2'"),
         ({"extra": ["--target", "dog"]}, "not a class of this model"),
+        ({"extra": ["--target", "3"]}, "3 is out of range: the model has 3 classes"),
         ({"extra": ["--window", "8", "8"]}, "one size or three"),
         ({"extra": ["--device", "gpu"]}, "not a device name"),
         ({"model": "no-such-model"}, "neither a model name"),

@@ -42,6 +42,15 @@ def test_round_trip_keeps_voxel_size_and_origin(tomogram, model_file, tmp_path, 
     assert str(out / "tomo_respondcam.mrc") in capsys.readouterr().out
 
 
+def test_precision_flag_reaches_explain_volume(tomogram, model_file, tmp_path):
+    out = tmp_path / "maps"
+    extra = ["--target", "1", "--stride", "6", "--precision", "bf16"]
+    assert main(explain_args(tomogram, model_file, out, *extra)) == 0
+    expected = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
+                              target=1, stride=6, precision="bf16")  # fmt: skip
+    np.testing.assert_array_equal(read_mrc(out / "tomo_respondcam.mrc").data, expected)
+
+
 def test_existing_outputs_are_kept_unless_asked(tomogram, model_file, tmp_path, capsys):
     out = tmp_path / "maps"
     assert main(explain_args(tomogram, model_file, out, "--method", "grad")) == 0

@@ -117,7 +117,20 @@ def test_explain_adds_an_aligned_hot_heatmap_with_its_numbers(viewer, widget, qt
     assert sum(meta["class_probabilities"].values()) == pytest.approx(1.0)
     assert widget.results.value.startswith("Predicted: ")
     assert "sum − (score − bias)" in widget.results.value
+    assert meta["precision"] == "fp32"
     np.testing.assert_array_equal(tomo.data, before)  # the source is never changed
+
+
+def test_bf16_precision_reaches_the_core(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer)
+    widget.precision.value = "bf16"
+
+    run(widget, qtbot)
+
+    [layer] = heatmaps(viewer)
+    expected = explain(tiny_cnn1(), tomo.data, "maxpool2", precision="bf16")
+    np.testing.assert_allclose(layer.data, expected.heatmap[0], rtol=1e-5, atol=1e-7)
+    assert layer.metadata[METADATA_KEY]["precision"] == "bf16"
 
 
 def test_signed_view_and_replacement_policy(viewer, widget, qtbot):

@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="step between windows, one int or D H W (default: half the window)",
     )
     parser.add_argument("--batch-size", type=int, metavar="N", help="windows per batch")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="run the network under autocast (bf16: faster on recent GPUs); maps stay float32",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         window=_shape(args.window, "--window"),
         stride=_shape(args.stride, "--stride"),
         batch_size=args.batch_size,
+        precision=args.precision,
         device=args.device,
     )
     # Build (not run) the first file's explainer: a wrong window, stride, target or

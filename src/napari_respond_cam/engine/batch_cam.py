@@ -17,6 +17,7 @@ from ..errors import RespondCamError
 from .activation_capture import ActivationCapture
 from .cam_weights import WeightFunction, relevance_total, weighted_map
 from .model_inputs import InputSpec, describe_layout
+from .precision import forward_precision
 from .targets import TargetPlan
 from .upsampling import upsample_maps
 
@@ -42,6 +43,7 @@ def explain_batch(
     plan: TargetPlan,
     weights_of: WeightFunction,
     spec: InputSpec,
+    autocast: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
     """Maps for one batch ``inputs`` ``(N, C, *spatial)`` already on the run device.
 
@@ -49,8 +51,14 @@ def explain_batch(
     the device to the inputs' grid), ``scores``, ``logits``, ``bias``, ``nonzero``
     (whether each map's gradient was non-zero) and, for class targets, ``targets``.
     The caller sets up the device, eval mode and ``torch.inference_mode(False)``.
+    With ``autocast`` (a dtype) the forward pass runs under autocast; maps, scores and
+    logits still come back in (at least) float32.
     """
-    with ActivationCapture(module, layer_name) as capture, torch.no_grad():
+    with (
+        ActivationCapture(module, layer_name) as capture,
+        torch.no_grad(),
+        forward_precision(inputs.device, autocast),
+    ):
         output = _forward(model, inputs, spec)
     activation = capture.captured()
     scores, classes = plan.scores(output)
@@ -67,13 +75,13 @@ def explain_batch(
         nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
     stack = torch.stack if plan.per_class else _only
     cam = stack(maps, dim=1)
-    scores = scores.detach()
+    scores = scores.detach().to(compute)
     part = {
         "cam": cam.float(),
         "heatmap": upsample_maps(cam.float(), inputs.shape[2:]),
         "scores": scores,
-        "logits": output.detach() if isinstance(output, torch.Tensor) else scores,
-        "bias": scores - stack(totals, dim=1).to(scores.dtype),
+        "logits": output.detach().to(compute) if isinstance(output, torch.Tensor) else scores,
+        "bias": scores - stack(totals, dim=1),
         "nonzero": torch.stack(nonzero, dim=1),
     }
     if classes is not None and not plan.per_class:

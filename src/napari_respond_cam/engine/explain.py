@@ -15,6 +15,7 @@ from .explanation import Explanation
 from .layers import resolve_layer
 from .model_inputs import as_batch, input_spec, model_float_dtype, to_tensor
 from .model_state import evaluation_mode, placed_on, requested_device
+from .precision import autocast_dtype
 from .targets import Target, TargetPlan, plan_targets
 
 
@@ -26,6 +27,7 @@ def explain(
     method: str = "respond",
     device: str | torch.device | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
 ) -> Explanation:
     """Explain a model's decisions on a batch of samples with Respond-CAM or Grad-CAM.
 
@@ -55,6 +57,9 @@ def explain(
         there for the call and moved back afterwards.
     batch_size : int, optional
         Samples per forward pass; all at once by default.
+    precision : {"fp32", "bf16", "fp16"}
+        Run the forward (and so the backward) pass under autocast to bfloat16 or
+        float16; the CAM arithmetic and every returned array stay float32.
 
     Returns
     -------
@@ -62,6 +67,7 @@ def explain(
         ``cam``, ``heatmap``, ``scores``, ``logits``, ``targets`` and ``bias``.
     """
     weights_of = weight_function(method)
+    autocast = autocast_dtype(precision)
     layer_name, module = resolve_layer(model, layer)
     spec = input_spec(model)
     batch = as_batch(x, spec)
@@ -80,7 +86,9 @@ def explain(
             rows = plan.rows(start, stop)
             if fixed:
                 inputs, rows = pad_batch(inputs, rows, fixed)
-            part = explain_batch(model, module, layer_name, inputs, rows, weights_of, spec)
+            part = explain_batch(
+                model, module, layer_name, inputs, rows, weights_of, spec, autocast
+            )
             parts.append({key: value[: stop - start] for key, value in part.items()})
     return _assemble(parts, plan, method, layer_name)
 

@@ -29,6 +29,7 @@ def explain_volume(
     progress: ProgressCallback | None = None,
     return_windows: bool = False,
     out: Any = None,
+    precision: str = "fp32",
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -88,6 +89,9 @@ def explain_volume(
         A float32 array (or memmap) of the volume's spatial shape to accumulate
         into, for example a memmap on disk for a volume larger than memory. It is
         zeroed first. By default a new array is allocated.
+    precision : {"fp32", "bf16", "fp16"}
+        Forward and backward passes under autocast to bfloat16 or float16; the maps
+        are computed and blended in float32.
 
     Returns
     -------
@@ -113,6 +117,7 @@ def explain_volume(
         stride=stride,
         batch_size=batch_size,
         device=device,
+        precision=precision,
     )
     out = _output_array(out, explainer.grid.shape, explainer.source.array)
     windows = explainer.run(out, progress=progress)

@@ -54,6 +54,7 @@ class ExplainOptions:
     stride: int | tuple[int, ...] | None = None
     batch_size: int | None = None
     device: str | None = None
+    precision: str = "fp32"
 
     def explainer_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``explain_volume``, with the device decided here."""

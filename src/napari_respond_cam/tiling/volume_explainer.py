@@ -22,6 +22,7 @@ from ..engine.cam_weights import weight_function
 from ..engine.layers import resolve_layer
 from ..engine.model_inputs import input_spec, model_float_dtype
 from ..engine.model_state import evaluation_mode, placed_on, requested_device
+from ..engine.precision import autocast_dtype
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..errors import RespondCamError
 from .blending import BlendWeights
@@ -58,9 +59,11 @@ class VolumeExplainer:
         stride: Any = None,
         batch_size: int | None = None,
         device: str | torch.device | None = None,
+        precision: str = "fp32",
     ):
         self.model = model
         self.weights_of = weight_function(method)
+        self.autocast = autocast_dtype(precision)
         self.layer_name, self.module = resolve_layer(model, layer)
         self.spec = input_spec(model)
         ndim = self.spec.spatial_dims or _spatial_dims_without_spec(window, volume)
@@ -135,7 +138,14 @@ class VolumeExplainer:
         if self.fixed:
             inputs, rows = pad_batch(inputs, rows, self.fixed)
         part = explain_batch(
-            self.model, self.module, self.layer_name, inputs, rows, self.weights_of, self.spec
+            self.model,
+            self.module,
+            self.layer_name,
+            inputs,
+            rows,
+            self.weights_of,
+            self.spec,
+            self.autocast,
         )
         inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
         maps = part["heatmap"][inside] * blend(axis_indices)[inside]

@@ -35,6 +35,7 @@ from .model_choices import (
     ARCHITECTURE_FROM_FILE,
     LOAD_FROM_FILE,
     METHODS,
+    PRECISIONS,
     class_names_of,
     device_choices,
     model_choices,
@@ -115,6 +116,14 @@ class RespondCamWidget(Container):
             ComboBox(name="target", label="target class", choices=self._target_choices),
             ComboBox(name="method", label="method", choices=list(METHODS)),
             ComboBox(name="device", label="device", choices=device_choices()),
+            ComboBox(
+                name="precision",
+                label="precision",
+                choices=list(PRECISIONS),
+                value="fp32",
+                tooltip="bf16/fp16 run the network under autocast (faster on recent GPUs); "
+                "the maps are computed in float32.",
+            ),
             SpinBox(
                 name="window",
                 label="window",
@@ -317,6 +326,7 @@ class RespondCamWidget(Container):
             window=self.window.value,
             stride=self.stride.value,
             batch_size=self.batch_size.value,
+            precision=self.precision.value,
         )
         return request, source
 
@@ -336,6 +346,7 @@ class RespondCamWidget(Container):
             "method": request.method_label,
             "volume": request.volume_name,
             "device": request.device,
+            "precision": request.precision,
             **summary_metadata(outcome.summary),
         }
         name = heatmap_name(request.volume_name, request.method_label, request.target_label)

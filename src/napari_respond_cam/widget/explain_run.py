@@ -45,6 +45,7 @@ class ExplainRequest:
     window: int
     stride: int
     batch_size: int
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _explain_whole(request: ExplainRequest, progress: ProgressCallback) -> Expla
         target=request.target,
         method=request.method,
         device=request.device,
+        precision=request.precision,
     )
     report_progress(progress, 1, 1)
     summary = summarise_explanation(explanation, request.class_names)
@@ -150,6 +152,7 @@ def _tiled_heatmap(request: ExplainRequest, target: Any, progress: ProgressCallb
         stride=request.stride,
         batch_size=request.batch_size,
         device=request.device,
+        precision=request.precision,
         progress=progress,
         return_windows=True,
     )
@@ -197,6 +200,7 @@ def _best_window_check(request: ExplainRequest, windows: Any, names: tuple[str, 
         target=target,
         method=request.method,
         device=request.device,
+        precision=request.precision,
     )
     score, cam_sum = float(explanation.scores[0]), float(explanation.cam_sums[0])
     bias = float(explanation.bias[0])

@@ -18,6 +18,8 @@ ARCHITECTURE_FROM_FILE = "as saved in the file"
 
 #: Method labels shown to users, and the names the core takes.
 METHODS = {"Respond-CAM": "respond", "Grad-CAM": "grad"}
+#: The core's precision names (engine/precision.py), listed here to keep torch unimported.
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Windows explained per forward pass by default: small enough for a laptop GPU with 40^3
 # CNN-1 windows, large enough to keep a CPU busy.

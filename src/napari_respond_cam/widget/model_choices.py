@@ -21,9 +21,6 @@ METHODS = {"Respond-CAM": "respond", "Grad-CAM": "grad"}
 #: The core's precision names (engine/precision.py), listed here to keep torch unimported.
 PRECISIONS = ("fp32", "bf16", "fp16")
 
-# Windows explained per forward pass by default: small enough for a laptop GPU with 40^3
-# CNN-1 windows, large enough to keep a CPU busy.
-DEFAULT_BATCH_SIZE = 8
 # Window side for models that take any input size (fully convolutional ones).
 DEFAULT_FREE_WINDOW = 64
 
@@ -130,6 +127,12 @@ def tiling_defaults(model: Any) -> TilingDefaults:
     Half-overlapping windows give every voxel (away from the border) two windows per
     axis, which smooths the seams of the stitched map at twice the cost of tiling.
     """
+    import torch
+
+    from ..tiling.volume_explainer import DEFAULT_BATCH_SIZE
+
     size = model_input_size(model)
     window = min(size) if size else DEFAULT_FREE_WINDOW
-    return TilingDefaults(window=window, stride=max(1, window // 2), batch_size=DEFAULT_BATCH_SIZE)
+    # The "auto" device is the GPU when there is one: propose explain_volume's batch for it.
+    batch = DEFAULT_BATCH_SIZE["cuda" if torch.cuda.is_available() else "cpu"]
+    return TilingDefaults(window=window, stride=max(1, window // 2), batch_size=batch)

@@ -8,12 +8,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
 from .batch_cam import check_gradients, explain_batch, pad_batch
 from .cam_weights import weight_function
 from .explanation import Explanation
 from .layers import resolve_layer
-from .model_inputs import as_batch, input_spec, model_float_dtype, to_tensor
+from .model_inputs import (
+    as_batch,
+    input_spec,
+    model_float_dtype,
+    positive_batch_size,
+    to_tensor,
+)
 from .model_state import evaluation_mode, placed_on, requested_device
 from .precision import autocast_dtype
 from .targets import Target, TargetPlan, plan_targets
@@ -94,11 +99,7 @@ def explain(
 
 
 def _chunk_size(batch_size: int | None, n_samples: int) -> int:
-    if batch_size is None:
-        return n_samples
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
-    return batch_size
+    return n_samples if batch_size is None else positive_batch_size(batch_size)
 
 
 def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str) -> Explanation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,3 +120,11 @@ def _check_finite(tensor: torch.Tensor) -> None:
         f"The input holds {n_nan} NaN and {n_inf} infinite value(s); replace them "
         "(for example with numpy.nan_to_num) before explaining."
     )
+
+
+def positive_batch_size(batch_size: object) -> int:
+    """``batch_size`` as an int, or a clear error for anything but a positive integer."""
+    valid = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
+    if not valid or batch_size < 1:
+        raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
+    return int(batch_size)

@@ -20,7 +20,7 @@ from torch import nn
 from ..engine.batch_cam import explain_batch, pad_batch
 from ..engine.cam_weights import weight_function
 from ..engine.layers import resolve_layer
-from ..engine.model_inputs import input_spec, model_float_dtype
+from ..engine.model_inputs import input_spec, model_float_dtype, positive_batch_size
 from ..engine.model_state import evaluation_mode, placed_on, requested_device
 from ..engine.precision import autocast_dtype
 from ..engine.targets import Target, TargetPlan, plan_targets
@@ -178,10 +178,7 @@ def _window_targets(target: Target, n_windows: int) -> TargetPlan:
 def _batch_size(batch_size: int | None, device: torch.device) -> int:
     if batch_size is None:
         return DEFAULT_BATCH_SIZE.get(device.type, DEFAULT_BATCH_SIZE["cpu"])
-    valid = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
-    if not valid or batch_size < 1:
-        raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
-    return int(batch_size)
+    return positive_batch_size(batch_size)
 
 
 def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:

@@ -1,5 +1,7 @@
 """explain_volume: stitched maps against hand-computed ones and against explain()."""
 
+import threading
+import time
 from contextlib import nullcontext
 
 import dask.array as da
@@ -145,6 +147,33 @@ def test_cancellation_stops_between_batches(volume):
     assert (caught.value.done, caught.value.total) == (4, 12)
     assert forwards == [2, 2]
     assert out[:16, :16, :16].any() and not out[-3:, -3:].any()  # partial map kept in out
+
+
+class WatchedVolume:
+    """A volume that records which thread reads it, and when, against the model's calls."""
+
+    def __init__(self, array, events):
+        self.array, self.events, self.shape = array, events, array.shape
+
+    def __getitem__(self, region):
+        self.events.append(("read", threading.current_thread().name))
+        return self.array[region]
+
+
+def test_windows_are_read_ahead_in_a_helper_thread_while_the_model_runs(volume):
+    model = small_cnn()
+    events = []
+    model.register_forward_hook(lambda module, args, output: events.append(("forward", "")))
+    expected = explain_volume(model, volume, "maxpool2", batch_size=2)
+    events.clear()
+    model.register_forward_pre_hook(lambda module, args: time.sleep(0.05))  # a slow device
+    heatmap = explain_volume(model, WatchedVolume(volume, events), "maxpool2", batch_size=2)
+    np.testing.assert_array_equal(heatmap, expected)
+    reads = {name for kind, name in events if kind == "read"}
+    assert reads == {"respond-cam-read_0"}
+    # the second batch's rows are read before the first batch's forward pass ends
+    first_forward = events.index(("forward", ""))
+    assert len([e for e in events[:first_forward] if e[0] == "read"]) > 1
 
 
 def test_a_progress_callback_may_raise_cancelled(volume):

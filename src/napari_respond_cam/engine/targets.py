@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError
+from .transfers import staged, to_device
 
 TargetFunction = Callable[[Any], torch.Tensor]
 Target = int | Sequence[int] | str | TargetFunction | None
@@ -52,7 +53,8 @@ class TargetPlan:
             classes = logits.detach().argmax(dim=1)
         else:
             _check_class_range(self.classes, n_classes)
-            classes = torch.as_tensor(self.classes, device=logits.device)
+            host = np.ascontiguousarray(self.classes, dtype=np.int64)
+            classes = to_device(staged(host, logits.device), logits.device, torch.int64)
         return logits.gather(1, classes[:, None])[:, 0], classes
 
 

@@ -43,9 +43,14 @@ def axis_weights(size: int, window: int, starts: np.ndarray) -> np.ndarray:
 
 
 class BlendWeights:
-    """The normalised weights of any batch of windows of a grid, built on the device."""
+    """The normalised weights of any batch of windows of a grid.
 
-    def __init__(self, grid: WindowGrid, device: torch.device):
+    :meth:`rows` gathers each window's 1D weights on the host, where the batch is
+    prepared; :meth:`expand` forms their outer products on the device, so that one
+    small transfer per batch carries the weights across.
+    """
+
+    def __init__(self, grid: WindowGrid):
         self._tables = [
             axis_weights(n, w, s).astype(np.float32)
             for n, w, s in zip(grid.shape, grid.window, grid.starts, strict=True)
@@ -53,11 +58,12 @@ class BlendWeights:
         self._widths = list(grid.window)
         axes = "ijklmn"[: len(grid.window)]
         self._outer = ",".join(f"b{a}" for a in axes) + f"->b{axes}"
-        self._device = device
 
-    def __call__(self, axis_indices: np.ndarray) -> torch.Tensor:
-        """Weights ``(B, *window)`` for windows at per-axis grid indices ``(B, ndim)``."""
+    def rows(self, axis_indices: np.ndarray) -> np.ndarray:
+        """Per-axis weights ``(B, sum(window))`` of windows at grid indices ``(B, ndim)``."""
         rows = [table[axis_indices[:, axis]] for axis, table in enumerate(self._tables)]
-        # One small transfer and one outer product: few device operations per batch.
-        packed = torch.from_numpy(np.concatenate(rows, axis=1)).to(self._device)
-        return torch.einsum(self._outer, *packed.split(self._widths, dim=1))
+        return np.concatenate(rows, axis=1)
+
+    def expand(self, rows: torch.Tensor) -> torch.Tensor:
+        """Weights ``(B, *window)`` from :meth:`rows`, on the device ``rows`` is on."""
+        return torch.einsum(self._outer, *rows.split(self._widths, dim=1))

@@ -4,13 +4,17 @@ Per batch: the windows are cut on the host from one block per row of windows rea
 from the volume, and cross to the device in one transfer; there they are explained
 with the engine's ``explain_batch`` (maps upsampled on the device) and weighted
 for blending; the weighted maps cross back in one transfer and are added to the
-output. Host memory holds the output plus one batch; the device holds one batch.
+output. Cutting the next batch and adding the previous one run in helper threads
+while the device works (see ``overlap``). Host memory holds the output plus a few
+batches; the device holds one batch.
 """
 
 from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,13 +28,15 @@ from ..engine.model_inputs import input_spec, model_float_dtype, positive_batch_
 from ..engine.model_state import evaluation_mode, placed_on, requested_device
 from ..engine.precision import autocast_dtype
 from ..engine.targets import Target, TargetPlan, plan_targets
+from ..engine.transfers import HostCopy, staged, to_device
 from ..errors import RespondCamError
 from .blending import BlendWeights
 from .oom import can_shrink, halved_batch, out_of_memory
+from .overlap import BatchOverlap
 from .progress import ProgressCallback, report_progress
 from .stitching import add_windows, cut_windows
 from .volume_source import VolumeSource, require_finite
-from .window_predictions import WindowPredictions, batch_predictions
+from .window_predictions import RECORD_KEYS, WindowPredictions, batch_predictions
 from .windows import Run, window_grid, window_shape
 
 #: Windows per batch when none is given, by device type: enough to keep a GPU busy, and
@@ -76,6 +82,7 @@ class VolumeExplainer:
         self.dtype = model_float_dtype(model)
         self.fixed = getattr(model, "fixed_batch_size", None)
         self.batch_size = self.fixed or _batch_size(batch_size, self.device)
+        self.blend = BlendWeights(self.grid)
         if self.grid.padded_axes:
             _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)
 
@@ -94,46 +101,55 @@ class VolumeExplainer:
         indices = range(len(self.grid)) if indices is None else indices
         offset = offset or (0,) * len(self.grid.shape)
         total = len(indices)
-        records: list[WindowPredictions] = []
         size = self.batch_size
         report_progress(progress, 0, total)
         with (
             placed_on(self.model, self.placement),
             evaluation_mode(self.model),
             torch.inference_mode(False),
+            BatchOverlap(self._prepare) as overlap,
         ):
-            blend = BlendWeights(self.grid, self.device)
             done = 0
             while done < total:
                 batch = indices[done : done + size]
-                record = self._try_batch(batch, blend, out, offset)
-                if record is None:
+                following = indices[done + len(batch) : done + len(batch) + size]
+                prepared = overlap.prepared(batch, following)
+                copy = self._try_batch(prepared)
+                if copy is None:
                     size = halved_batch(len(batch), self.device)
                     continue
-                records.append(record)
+                overlap.write(partial(self._write, copy, prepared.starts, out, offset))
                 done += len(batch)
                 report_progress(progress, done, total)
+            records = overlap.results()
         return WindowPredictions.concatenate(records)
 
-    def _try_batch(
-        self, batch: range, blend: BlendWeights, out: Any, offset: tuple[int, ...]
-    ) -> WindowPredictions | None:
-        """The batch's record, or None when the device ran out of memory and less may fit."""
-        try:
-            return self._explain_batch(batch, blend, out, offset)
-        except torch.OutOfMemoryError as error:
-            if not can_shrink(len(batch), bool(self.fixed)):
-                raise out_of_memory(len(batch), self.device) from error
-            return None
-
-    def _explain_batch(
-        self, batch: range, blend: BlendWeights, out: Any, offset: tuple[int, ...]
-    ) -> WindowPredictions:
+    def _prepare(self, batch: range) -> PreparedBatch:
+        """Read and cut the batch's windows on the host, staged for the device."""
         axis_indices = self.grid.axis_indices(batch)
         starts = self.grid.positions(axis_indices)
         windows = np.concatenate([self._windows(run) for run in self.grid.runs(axis_indices)])
         require_finite(windows, starts)
-        inputs = torch.from_numpy(windows).to(self.device, self.dtype)
+        weights = staged(self.blend.rows(axis_indices), self.device)
+        return PreparedBatch(batch, starts, staged(windows, self.device), weights)
+
+    def _windows(self, run: Run) -> np.ndarray:
+        return cut_windows(self.source.read(run.region), run.offsets, self.grid.window)
+
+    def _try_batch(self, prepared: PreparedBatch) -> HostCopy | None:
+        """The batch's results on their way to the host, or None when the device ran out
+        of memory and a smaller batch may fit."""
+        try:
+            return self._explain_batch(prepared)
+        except torch.OutOfMemoryError as error:
+            if not can_shrink(len(prepared.batch), bool(self.fixed)):
+                raise out_of_memory(len(prepared.batch), self.device) from error
+            return None
+
+    def _explain_batch(self, prepared: PreparedBatch) -> HostCopy:
+        """Queue the batch on the device: maps weighted for blending, and the records."""
+        inputs = to_device(prepared.inputs, self.device, self.dtype)
+        batch = prepared.batch
         rows = self.plan.rows(batch.start, batch.stop)
         if self.fixed:
             inputs, rows = pad_batch(inputs, rows, self.fixed)
@@ -148,12 +164,28 @@ class VolumeExplainer:
             self.autocast,
         )
         inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
-        maps = part["heatmap"][inside] * blend(axis_indices)[inside]
-        add_windows(out, offset, starts, maps.cpu().numpy())
-        return batch_predictions(part, starts, self.grid.window)
+        weights = self.blend.expand(to_device(prepared.weights, self.device, torch.float32))
+        maps = part["heatmap"][inside] * weights[inside]
+        records = {key: part[key][: len(batch)] for key in RECORD_KEYS if key in part}
+        return HostCopy({"maps": maps, **records})
 
-    def _windows(self, run: Run) -> np.ndarray:
-        return cut_windows(self.source.read(run.region), run.offsets, self.grid.window)
+    def _write(
+        self, copy: HostCopy, starts: np.ndarray, out: Any, offset: tuple[int, ...]
+    ) -> WindowPredictions:
+        """Add the batch's maps into ``out`` once they reach the host; return its record."""
+        host = copy.arrays()
+        add_windows(out, offset, starts, host.pop("maps"))
+        return batch_predictions(host, starts, self.grid.window)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch of windows cut on the host: which, where they start, voxels, blend weights."""
+
+    batch: range
+    starts: np.ndarray
+    inputs: torch.Tensor
+    weights: torch.Tensor
 
 
 def _spatial_dims_without_spec(window: Any, volume: Any) -> int:

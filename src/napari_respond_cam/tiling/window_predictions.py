@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,17 @@ class WindowPredictions:
         )
 
 
+#: What a window's record needs from ``explain_batch``'s output.
+RECORD_KEYS = ("logits", "scores", "targets", "nonzero")
+
+
 def batch_predictions(
-    part: dict[str, torch.Tensor], starts: np.ndarray, window: tuple[int, ...]
+    host: dict[str, np.ndarray], starts: np.ndarray, window: tuple[int, ...]
 ) -> WindowPredictions:
-    """The record of one batch from ``explain_batch``'s output (its first ``len(starts)`` rows)."""
-    n = len(starts)
-    wanted = ("logits", "scores", "targets", "nonzero")
-    host = {key: part[key][:n].cpu().numpy() for key in wanted if key in part}
+    """The record of one batch from ``explain_batch``'s output, copied to the host.
+
+    ``host`` holds the :data:`RECORD_KEYS` present in that output, one row per window.
+    """
     logits = host["logits"]
     targets = host.get("targets")
     return WindowPredictions(

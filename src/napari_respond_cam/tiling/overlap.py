@@ -1,0 +1,76 @@
+"""Keeping the device busy: host work for neighbouring batches runs beside the device's.
+
+Reading and cutting a batch of windows, and adding a batch of maps into the output,
+are host work. Done in line, the device idles through both, batch after batch. Here
+a reader thread cuts the next batch while the device explains this one, and a writer
+thread adds the previous batch's maps meanwhile. Writes run one at a time and in
+order, since neighbouring windows overlap in the output; at most one write waits,
+which bounds host memory to a few batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+Prepared = TypeVar("Prepared")
+
+
+class BatchOverlap(Generic[Prepared]):
+    """Prefetch batches with ``prepare(batch)``, and run write-backs in order.
+
+    Use it as a context manager: leaving it, even on an error or a cancellation,
+    waits for the writes already handed over, so the output holds every batch that
+    was reported done, and drops any prefetch.
+    """
+
+    def __init__(self, prepare: Callable[[range], Prepared]):
+        self._prepare = prepare
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="respond-cam-read")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="respond-cam-write")
+        self._ahead: tuple[range, Future] | None = None
+        self._writing: Future | None = None
+        self._written: list[Any] = []
+
+    def __enter__(self) -> BatchOverlap[Prepared]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._reader.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True)
+
+    def prepared(self, batch: range, following: range) -> Prepared:
+        """``batch`` prepared (by the prefetch, if it guessed right); starts on ``following``.
+
+        ``following`` is the batch expected next; an empty range prefetches nothing.
+        A prefetch that guessed wrong (the batch size changed) is dropped.
+        """
+        if self._ahead is not None and self._ahead[0] == batch:
+            future = self._ahead[1]
+        else:
+            if self._ahead is not None:
+                self._ahead[1].cancel()
+            future = self._reader.submit(self._prepare, batch)
+        self._ahead = None
+        if len(following):
+            self._ahead = (following, self._reader.submit(self._prepare, following))
+        return future.result()
+
+    def write(self, finish: Callable[[], Any]) -> None:
+        """Run ``finish()`` after the writes before it; its result joins :meth:`results`.
+
+        Waits for the previous write first, so its errors surface here.
+        """
+        self._collect()
+        self._writing = self._writer.submit(finish)
+
+    def results(self) -> list[Any]:
+        """Every write's result, in order, once all are done."""
+        self._collect()
+        return self._written
+
+    def _collect(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            self._written.append(writing.result())

@@ -14,6 +14,8 @@ from napari_respond_cam import Cancelled, explain, explain_volume
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.tiling import volume_explainer
+from napari_respond_cam.tiling.overlap import BatchOverlap
 from toy_models import GapHead
 
 
@@ -160,7 +162,8 @@ class WatchedVolume:
         return self.array[region]
 
 
-def test_windows_are_read_ahead_in_a_helper_thread_while_the_model_runs(volume):
+def test_windows_are_read_ahead_in_a_helper_thread_while_the_model_runs(volume, monkeypatch):
+    monkeypatch.setattr(volume_explainer, "host_work_runner", lambda device: BatchOverlap)
     model = small_cnn()
     events = []
     model.register_forward_hook(lambda module, args, output: events.append(("forward", "")))

@@ -4,8 +4,9 @@ import threading
 import time
 
 import pytest
+import torch
 
-from napari_respond_cam.tiling.overlap import BatchOverlap
+from napari_respond_cam.tiling.overlap import BatchOverlap, InLineBatches, host_work_runner
 
 
 def test_the_prefetched_batch_is_used_and_the_next_one_is_started():
@@ -80,3 +81,34 @@ def test_a_failed_write_surfaces_at_the_next_write():
         overlap.write(fail)
         with pytest.raises(OSError, match="disk full"):
             overlap.write(lambda: None)
+
+
+def test_in_line_batches_run_each_step_at_once_in_the_calling_thread():
+    calls = []
+
+    def prepare(batch):
+        calls.append(("prepare", batch, threading.current_thread().name))
+        return list(batch)
+
+    with InLineBatches(prepare) as in_line:
+        assert in_line.prepared(range(0, 2), range(2, 4)) == [0, 1]
+        in_line.write(lambda: calls.append("write") or 7)
+        assert calls == [("prepare", range(0, 2), "MainThread"), "write"]
+        assert in_line.results() == [7]
+
+
+@pytest.fixture
+def torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_host_work_overlaps_beside_a_gpu_or_a_cpu_with_an_idle_core(torch_threads, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    torch.set_num_threads(4)
+    assert host_work_runner(torch.device("cpu")) is InLineBatches
+    assert host_work_runner(torch.device("cuda")) is BatchOverlap
+    torch.set_num_threads(3)
+    assert host_work_runner(torch.device("cpu")) is BatchOverlap

@@ -6,13 +6,20 @@ a reader thread cuts the next batch while the device explains this one, and a wr
 thread adds the previous batch's maps meanwhile. Writes run one at a time and in
 order, since neighbouring windows overlap in the output; at most one write waits,
 which bounds host memory to a few batches.
+
+That pays only where the host work gets a processor of its own: beside a GPU, or on
+a CPU with cores the model's threads leave idle. Where the model already keeps every
+core busy, the threads only compete with it, and the work is done in line.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
+
+import torch
 
 Prepared = TypeVar("Prepared")
 
@@ -74,3 +81,42 @@ class BatchOverlap(Generic[Prepared]):
         if self._writing is not None:
             writing, self._writing = self._writing, None
             self._written.append(writing.result())
+
+
+class InLineBatches(Generic[Prepared]):
+    """:class:`BatchOverlap`'s interface, with each step run at once in the caller's thread."""
+
+    def __init__(self, prepare: Callable[[range], Prepared]):
+        self._prepare = prepare
+        self._written: list[Any] = []
+
+    def __enter__(self) -> InLineBatches[Prepared]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def prepared(self, batch: range, following: range) -> Prepared:
+        """``batch`` prepared now; ``following`` is ignored."""
+        return self._prepare(batch)
+
+    def write(self, finish: Callable[[], Any]) -> None:
+        """Run ``finish()`` now; its result joins :meth:`results`."""
+        self._written.append(finish())
+
+    def results(self) -> list[Any]:
+        """Every write's result, in order."""
+        return self._written
+
+
+def host_work_runner(device: torch.device) -> type[BatchOverlap] | type[InLineBatches]:
+    """Overlap where the host work has a processor of its own, else run it in line."""
+    if device.type != "cpu" or torch.get_num_threads() < _usable_cores():
+        return BatchOverlap
+    return InLineBatches
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

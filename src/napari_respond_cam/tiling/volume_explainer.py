@@ -4,8 +4,8 @@ Per batch: the windows are cut on the host from one block per row of windows rea
 from the volume, and cross to the device in one transfer; there they are explained
 with the engine's ``explain_batch`` (maps upsampled on the device) and weighted
 for blending; the weighted maps cross back in one transfer and are added to the
-output. Cutting the next batch and adding the previous one run in helper threads
-while the device works (see ``overlap``). Host memory holds the output plus a few
+output. Beside a GPU, cutting the next batch and adding the previous one run in
+helper threads while the device works (see ``overlap``). Host memory holds the output plus a few
 batches; the device holds one batch.
 """
 
@@ -32,7 +32,7 @@ from ..engine.transfers import HostCopy, staged, to_device
 from ..errors import RespondCamError
 from .blending import BlendWeights
 from .oom import can_shrink, halved_batch, out_of_memory
-from .overlap import BatchOverlap
+from .overlap import host_work_runner
 from .progress import ProgressCallback, report_progress
 from .stitching import add_windows, cut_windows
 from .volume_source import VolumeSource, require_finite
@@ -107,7 +107,7 @@ class VolumeExplainer:
             placed_on(self.model, self.placement),
             evaluation_mode(self.model),
             torch.inference_mode(False),
-            BatchOverlap(self._prepare) as overlap,
+            host_work_runner(self.device)(self._prepare) as overlap,
         ):
             done = 0
             while done < total:

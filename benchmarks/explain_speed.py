@@ -6,63 +6,41 @@ with Respond-CAM and Grad-CAM, ``target="all"`` against one call per class, bf16
 (speed, and agreement of its maps with fp32), ``explain_volume`` in windows per second,
 and captum's LayerGradCam + interpolation and pytorch-grad-cam's GradCAM where installed.
 Models: the paper's CNN-1 (full widths) and a 3D U-Net with a region target.
-Prints one Markdown table of times, ratios to the floor and peak GPU memory.
+Prints a Markdown table of times, ratios to the floor and peak GPU memory.
 
-    python benchmarks/explain_speed.py --device cuda          # CNN-1 at 40^3, batch 64; U-Net 64^3
-    python benchmarks/explain_speed.py --device cpu --small   # tiny sizes: checks it runs
+A second table times variants of the floor, each called alternately with the plain fp32
+floor in the same run, with the largest difference of its gradient at the layer from the
+plain floor's (relative to the largest plain value): cuDNN autotuning, cuDNN without
+TF32, channels_last_3d (the floor, and ``explain``), bf16 autocast, the floor with the
+layer's output as a gradient leaf (as ``explain`` runs it), CUDA graph replay, and
+torch.compile (the leaf floor and ``explain`` on the compiled model; ``--compile``). A
+variant that cannot run here, or fails, is a row with a note, never a crash.
+
+This script holds the first table and the command line; the rest is in modules beside it:
+speed_cases.py (the models and inputs), speed_floors.py (the floors), speed_timing.py
+(timing a call), map_agreement.py (comparing results), speed_baselines.py (captum and
+pytorch-grad-cam) and floor_variants.py (the second table).
+
+    python benchmarks/explain_speed.py --device cuda --compile  # CNN-1 40^3 batch 64; U-Net 64^3
+    python benchmarks/explain_speed.py --device cpu --small     # tiny sizes: checks it runs
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+from floor_variants import variant_table
+from map_agreement import bf16_agreement
+from speed_baselines import baseline_agreement, baselines
+from speed_cases import Case, build_cases
+from speed_floors import floor
+from speed_timing import failure_note, timed
 
-from napari_respond_cam import explain, explain_volume, region_target
-from napari_respond_cam.models.paper_cnns import CNN1
-
-
-class UNet3D(nn.Module):
-    """A two-level 3D U-Net (16, 32, 64 channels) with a skip connection per level."""
-
-    def __init__(self, classes: int = 3):
-        super().__init__()
-
-        def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv3d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
-            )  # fmt: skip
-
-        self.enc1, self.enc2, self.bottom = block(1, 16), block(16, 32), block(32, 64)
-        self.up2, self.dec2 = nn.ConvTranspose3d(64, 32, 2, stride=2), block(64, 32)
-        self.up1, self.dec1 = nn.ConvTranspose3d(32, 16, 2, stride=2), block(32, 16)
-        self.out = nn.Conv3d(16, classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool3d(e1, 2))
-        bottom = self.bottom(F.max_pool3d(e2, 2))
-        d2 = self.dec2(torch.cat([e2, self.up2(bottom)], 1))
-        return self.out(self.dec1(torch.cat([e1, self.up1(d2)], 1)))
-
-
-@dataclass(frozen=True)
-class Case:
-    """One model, its input batch, target layer and target."""
-
-    name: str
-    model: nn.Module
-    x: torch.Tensor
-    layer: str
-    target: object
-    classes: int
+from napari_respond_cam import explain, explain_volume
 
 
 @dataclass(frozen=True)
@@ -73,52 +51,6 @@ class Row:
     floor: float
     peak_mib: float | None
     note: str = ""
-
-
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(
-    fn: Callable[[], object], device: torch.device, repeats: int
-) -> tuple[float, float | None]:
-    """Median seconds of ``fn`` after one warm-up call, and its peak GPU memory in MiB."""
-    fn()
-    synchronise(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronise(device)
-        times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return float(np.median(times)), peak
-
-
-def floor(case: Case) -> Callable[[], object]:
-    """Forward, then the gradient of the target scores down to the layer: the least a CAM costs."""
-    module = dict(case.model.named_modules())[case.layer]
-
-    def run():
-        stored = {}
-        handle = module.register_forward_hook(lambda m, i, o: stored.setdefault("a", o))
-        try:
-            output = case.model(case.x)
-        finally:
-            handle.remove()
-        scores = _scores(case, output)
-        return torch.autograd.grad(scores.sum(), stored["a"])
-
-    return run
-
-
-def _scores(case: Case, output: torch.Tensor) -> torch.Tensor:
-    if callable(case.target):
-        return case.target(output)
-    return output.gather(1, output.argmax(1, keepdim=True))[:, 0]
 
 
 def our_cases(case: Case) -> dict[str, Callable[[], object]]:
@@ -141,42 +73,6 @@ def our_cases(case: Case) -> dict[str, Callable[[], object]]:
     return run
 
 
-def baselines(case: Case) -> dict[str, Callable[[], object] | str]:
-    """captum and pytorch-grad-cam on the same input, or why they could not run."""
-    found: dict[str, Callable[[], object] | str] = {}
-    module = dict(case.model.named_modules())[case.layer]
-    size = tuple(case.x.shape[2:])
-    targets = None if callable(case.target) else case.model(case.x).argmax(1)
-    try:
-        from captum.attr import LayerAttribution, LayerGradCam
-
-        cam = LayerGradCam(case.model, module)
-        found["captum LayerGradCam + interpolate"] = lambda: LayerAttribution.interpolate(
-            cam.attribute(case.x, target=targets), size, "trilinear"
-        )
-    except ImportError:
-        found["captum LayerGradCam + interpolate"] = "captum not installed"
-    try:
-        from pytorch_grad_cam import GradCAM
-        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
-        grad_cam = GradCAM(model=case.model, target_layers=[module])
-        labels = [ClassifierOutputTarget(int(t)) for t in targets] if targets is not None else None
-        found["pytorch-grad-cam GradCAM"] = lambda: grad_cam(input_tensor=case.x, targets=labels)
-    except ImportError:
-        found["pytorch-grad-cam GradCAM"] = "pytorch-grad-cam not installed"
-    return found
-
-
-def agreement(case: Case) -> str:
-    """Correlation and max relative error of bf16 maps against fp32 maps."""
-    full = explain(case.model, case.x, case.layer, case.target).cam
-    half = explain(case.model, case.x, case.layer, case.target, precision="bf16").cam
-    correlation = np.corrcoef(full.ravel(), half.ravel())[0, 1]
-    relative = np.abs(half - full).max() / np.abs(full).max()
-    return f"maps vs fp32: r = {correlation:.4f}, max error {relative:.2%} of max |map|"
-
-
 def volume_rate(case: Case, volume_side: int, device: torch.device) -> tuple[float, int]:
     """explain_volume's windows per second on a random volume, and the number of windows."""
     window = tuple(case.x.shape[2:])
@@ -190,28 +86,12 @@ def volume_rate(case: Case, volume_side: int, device: torch.device) -> tuple[flo
         )  # fmt: skip
         counted["n"] = len(windows.starts)
 
-    seconds, _ = timed(run, device, repeats=1)
+    seconds = timed(run, device, repeats=1).seconds
     return counted["n"] / seconds, counted["n"]
 
 
-def build_cases(device: torch.device, small: bool, batch: int) -> list[Case]:
-    torch.manual_seed(0)
-    side, unet_side = (16, 16) if small else (40, 64)
-    cnn1 = CNN1(num_classes=5, input_size=side).to(device).eval()
-    unet = UNet3D().to(device).eval()
-    mask = torch.zeros((unet_side,) * 3, dtype=torch.bool)
-    mask[unet_side // 4 : 3 * unet_side // 4] = True
-    unet_batch = max(1, batch // 8)
-    return [
-        Case(f"CNN-1 {side}^3, batch {batch}", cnn1,
-             torch.randn(batch, 1, side, side, side, device=device), "maxpool2", None, 5),
-        Case(f"U-Net {unet_side}^3, batch {unet_batch}, region target", unet,
-             torch.randn(unet_batch, 1, unet_side, unet_side, unet_side, device=device),
-             "enc2", region_target(1, mask.numpy()), 3),
-    ]  # fmt: skip
-
-
 def table(rows: list[Row]) -> str:
+    """The Markdown table of explain against its floor."""
     lines = ["| model | what | ms | × floor | peak GPU MiB | note |", "|---|---|---|---|---|---|"]
     for r in rows:
         ms = f"{r.seconds * 1e3:.1f}" if r.seconds else "—"
@@ -221,43 +101,60 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def main_rows(case: Case, device: torch.device, repeats: int) -> list[Row]:
+    """The floor, explain's cases, the baselines and explain_volume for one case."""
+    base = timed(floor(case), device, repeats)
+    rows = [Row(case.name, "floor: forward + autograd.grad to the layer", base.seconds,
+                base.seconds, base.peak_mib)]  # fmt: skip
+    for what, fn in our_cases(case).items():
+        t = timed(fn, device, repeats)
+        note = bf16_agreement(case) if what.endswith("bf16") else ""
+        rows.append(Row(case.name, what, t.seconds, base.seconds, t.peak_mib, note))
+    ours = explain(case.model, case.x, case.layer, case.target, method="grad").heatmap
+    for what, fn in baselines(case).items():
+        if isinstance(fn, str):
+            rows.append(Row(case.name, what, 0.0, base.seconds, None, fn))
+            continue
+        try:
+            t = timed(fn, device, repeats)
+            note = baseline_agreement(t.result, ours, relu=what.startswith("pytorch-grad-cam"))
+            rows.append(Row(case.name, what, t.seconds, base.seconds, t.peak_mib, note))
+        except Exception as error:  # a third-party tool failing is a result, not a crash
+            rows.append(Row(case.name, what, 0.0, base.seconds, None, failure_note(error)))
+    rate, n = volume_rate(case, 4 * case.x.shape[2], device)
+    floor_rate = len(case.x) / base.seconds
+    rows.append(Row(case.name, f"explain_volume, {n} windows", len(case.x) / rate, base.seconds,
+                    None, f"{rate:.1f} windows/s vs floor {floor_rate:.1f}"))  # fmt: skip
+    return rows
+
+
+def header(device: torch.device, repeats: int) -> str:
+    """The device, torch version, repeats and (on CUDA) the cuDNN flags of the run."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    flags = ""
+    if device.type == "cuda":
+        cudnn = torch.backends.cudnn
+        flags = f"; cudnn.benchmark {cudnn.benchmark}, cudnn.allow_tf32 {cudnn.allow_tf32}"
+    threads = f", {torch.get_num_threads()} CPU threads" if device.type == "cpu" else ""
+    return f"{name}, torch {torch.__version__}{threads}, median of {repeats} runs{flags}"
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny sizes, to check it runs")
     parser.add_argument("--batch", type=int, help="CNN-1 batch (default 64; 4 with --small)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="time torch.compile variants")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     batch = args.batch or (4 if args.small else 64)
-    rows = []
-    for case in build_cases(device, args.small, batch):
-        base, peak = timed(floor(case), device, args.repeats)
-        rows.append(Row(case.name, "floor: forward + autograd.grad to the layer", base, base, peak))
-        for what, fn in our_cases(case).items():
-            seconds, peak = timed(fn, device, args.repeats)
-            note = agreement(case) if what.endswith("bf16") else ""
-            rows.append(Row(case.name, what, seconds, base, peak, note))
-        for what, fn in baselines(case).items():
-            if isinstance(fn, str):
-                rows.append(Row(case.name, what, 0.0, base, None, fn))
-                continue
-            try:
-                seconds, peak = timed(fn, device, args.repeats)
-                rows.append(Row(case.name, what, seconds, base, peak))
-            except Exception as error:  # a third-party tool failing is a result, not a crash
-                rows.append(Row(case.name, what, 0.0, base, None, f"failed: {error}"[:80]))
-        rate, n = volume_rate(case, 4 * case.x.shape[2], device)
-        floor_rate = len(case.x) / base
-        rows.append(Row(case.name, f"explain_volume, {n} windows", len(case.x) / rate, base, None,
-                        f"{rate:.1f} windows/s vs floor {floor_rate:.1f}"))  # fmt: skip
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    header = f"{name}, torch {torch.__version__}, median of {args.repeats} runs\n\n"
-    result = header + table(rows)
-    print(result)
-    return result
+    cases = build_cases(device, args.small, batch)
+    rows = [row for case in cases for row in main_rows(case, device, args.repeats)]
+    first = f"{header(device, args.repeats)}\n\n{table(rows)}"
+    print(first, flush=True)
+    second = variant_table(cases, args)
+    return f"{first}\n\n{second}"
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def test_round_trip_through_the_gpu_with_pinned_buffers_and_an_event():
     tensor = staged(array, torch.device("cuda"))
     assert tensor.is_pinned()
     on_device = to_device(tensor, torch.device("cuda"), torch.float32)
+    on_device.requires_grad_(True)
     doubled = on_device[:, 0, :3] * 2  # a non-contiguous view, as maps of padded windows are
     copy = HostCopy({"maps": doubled, "scores": on_device.sum(dim=(1, 2, 3, 4))})
     arrays = copy.arrays()

@@ -25,18 +25,22 @@ def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) ->
 
 
 class HostCopy:
-    """Device tensors on their way to the host; :meth:`arrays` waits for them to arrive."""
+    """Device tensors on their way to the host; :meth:`arrays` waits for them to arrive.
+
+    The tensors live on one device (or the CPU, where nothing is copied).
+    """
 
     def __init__(self, tensors: dict[str, torch.Tensor]):
         self._event = None
-        if all(t.device.type != "cuda" for t in tensors.values()):
+        devices = {t.device for t in tensors.values() if t.device.type == "cuda"}
+        if not devices:
             self._host = {key: t.detach() for key, t in tensors.items()}
             return
         self._host = {}
         for key, t in tensors.items():
             self._host[key] = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
-            self._host[key].copy_(t, non_blocking=True)
-            device = t.device
+            self._host[key].copy_(t.detach(), non_blocking=True)
+        (device,) = devices
         self._event = torch.cuda.Event()
         self._event.record(torch.cuda.current_stream(device))
 

@@ -3,8 +3,8 @@
 To a CUDA device, windows go from page-locked host memory, so the copy runs
 asynchronously beside the kernels queued before it. Back from it, results land in
 page-locked buffers and an event marks their arrival, so the thread that queued the
-work can queue the next batch instead of waiting. On the CPU there is nothing to
-copy and nothing to wait for.
+work can queue the next batch instead of waiting, and the copy runs at full speed.
+On the CPU there is nothing to copy and nothing to wait for.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) ->
     return tensor.to(device, dtype, non_blocking=True)
 
 
+#: Results up to this size come back into page-locked memory, which copies two to four
+#: times faster than pageable memory; larger ones into pageable memory, since page-locked
+#: memory is scarce and callers may keep results for long.
+PINNED_LIMIT = 1 << 30
+
+
 class HostCopy:
     """Device tensors on their way to the host; :meth:`arrays` waits for them to arrive.
 
@@ -36,10 +42,11 @@ class HostCopy:
         if not devices:
             self._host = {key: t.detach() for key, t in tensors.items()}
             return
+        pin = sum(t.nbytes for t in tensors.values()) <= PINNED_LIMIT
         self._host = {}
         for key, t in tensors.items():
-            self._host[key] = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
-            self._host[key].copy_(t.detach(), non_blocking=True)
+            self._host[key] = torch.empty(t.shape, dtype=t.dtype, pin_memory=pin)
+            self._host[key].copy_(t.detach(), non_blocking=pin)
         (device,) = devices
         self._event = torch.cuda.Event()
         self._event.record(torch.cuda.current_stream(device))

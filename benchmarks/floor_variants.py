@@ -2,10 +2,11 @@
 with the plain fp32 floor in the same run, and how far its result is from the plain one.
 
 cuDNN autotuning, cuDNN without TF32, channels_last_3d (the floor, and ``explain``),
-bf16 autocast, the floor with the layer's output as a gradient leaf (as ``explain`` runs
-it), CUDA graph replay, and torch.compile (the leaf floor and ``explain`` on the compiled
-model; ``--compile``). A variant that cannot run here, or fails, is a row with a note,
-never a crash.
+bf16 autocast (alone, with channels_last_3d, with autotuning, and ``explain``), the
+floor with the layer's output as a gradient leaf (as ``explain`` runs it), CUDA graph
+replay, and torch.compile (the leaf floor and ``explain`` on the compiled model;
+``--compile``). A variant that cannot run here, or fails, is a row with a note, never
+a crash.
 """
 
 from __future__ import annotations
@@ -113,6 +114,23 @@ def bf16_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
     return floor(case, autocast=torch.bfloat16)
 
 
+def bf16_channels_last_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
+    """The bf16 floor on a channels_last_3d model and input (the layout tensor cores favour)."""
+    return floor(channels_last(case), autocast=torch.bfloat16)
+
+
+def bf16_cudnn_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
+    """The bf16 floor, for the cuDNN autotuning variant (CUDA only)."""
+    _cuda_only(case)
+    return bf16_floor(case, args)
+
+
+def bf16_channels_last_explain(case: Case, args: argparse.Namespace) -> Callable[[], object]:
+    """``explain`` in bf16 on a channels_last_3d model and input."""
+    last = channels_last(case)
+    return lambda: explain(last.model, last.x, last.layer, last.target, precision="bf16")
+
+
 def plain_leaf_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
     """The floor with the layer's output as a gradient leaf, as ``explain`` runs it."""
     return leaf_floor(case)
@@ -179,6 +197,11 @@ VARIANTS = (
     Variant("channels_last_3d model and input", channels_last_floor),
     Variant("explain, Respond-CAM, channels_last_3d", channels_last_explain, "explain"),
     Variant("bf16 autocast forward", bf16_floor, tolerance=0.1),
+    Variant("bf16, channels_last_3d", bf16_channels_last_floor, tolerance=0.1),
+    Variant("bf16, cuDNN autotuning on", bf16_cudnn_floor, tolerance=0.1,
+            context=lambda: backend_flag(torch.backends.cudnn, "benchmark", True)),
+    Variant("explain, Respond-CAM, bf16, channels_last_3d", bf16_channels_last_explain,
+            "explain", tolerance=0.1),
     Variant("leaf floor (no_grad forward, layer output a leaf)", plain_leaf_floor),
     Variant("CUDA graph replay (input copied in)", graphed_floor),
     Variant("torch.compile, leaf floor", compiled_floor, first_call_note=True),

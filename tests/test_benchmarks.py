@@ -67,10 +67,16 @@ def test_explain_speed_tables_on_cpu(monkeypatch, load):
         "leaf floor (no_grad forward, layer output a leaf)",
     ):
         assert all("| yes |" in row for row in variant(name)), name
-    assert all("| 0.99" in row or "| 1.00" in row for row in variant("bf16 autocast forward"))
+    for name in (
+        "bf16 autocast forward",
+        "bf16, channels_last_3d",
+        "explain, Respond-CAM, bf16, channels_last_3d",
+    ):
+        assert all("| 0.99" in row or "| 1.00" in row for row in variant(name)), name
     for name in (
         "cuDNN autotuning on (cudnn.benchmark)",
         "cuDNN without TF32 (cudnn.allow_tf32 off)",
+        "bf16, cuDNN autotuning on",
         "CUDA graph replay (input copied in)",
     ):
         assert all(row.endswith("| CUDA only |") for row in variant(name)), name

@@ -20,8 +20,12 @@ def staged(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Queue the copy of a :func:`staged` tensor to ``device`` (as ``dtype``)."""
-    return tensor.to(device, dtype, non_blocking=True)
+    """Queue the copy of a :func:`staged` tensor to ``device`` (as ``dtype``).
+
+    Only CUDA copies are queued: elsewhere the source is not page-locked, and an
+    asynchronous copy from pageable memory is not safe on every backend (MPS).
+    """
+    return tensor.to(device, dtype, non_blocking=device.type == "cuda")
 
 
 #: Results up to this size come back into page-locked memory, which copies two to four
@@ -33,14 +37,15 @@ PINNED_LIMIT = 1 << 30
 class HostCopy:
     """Device tensors on their way to the host; :meth:`arrays` waits for them to arrive.
 
-    The tensors live on one device (or the CPU, where nothing is copied).
+    The tensors live on one device. From CUDA they come back without waiting; from
+    another device (MPS) with a plain copy; on the CPU nothing is copied.
     """
 
     def __init__(self, tensors: dict[str, torch.Tensor]):
         self._event = None
         devices = {t.device for t in tensors.values() if t.device.type == "cuda"}
-        if not devices:
-            self._host = {key: t.detach() for key, t in tensors.items()}
+        if not devices:  # the CPU (nothing to copy), or a device without CUDA's events
+            self._host = {key: t.detach().cpu() for key, t in tensors.items()}
             return
         pin = sum(t.nbytes for t in tensors.values()) <= PINNED_LIMIT
         self._host = {}

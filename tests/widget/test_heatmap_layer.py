@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from napari.components import ViewerModel
+from napari.layers import Image
 
 from napari_respond_cam.widget.heatmap_layer import (
     METADATA_KEY,
@@ -48,6 +49,45 @@ def test_geometry_is_read_from_the_layer_as_plain_values():
     layer = SimpleNamespace(scale=np.array([2.0, 3.0, 4.0]), translate=[1, 2, 3], units=["nm"] * 3)
     geometry = LayerGeometry.of(layer)
     assert geometry == LayerGeometry((2.0, 3.0, 4.0), (1.0, 2.0, 3.0), ("nm", "nm", "nm"))
+
+
+def source_with_every_transform(ndim=3):
+    rng = np.random.default_rng(0)
+    affine = np.eye(ndim + 1)
+    affine[:ndim, :ndim] += rng.normal(scale=0.1, size=(ndim, ndim))
+    affine[:ndim, ndim] = rng.normal(size=ndim)
+    return Image(
+        np.zeros((4,) * ndim),
+        scale=(11.4, 10.0, 9.0),
+        translate=(5.0, -3.0, 2.0),
+        rotate=40,
+        shear=[0.1, -0.2, 0.3],
+        affine=affine,
+    )
+
+
+NON_ORTHOGONAL = pytest.mark.filterwarnings("ignore:Non-orthogonal slicing:UserWarning")
+
+
+@NON_ORTHOGONAL
+def test_the_heatmap_maps_voxels_to_the_same_world_points_as_its_source():
+    source = source_with_every_transform()
+    geometry = LayerGeometry.of(source)
+    heatmap = Image(np.zeros((4, 4, 4)), **geometry.layer_kwargs(3))
+    voxels = np.array([[0, 0, 0], [3, 1, 2], [1.5, 2.5, 0.5]])
+    for voxel in voxels:
+        np.testing.assert_allclose(heatmap.data_to_world(voxel), source.data_to_world(voxel))
+    assert geometry.rotate is not None and geometry.shear is not None
+
+
+@NON_ORTHOGONAL
+def test_all_classes_maps_keep_each_class_on_the_source_grid():
+    source = source_with_every_transform()
+    heatmap = Image(np.zeros((2, 4, 4, 4)), **LayerGeometry.of(source).layer_kwargs(4))
+    for k in (0, 1):
+        world = heatmap.data_to_world([k, 3, 1, 2])
+        assert world[0] == k
+        np.testing.assert_allclose(world[1:], source.data_to_world([3, 1, 2]))
 
 
 def test_class_axis_gets_unit_scale_and_no_offset():
@@ -94,6 +134,18 @@ def test_explaining_again_updates_the_same_layer_in_place():
     assert second.colormap.name == SIGNED_COLORMAP.name
     assert second.metadata[METADATA_KEY]["model"] == "other"
     assert second.visible is False
+
+
+@NON_ORTHOGONAL
+def test_updating_in_place_takes_the_new_sources_rotation_shear_and_affine():
+    viewer = ViewerModel()
+    first = show_heatmap(viewer, layer_data(np.zeros((4, 4, 4), np.float32)))
+    source = source_with_every_transform()
+    again = heatmap_layer_data(
+        np.zeros((4, 4, 4), np.float32), LayerGeometry.of(source), first.name, POSITIVE, {}
+    )
+    assert show_heatmap(viewer, again) is first
+    np.testing.assert_allclose(first.data_to_world([3, 1, 2]), source.data_to_world([3, 1, 2]))
 
 
 def test_another_target_adds_a_layer():

@@ -67,39 +67,84 @@ def display_settings(heatmap: np.ndarray, mode: str) -> dict[str, Any]:
     return {**_STYLES[mode], "contrast_limits": contrast_limits(heatmap, mode)}
 
 
+Matrix = tuple[tuple[float, ...], ...]
+
+
 @dataclass(frozen=True)
 class LayerGeometry:
-    """Where a layer's voxels lie in the world: per-axis scale, translate and units.
+    """Where a layer's voxels lie in the world: scale, translate, units, rotate, shear, affine.
 
     Taken from the source layer when Explain is pressed, so the heatmap lands on
     the grid the volume had then, even if the layer is moved or removed meanwhile.
+    ``rotate`` and ``shear`` are ``ndim x ndim`` matrices and ``affine`` is
+    ``(ndim + 1) x (ndim + 1)``; left out, they are identities.
     """
 
     scale: tuple[float, ...]
     translate: tuple[float, ...]
     units: tuple[str, ...]
+    rotate: Matrix | None = None
+    shear: Matrix | None = None
+    affine: Matrix | None = None
 
     @classmethod
     def of(cls, layer: Any) -> LayerGeometry:
         """The geometry of a napari layer (or any object with the same attributes)."""
+        ndim = len(layer.scale)
         return cls(
             tuple(float(s) for s in layer.scale),
             tuple(float(t) for t in layer.translate),
             tuple(str(unit) for unit in layer.units),
+            _matrix(getattr(layer, "rotate", np.eye(ndim))),
+            _matrix(_shear_matrix(getattr(layer, "shear", np.zeros(0)), ndim)),
+            _matrix(getattr(getattr(layer, "affine", None), "affine_matrix", np.eye(ndim + 1))),
         )
 
-    def layer_kwargs(self, ndim: int) -> dict[str, tuple]:
-        """``scale``, ``translate`` and ``units`` for a layer of ``ndim`` axes.
+    def layer_kwargs(self, ndim: int) -> dict[str, Any]:
+        """``scale``, ``translate``, ``units``, ``rotate``, ``shear`` and ``affine`` for a
+        layer of ``ndim`` axes.
 
         Extra leading axes (the class axis of an all-classes map) get unit scale, no
-        offset and pixel units, so the spatial axes stay on the source's world grid.
+        offset, pixel units and no rotation or shear, so the spatial axes stay on the
+        source's world grid.
         """
         extra = ndim - len(self.scale)
+        spatial = len(self.scale)
         return {
             "scale": (1.0,) * extra + self.scale,
             "translate": (0.0,) * extra + self.translate,
             "units": ("pixel",) * extra + self.units,
+            "rotate": _leading_identity(self.rotate or np.eye(spatial), extra),
+            "shear": _leading_identity(self.shear or np.eye(spatial), extra),
+            "affine": _leading_identity(self.affine or np.eye(spatial + 1), extra),
         }
+
+
+def _matrix(values: Any) -> Matrix | None:
+    """``values`` as nested tuples, or None for the identity (the common case)."""
+    matrix = np.asarray(values, dtype=float)
+    if np.array_equal(matrix, np.eye(len(matrix))):
+        return None
+    return tuple(tuple(float(v) for v in row) for row in matrix)
+
+
+def _shear_matrix(shear: Any, ndim: int) -> np.ndarray:
+    """napari's shear, a matrix or its upper-triangular values, as a matrix."""
+    shear = np.asarray(shear, dtype=float)
+    if shear.ndim == 2:
+        return shear
+    matrix = np.eye(ndim)
+    if shear.size:
+        matrix[np.triu_indices(ndim, 1)] = shear
+    return matrix
+
+
+def _leading_identity(matrix: Any, extra: int) -> np.ndarray:
+    """``matrix`` acting on the last axes, with ``extra`` leading axes left as they are."""
+    matrix = np.asarray(matrix, dtype=float)
+    out = np.eye(len(matrix) + extra)
+    out[extra:, extra:] = matrix
+    return out
 
 
 def heatmap_layer_data(
@@ -176,6 +221,9 @@ def _update_in_place(layer: Any, data: np.ndarray, kwargs: dict[str, Any]) -> No
     layer.scale = kwargs["scale"]
     layer.translate = kwargs["translate"]
     layer.units = kwargs["units"]
+    layer.rotate = kwargs["rotate"]
+    layer.shear = kwargs["shear"]
+    layer.affine = kwargs["affine"]
     layer.data = data
     layer.colormap = kwargs["colormap"]
     layer.contrast_limits_range = kwargs["contrast_limits"]

@@ -6,9 +6,10 @@
 #
 # The GPU machine (x86-64, CPython 3.12, no network) already has torch, numpy, scipy,
 # pytest, safetensors, torchvision, opencv-python-headless, scikit-learn, matplotlib,
-# tqdm, pyyaml, cloudpickle, fsspec, toolz, packaging and click (and Pillow, which
+# tqdm, pyyaml, cloudpickle, fsspec, toolz, packaging, click and zipp (and Pillow, which
 # torchvision and matplotlib need): every Requires-Dist of the wheels below is among
-# those or in this list (dask's importlib_metadata only below Python 3.12). All are
+# those or in this list. importlib_metadata, which dask needs only below Python 3.12,
+# lets the CPU dry run (GPU_CHECKS_DEVICE=cpu) work on this machine's 3.11. All are
 # pure Python, about 2 MiB; they are installed there with --no-deps.
 # benchmarks/gpu_checks.sh installs them into /tmp/site and puts src/ on PYTHONPATH.
 set -euo pipefail
@@ -21,6 +22,7 @@ WHEELS=(
     captum==0.9.0    # baseline in speed_baselines.py
     grad-cam==1.5.7  # baseline in speed_baselines.py (pytorch_grad_cam; sdist only, see below)
     ttach==0.0.3     # grad-cam
+    importlib_metadata==8.7.0   # dask below Python 3.12: the CPU dry run here (3.11)
 )
 
 # grad-cam publishes no wheel after 1.0.0, only an sdist of pure Python: where no wheel

@@ -10,13 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from napari_respond_cam import Cancelled, explain, explain_volume
+from napari_respond_cam import Cancelled, explain, explain_volume, region_target
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling.overlap import BatchOverlap
-from toy_models import GapHead
+from toy_models import GapHead, TinyUNet
 
 
 def small_cnn() -> CNN1:
@@ -237,6 +237,22 @@ def test_channels_first_volume_and_a_larger_window_for_a_pooling_model():
     heatmap = explain_volume(model, x, "features", window=(10, 12, 14), target=0, method="grad")
     reference = explain(model, x[None], "features", target=0, method="grad")
     np.testing.assert_allclose(heatmap, reference.heatmap[0], rtol=1e-5)
+
+
+def test_a_segmentation_model_with_a_region_target_matches_explain_on_its_windows():
+    torch.manual_seed(0)
+    model = TinyUNet()
+    volume = np.random.default_rng(4).normal(size=(8, 8, 12)).astype(np.float32)
+    mask = np.zeros((8, 8, 8), bool)
+    mask[2:6, 2:6, 2:6] = True
+    target = region_target(1, mask)
+    heatmap, windows = explain_volume(
+        model, volume, "enc", target, window=8, stride=4, batch_size=2, return_windows=True
+    )
+    assert windows.probabilities is None and windows.targets is None  # no classes here
+    ref = explain(model, np.stack([volume[..., :8], volume[..., 4:]])[:, None], "enc", target)
+    np.testing.assert_allclose(windows.scores, ref.scores, rtol=1e-5)
+    np.testing.assert_allclose(heatmap[..., :4], ref.heatmap[0, ..., :4], rtol=1e-5, atol=1e-7)
 
 
 def test_model_left_as_found(volume):

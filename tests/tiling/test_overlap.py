@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from napari_respond_cam.tiling.overlap import BatchOverlap, InLineBatches, host_work_runner
+from napari_respond_cam.tiling.progress import Cancelled
 
 
 def test_the_prefetched_batch_is_used_and_the_next_one_is_started():
@@ -71,6 +72,16 @@ def test_leaving_on_an_error_still_completes_the_writes_handed_over():
         overlap.write(slow_write)
         raise KeyboardInterrupt
     assert written == ["done"]
+
+
+def test_a_write_that_failed_is_not_lost_when_leaving_on_a_cancellation():
+    def fail():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full") as caught, BatchOverlap(lambda b: b) as overlap:
+        overlap.write(fail)
+        raise Cancelled(4, 8)
+    assert isinstance(caught.value.__context__, Cancelled)
 
 
 def test_a_failed_write_surfaces_at_the_next_write():

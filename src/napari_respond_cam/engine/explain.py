@@ -22,7 +22,6 @@ from .model_inputs import (
 from .model_state import evaluation_mode, placed_on, requested_device
 from .precision import autocast_dtype
 from .targets import Target, TargetPlan, plan_targets
-from .transfers import HostCopy
 
 
 def explain(
@@ -104,7 +103,9 @@ def _chunk_size(batch_size: int | None, n_samples: int) -> int:
 
 
 def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str) -> Explanation:
-    joined = HostCopy({key: torch.cat([p[key] for p in parts]) for key in parts[0]}).arrays()
+    # Plain pageable copies: the caller keeps these arrays, and page-locked memory held
+    # for long (PyTorch caches it rather than freeing it) would pile up call after call.
+    joined = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
     check_gradients(joined.pop("nonzero"), layer_name)
     if plan.per_class:
         targets = np.arange(joined["scores"].shape[1])

@@ -145,10 +145,16 @@ def region_target(channel: int, mask: Any = None) -> TargetFunction:
         ``f(output) -> tensor (N,)`` to pass as ``target``.
     """
 
+    # The mask crosses to each device once: a copy from pageable memory per batch would
+    # wait for the device to finish its queued work.
+    on_device: dict[torch.device, torch.Tensor] = {}
+
     def score(output: torch.Tensor) -> torch.Tensor:
         selected = output[:, channel]
         if mask is not None:
-            weights = torch.as_tensor(np.asarray(mask), device=selected.device)
+            if selected.device not in on_device:
+                on_device[selected.device] = torch.as_tensor(np.asarray(mask)).to(selected.device)
+            weights = on_device[selected.device]
             if tuple(weights.shape) != tuple(selected.shape[1:]):
                 raise RespondCamError(
                     f"The region mask has shape {tuple(weights.shape)} but the model output's "

@@ -28,17 +28,13 @@ def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) ->
     return tensor.to(device, dtype, non_blocking=device.type == "cuda")
 
 
-#: Results up to this size come back into page-locked memory, which copies two to four
-#: times faster than pageable memory; larger ones into pageable memory, since page-locked
-#: memory is scarce and callers may keep results for long.
-PINNED_LIMIT = 1 << 30
-
-
 class HostCopy:
     """Device tensors on their way to the host; :meth:`arrays` waits for them to arrive.
 
-    The tensors live on one device. From CUDA they come back without waiting; from
-    another device (MPS) with a plain copy; on the CPU nothing is copied.
+    The tensors live on one device. From CUDA they come back without waiting, into
+    page-locked buffers: use it for results that are consumed and dropped soon, since
+    PyTorch caches page-locked memory for reuse rather than giving it back. From another
+    device (MPS) they come back with a plain copy; on the CPU nothing is copied.
     """
 
     def __init__(self, tensors: dict[str, torch.Tensor]):
@@ -47,13 +43,13 @@ class HostCopy:
         if not devices:  # the CPU (nothing to copy), or a device without CUDA's events
             self._host = {key: t.detach().cpu() for key, t in tensors.items()}
             return
-        pin = sum(t.nbytes for t in tensors.values()) <= PINNED_LIMIT
         self._host = {}
         for key, t in tensors.items():
-            self._host[key] = torch.empty(t.shape, dtype=t.dtype, pin_memory=pin)
-            self._host[key].copy_(t.detach(), non_blocking=pin)
+            self._host[key] = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+            self._host[key].copy_(t.detach(), non_blocking=True)
         (device,) = devices
-        self._event = torch.cuda.Event()
+        # A blocking event lets the waiting thread sleep instead of spinning on a core.
+        self._event = torch.cuda.Event(blocking=True)
         self._event.record(torch.cuda.current_stream(device))
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -32,10 +32,15 @@ class BatchOverlap(Generic[Prepared]):
     was reported done, and drops any prefetch.
     """
 
-    def __init__(self, prepare: Callable[[range], Prepared]):
+    def __init__(self, prepare: Callable[[range], Prepared], device: torch.device | None = None):
         self._prepare = prepare
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="respond-cam-read")
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="respond-cam-write")
+        # A CUDA call in a new thread acts on the current device, cuda:0 by default; on
+        # another device it would set up a context there for nothing.
+        on_device = {}
+        if device is not None and device.type == "cuda":
+            on_device = {"initializer": torch.cuda.set_device, "initargs": (device,)}
+        self._reader = ThreadPoolExecutor(1, "respond-cam-read", **on_device)
+        self._writer = ThreadPoolExecutor(1, "respond-cam-write", **on_device)
         self._ahead: tuple[range, Future] | None = None
         self._writing: Future | None = None
         self._written: list[Any] = []
@@ -44,8 +49,14 @@ class BatchOverlap(Generic[Prepared]):
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._reader.shutdown(wait=True, cancel_futures=True)
-        self._writer.shutdown(wait=True)
+        try:
+            self._reader.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._writer.shutdown(wait=True)
+        # A write that failed while leaving on another error (a cancellation, say) must
+        # not vanish: the output lacks that batch.
+        if self._writing is not None and self._writing.exception() is not None:
+            raise self._writing.exception()
 
     def prepared(self, batch: range, following: range) -> Prepared:
         """``batch`` prepared (by the prefetch, if it guessed right); starts on ``following``.
@@ -86,7 +97,7 @@ class BatchOverlap(Generic[Prepared]):
 class InLineBatches(Generic[Prepared]):
     """:class:`BatchOverlap`'s interface, with each step run at once in the caller's thread."""
 
-    def __init__(self, prepare: Callable[[range], Prepared]):
+    def __init__(self, prepare: Callable[[range], Prepared], device: torch.device | None = None):
         self._prepare = prepare
         self._written: list[Any] = []
 

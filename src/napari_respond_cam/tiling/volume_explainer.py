@@ -36,7 +36,7 @@ from .overlap import host_work_runner
 from .progress import ProgressCallback, report_progress
 from .stitching import add_windows, cut_windows
 from .volume_source import VolumeSource, require_finite
-from .window_predictions import RECORD_KEYS, WindowPredictions, batch_predictions
+from .window_predictions import WindowPredictions, batch_predictions, record_tensors
 from .windows import Run, window_grid, window_shape
 
 #: Windows per batch when none is given, by device type: enough to keep a GPU busy, and
@@ -107,7 +107,7 @@ class VolumeExplainer:
             placed_on(self.model, self.placement),
             evaluation_mode(self.model),
             torch.inference_mode(False),
-            host_work_runner(self.device)(self._prepare) as overlap,
+            host_work_runner(self.device)(self._prepare, self.device) as overlap,
         ):
             done = 0
             while done < total:
@@ -166,8 +166,7 @@ class VolumeExplainer:
         inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
         weights = self.blend.expand(to_device(prepared.weights, self.device, torch.float32))
         maps = part["heatmap"][inside] * weights[inside]
-        records = {key: part[key][: len(batch)] for key in RECORD_KEYS if key in part}
-        return HostCopy({"maps": maps, **records})
+        return HostCopy({"maps": maps, **record_tensors(part, len(batch))})
 
     def _write(
         self, copy: HostCopy, starts: np.ndarray, out: Any, offset: tuple[int, ...]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,17 @@ class WindowPredictions:
         )
 
 
-#: What a window's record needs from ``explain_batch``'s output.
+#: What a window's record needs from ``explain_batch``'s output (logits only when they
+#: are class scores ``(N, classes)``: a segmentation model's output grid is not kept).
 RECORD_KEYS = ("logits", "scores", "targets", "nonzero")
+
+
+def record_tensors(part: dict[str, Any], n: int) -> dict[str, Any]:
+    """The first ``n`` rows of the :data:`RECORD_KEYS` of ``explain_batch``'s output."""
+    wanted = [key for key in RECORD_KEYS if key in part]
+    if part["logits"].ndim != 2:
+        wanted.remove("logits")
+    return {key: part[key][:n] for key in wanted}
 
 
 def batch_predictions(
@@ -82,14 +92,14 @@ def batch_predictions(
 
     ``host`` holds the :data:`RECORD_KEYS` present in that output, one row per window.
     """
-    logits = host["logits"]
+    logits = host.get("logits")
     targets = host.get("targets")
     return WindowPredictions(
         starts=starts,
         window=window,
         targets=None if targets is None else targets.astype(np.int64),
         scores=host["scores"].astype(np.float32),
-        probabilities=_softmax(logits) if logits.ndim == 2 else None,
+        probabilities=None if logits is None else _softmax(logits),
         nonzero_gradient=host["nonzero"].any(axis=1),
     )
 

@@ -3,8 +3,9 @@
 Prints one Markdown table: windows per second of ``explain_volume`` on a memory-
 mapped MRC tomogram, with its host work (reading, cutting, adding) in helper threads
 and in line, and of the floor; and the peak resident memory against the
-output's size. Targets: overhead over the floor at most 10 %, peak RSS at most
-output size + 1 GB.
+output's size. Targets: overhead over the floor at most 10 %; peak RSS at most the
+output's size + 1 GB above what the process held before (Python, torch, the model:
+with CUDA's libraries loaded, that alone exceeds 1 GB).
 
 The floor runs on every window, cut in advance and held on the device, batch by
 batch: the forward pass with the target layer's output as a gradient leaf, and the
@@ -122,7 +123,7 @@ def seconds(run: Callable[[], object], device: str) -> float:
 
 def _synchronise(device: torch.device) -> None:
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def _rss_bytes() -> int:
@@ -167,7 +168,7 @@ def measure(args: argparse.Namespace, model_name: str, batch_size: int) -> dict:
         before = _rss_bytes()
         first = seconds(explain, args.device)
         peak = _peak_rss_bytes()
-        gpu = torch.cuda.max_memory_allocated() if on_cuda else 0
+        gpu = torch.cuda.max_memory_allocated(args.device) if on_cuda else 0
         floor = Floor(model, np.array(read_mrc(path).data), args.device, batch_size)
         floor.warm_up()
         runs = {"floor": floor, "threads": with_threads, "in line": in_line}
@@ -193,7 +194,8 @@ def report(args: argparse.Namespace, model_name: str, batch_size: int, m: dict) 
     n = m["windows"]
     median = {name: float(np.median(t)) for name, t in m["times"].items()}
     chosen = "threads" if m["chosen"] is BatchOverlap else "in line"
-    device = torch.cuda.get_device_name() if on_cuda else f"CPU, {torch.get_num_threads()} threads"
+    threads = f"CPU, {torch.get_num_threads()} threads"
+    device = torch.cuda.get_device_name(args.device) if on_cuda else threads
     print(
         f"\n{device}, torch {torch.__version__}; CNN-1 '{model_name}' {MODELS[model_name]}, "
         f"layer {LAYER}; tomogram x y z = {' x '.join(map(str, args.shape))}, {n} windows "
@@ -214,10 +216,9 @@ def report(args: argparse.Namespace, model_name: str, batch_size: int, m: dict) 
     print(f"| explain_volume, first run (cold), windows/s | {n / m['first']:.1f} | |")
     print(f"| output size | {m['output'] / gib:.3f} GiB | |")
     print(f"| RSS before explain_volume (Python, torch, model) | {m['before'] / gib:.3f} GiB | |")
-    limit = (m["output"] + gib) / gib
-    print(f"| peak RSS (first run) | {m['peak'] / gib:.3f} GiB | <= {limit:.3f} GiB |")
+    print(f"| peak RSS (first run) | {m['peak'] / gib:.3f} GiB | |")
     rest = (m["peak"] - m["before"] - m["output"]) / gib
-    print(f"| peak RSS - RSS before - output size | {rest:.3f} GiB | |")
+    print(f"| peak RSS - RSS before - output size | {rest:.3f} GiB | <= 1 GiB |")
     if on_cuda:
         print(f"| peak GPU memory allocated (first run) | {m['gpu'] / gib:.3f} GiB | |")
 

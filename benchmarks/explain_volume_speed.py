@@ -38,6 +38,8 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import torch
+from speed_cases import Case
+from speed_floors import leaf_floor
 
 from napari_respond_cam import explain_volume
 from napari_respond_cam.models.paper_cnns import CNN1
@@ -61,46 +63,36 @@ def build_model(name: str, device: str) -> CNN1:
 
 
 class Floor:
-    """The bare forward + backward to the layer over every window, held on the device."""
+    """The bare forward + backward to the layer over every window, held on the device.
+
+    Each batch runs speed_floors' leaf floor, as ``explain`` runs the model: forward
+    under no_grad, the layer's output a gradient leaf, then the gradient of the
+    predicted-class scores down to it.
+    """
 
     def __init__(self, model: CNN1, volume: np.ndarray, device: str, batch_size: int):
-        self.model, self.batch_size = model, batch_size
         window = np.array(model.input_shape[1:])
         grid = window_grid(volume.shape, tuple(window), None)
         starts = grid.positions(grid.axis_indices(range(len(grid))))
         cut = [volume[tuple(map(slice, start, start + window))] for start in starts]
         self.windows = torch.from_numpy(np.stack(cut)[:, None]).to(device)
-        self.layer = model.get_submodule(LAYER)
+        self.batches = [
+            leaf_floor(Case("windows", model, self.windows[i : i + batch_size], LAYER, None, 5))
+            for i in range(0, len(self.windows), batch_size)
+        ]
 
     def __len__(self) -> int:
         return len(self.windows)
 
     def warm_up(self) -> None:
         """One batch, so that the first timed run pays no one-off set-up."""
-        self._batch(self.windows[: self.batch_size])
+        self.batches[0]()
         _synchronise(self.windows.device)
 
     def __call__(self) -> None:
-        for first in range(0, len(self.windows), self.batch_size):
-            self._batch(self.windows[first : first + self.batch_size])
+        for batch in self.batches:
+            batch()
         _synchronise(self.windows.device)
-
-    def _batch(self, batch: torch.Tensor) -> None:
-        captured = []
-
-        def leaf(module, args, output):
-            captured.append(output.detach().requires_grad_(True))
-            torch.set_grad_enabled(True)
-            return captured[0]
-
-        handle = self.layer.register_forward_hook(leaf)
-        try:
-            with torch.no_grad():
-                logits = self.model(batch)
-        finally:
-            handle.remove()
-        scores = logits.gather(1, logits.detach().argmax(1, keepdim=True))
-        torch.autograd.grad(scores.sum(), captured[0])
 
 
 @contextmanager

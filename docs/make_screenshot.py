@@ -31,8 +31,8 @@ def main() -> None:
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
-    from napari_respond_cam.napari_demo import open_demo
-    from napari_respond_cam.widget.heatmap_layer import is_heatmap_layer
+    from napari_respond_cam.napari_plugin.demo import open_demo
+    from napari_respond_cam.napari_plugin.heatmap_layer import is_heatmap_layer
 
     viewer = napari.Viewer(title="Respond-CAM demo")
     viewer.window.resize(*WINDOW_SIZE)

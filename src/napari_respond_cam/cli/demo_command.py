@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the viewer and block until it is closed."""
-    from ..napari_demo import launch_demo
+    from ..napari_plugin.demo import launch_demo
 
     launch_demo(run=True)
     return 0

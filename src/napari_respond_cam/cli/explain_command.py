@@ -87,10 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check everything, then explain each tomogram in turn (or on the cluster)."""
     from ..engine.layers import resolve_layer
+    from ..jobs.file_jobs import ExplainOptions, ModelSource, explain_mrc_file, pick_device
     from ..mrc_io import read_mrc
-    from ..tiling.file_jobs import ExplainOptions, ModelSource, explain_mrc_file, pick_device
     from ..tiling.volume_explainer import VolumeExplainer
-    from .jobs import plan_jobs
+    from .file_plan import plan_jobs
     from .progress_bar import ProgressBar
 
     if args.tasks_per_file < 1:
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     VolumeExplainer(model, read_mrc(jobs[0].source).data, **checked.explainer_kwargs())
     started = time.monotonic()
     if on_cluster:
-        from ..distributed import explain_on_cluster
+        from ..jobs.distributed import explain_on_cluster
 
         bar = ProgressBar(f"{len(jobs)} file(s) on {args.scheduler}", unit="tasks")
         explain_on_cluster(

@@ -11,7 +11,7 @@ resolution (Nyquist at 11.4 Å/voxel is 22.8 Å) and scaled so that its maximum 
 particle mask is ``density > MASK_LEVEL``. ``templates.json`` records, for each class, the
 source (PDB/EMDB id, licence CC0), the model's resolution, how the density was made and
 the mask's extent.
-``python -m napari_respond_cam.simulation.make_templates`` regenerates both files.
+``python tools/make_templates.py`` regenerates both files.
 """
 
 from __future__ import annotations
@@ -181,13 +181,13 @@ def _cached_templates() -> dict[str, np.ndarray]:
         raise RespondCamError(
             f"The particle templates file {TEMPLATES_FILE} is missing; reinstall "
             "napari-respond-cam or regenerate it with "
-            "`python -m napari_respond_cam.simulation.make_templates`."
+            "`python tools/make_templates.py`."
         )
     with np.load(TEMPLATES_FILE) as stored:
         missing = [name for name in _CLASS_NAMES if name not in stored.files]
         if missing:
             raise RespondCamError(
                 f"{TEMPLATES_FILE} lacks the templates {missing}; regenerate it with "
-                "`python -m napari_respond_cam.simulation.make_templates`."
+                "`python tools/make_templates.py`."
             )
         return {name: stored[name].astype(np.float32) for name in _CLASS_NAMES}

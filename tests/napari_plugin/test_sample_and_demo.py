@@ -4,8 +4,8 @@ import napari
 import numpy as np
 import pytest
 
-from napari_respond_cam.napari_demo import launch_demo, open_demo
-from napari_respond_cam.sample_data import SAMPLE_SHAPE
+from napari_respond_cam.napari_plugin.demo import launch_demo, open_demo
+from napari_respond_cam.napari_plugin.sample_data import SAMPLE_SHAPE
 from napari_respond_cam.simulation import class_names
 
 pytestmark = pytest.mark.gui

@@ -20,18 +20,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
 from ..errors import RespondCamError
-from .explain_run import ExplainOutcome, ExplainRequest, check_volume
-from .explain_worker import ExplainJob
-from .heatmap_layer import (
-    DISPLAY_MODES,
-    POSITIVE,
-    LayerGeometry,
-    heatmap_layer_data,
-    heatmap_name,
-    is_heatmap_layer,
-    show_heatmap,
-)
-from .model_choices import (
+from ..runs.choices import (
     ARCHITECTURE_FROM_FILE,
     LOAD_FROM_FILE,
     METHODS,
@@ -45,8 +34,19 @@ from .model_choices import (
     target_choices,
     tiling_defaults,
 )
+from ..runs.explain_run import ExplainOutcome, ExplainRequest, check_volume
+from ..runs.summary import summary_metadata, summary_text
+from .explain_worker import ExplainJob
+from .heatmap_layer import (
+    DISPLAY_MODES,
+    POSITIVE,
+    LayerGeometry,
+    heatmap_layer_data,
+    heatmap_name,
+    is_heatmap_layer,
+    show_heatmap,
+)
 from .overlay_toggle import TOGGLE_KEY, bind_toggle_key, unbind_toggle_key
-from .results import summary_metadata, summary_text
 
 if TYPE_CHECKING:
     import napari

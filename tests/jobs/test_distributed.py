@@ -62,7 +62,7 @@ def test_one_file_split_into_tasks_equals_in_process(cluster, inputs, tmp_path):
 
 
 def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("napari_respond_cam.distributed.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("napari_respond_cam.jobs.distributed.CONNECT_TIMEOUT", "1s")
     model_file, tomograms = inputs
     args = ["explain", str(tomograms[0]), "--model", str(model_file), "--out", str(tmp_path)]
     assert main([*args, "--scheduler", "tcp://127.0.0.1:1"]) == 1

@@ -7,9 +7,9 @@ from qtpy.QtCore import Qt
 from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
 from napari_respond_cam import explain, register_model
-from napari_respond_cam.widget.dock_widget import RespondCamWidget
-from napari_respond_cam.widget.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
-from napari_respond_cam.widget.model_choices import LOAD_FROM_FILE
+from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
+from napari_respond_cam.runs.choices import LOAD_FROM_FILE
 
 pytestmark = pytest.mark.gui
 

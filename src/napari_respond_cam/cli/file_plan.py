@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import RespondCamError
+from ..jobs.file_jobs import FileJob
 from ..mrc_io import COMPRESSED_SUFFIXES, MRC_SUFFIXES, read_mrc
-from ..tiling.file_jobs import FileJob
 
 
 def plan_jobs(

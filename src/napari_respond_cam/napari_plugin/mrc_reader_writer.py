@@ -16,8 +16,8 @@ from typing import Any
 import pint
 from napari.utils.notifications import show_error
 
-from .errors import RespondCamError
-from .mrc_io import COMPRESSED_SUFFIXES, MrcVolume, is_mrc_path, read_mrc, write_mrc
+from ..errors import RespondCamError
+from ..mrc_io import COMPRESSED_SUFFIXES, MrcVolume, is_mrc_path, read_mrc, write_mrc
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | Sequence[str]

@@ -1,7 +1,7 @@
 """One command to see it: napari with the sample tomogram and the widget, ready to Explain.
 
 ``launch_demo()`` is what ``respond-cam demo`` runs; from a shell without the CLI,
-``python -m napari_respond_cam.napari_demo`` does the same.
+``python -m napari_respond_cam.napari_plugin.demo`` does the same.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import napari
 
-    from .widget.dock_widget import RespondCamWidget
+    from .dock_widget import RespondCamWidget
 
 PLUGIN = "napari-respond-cam"
 SAMPLE = "simulated_tomogram"

@@ -9,12 +9,16 @@ import pytest
 from napari.utils.notifications import notification_manager
 
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
-from napari_respond_cam.napari_io import get_reader, read_mrc_layers, write_image
+from napari_respond_cam.napari_plugin.mrc_reader_writer import (
+    get_reader,
+    read_mrc_layers,
+    write_image,
+)
 
 pytestmark = pytest.mark.gui
 
 PLUGIN = "napari-respond-cam"
-EMD_3197 = Path(__file__).parent / "data" / "EMD-3197.map"
+EMD_3197 = Path(__file__).parents[1] / "data" / "EMD-3197.map"
 
 
 @pytest.fixture

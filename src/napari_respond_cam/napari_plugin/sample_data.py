@@ -27,7 +27,7 @@ def simulated_tomogram() -> list[LayerDataTuple]:
         ``[(volume, kwargs, "image"), (labels, kwargs, "labels")]``, both with the
         voxel size (11.4 Å) as ``scale`` and ångström units.
     """
-    from .simulation import simulate_tomogram
+    from ..simulation import simulate_tomogram
 
     tomogram = simulate_tomogram(SAMPLE_SHAPE, n_particles=SAMPLE_PARTICLES, seed=SAMPLE_SEED)
     geometry = {"scale": (tomogram.voxel_size_a,) * 3, "units": ("angstrom",) * 3}

@@ -1,6 +1,6 @@
 """The results area's text and the heatmap metadata, from hand-made numbers."""
 
-from napari_respond_cam.widget.results import (
+from napari_respond_cam.runs.summary import (
     ResultSummary,
     ScoreCheck,
     predicted_class,

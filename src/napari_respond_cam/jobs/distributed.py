@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .engine.batch_cam import check_gradients
-from .errors import RespondCamError
-from .mrc_io import read_mrc, write_mrc
-from .tiling.file_jobs import ExplainOptions, FileJob, ModelSource, explain_mrc_file, pick_device
-from .tiling.volume_explainer import VolumeExplainer
-from .tiling.window_predictions import WindowPredictions
-from .tiling.windows import WindowGrid
+from ..engine.batch_cam import check_gradients
+from ..errors import RespondCamError
+from ..mrc_io import read_mrc, write_mrc
+from ..tiling.volume_explainer import VolumeExplainer
+from ..tiling.window_predictions import WindowPredictions
+from ..tiling.windows import WindowGrid
+from .file_jobs import ExplainOptions, FileJob, ModelSource, explain_mrc_file, pick_device
 
 #: How long to try reaching the scheduler before giving up with a message.
 CONNECT_TIMEOUT = "20s"

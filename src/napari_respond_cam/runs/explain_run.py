@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import RespondCamError
-from .model_choices import model_input_size
-from .results import ResultSummary, ScoreCheck, summarise_explanation
+from .choices import model_input_size
+from .summary import ResultSummary, ScoreCheck, summarise_explanation
 
 ProgressCallback = Callable[[int, int], object]
 

@@ -17,8 +17,8 @@ from torch import nn
 from ..engine.model_state import requested_device
 from ..models.loading import load_model
 from ..mrc_io import read_mrc, write_mrc
-from .explain_volume import explain_volume
-from .progress import ProgressCallback
+from ..tiling.explain_volume import explain_volume
+from ..tiling.progress import ProgressCallback
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from widget_helpers import CLASSES, tiny_cnn1
 
-from napari_respond_cam.widget.model_choices import (
+from napari_respond_cam.runs.choices import (
     ALL_CLASSES,
     LOAD_FROM_FILE,
     PREDICTED,

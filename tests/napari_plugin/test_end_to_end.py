@@ -8,8 +8,8 @@ from qtpy.QtCore import Qt
 from widget_helpers import CLASSES, tiny_cnn1
 
 from napari_respond_cam import register_model
-from napari_respond_cam.widget.dock_widget import RespondCamWidget
-from napari_respond_cam.widget.heatmap_layer import METADATA_KEY
+from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY
 
 pytestmark = pytest.mark.gui
 

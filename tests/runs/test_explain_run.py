@@ -6,7 +6,7 @@ import torch
 from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
 from napari_respond_cam import Cancelled, RespondCamError, explain, explain_volume
-from napari_respond_cam.widget.explain_run import (
+from napari_respond_cam.runs.explain_run import (
     ExplainRequest,
     check_volume,
     explained_in_one_pass,

@@ -7,7 +7,7 @@ import pytest
 from napari.components import ViewerModel
 from napari.layers import Image
 
-from napari_respond_cam.widget.heatmap_layer import (
+from napari_respond_cam.napari_plugin.heatmap_layer import (
     METADATA_KEY,
     POSITIVE,
     SIGNED,

@@ -21,7 +21,7 @@ _PUBLIC = {
     "available_models": "napari_respond_cam.models.registry",
     "register_model": "napari_respond_cam.models.registry",
     "load_model": "napari_respond_cam.models.loading",
-    "save_model": "napari_respond_cam.models.loading",
+    "save_model": "napari_respond_cam.models.model_files",
     "RespondCamError": "napari_respond_cam.errors",
 }
 
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .engine.layers import target_layers
     from .engine.targets import region_target
     from .errors import RespondCamError
-    from .models.loading import load_model, save_model
+    from .models.loading import load_model
+    from .models.model_files import save_model
     from .models.registry import available_models, register_model
     from .tiling.explain_volume import explain_volume
     from .tiling.progress import Cancelled

@@ -14,10 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models.paper_cnns import CNN1, CNN2
+from .models.architectures import architecture
 from .simulation import simulate_subtomograms
-
-_ARCHITECTURES = {"cnn1": CNN1, "cnn2": CNN2}
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def simulated_dataset(config: TrainingConfig, n: int, seed: int, snr: float | No
 def build_model(config: TrainingConfig, class_names: Sequence[str]) -> nn.Module:
     """A fresh network of the configured architecture, carrying its class names."""
     torch.manual_seed(config.seed)
-    model = _ARCHITECTURES[config.architecture](
+    model = architecture(config.architecture).build(
         num_classes=len(class_names),
         input_size=config.input_size,
         channels=config.channels,
@@ -149,7 +147,7 @@ def train_and_save(
     config: TrainingConfig, out: Path, log: Callable[[str], None] = print
 ) -> nn.Module:
     """Train, then save a checkpoint ``load_model`` reads, with how it was trained."""
-    from .models.loading import save_model
+    from .models.model_files import save_model
 
     model, history = train(config, log)
     model.training_record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}

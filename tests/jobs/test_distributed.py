@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from napari_respond_cam import save_model
 from napari_respond_cam.cli import main
-from napari_respond_cam.models.loading import save_model
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 

@@ -12,8 +12,6 @@ save a checkpoint that load_model and --model read. The defaults make the shippe
 model (respond-cam train --threads 1 --out demo_cnn1.pt).
 """
 
-_ARCHITECTURES = ("cnn1", "cnn2")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
@@ -21,7 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train the paper's CNNs on simulated data", description=DESCRIPTION
     )
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
-    parser.add_argument("--architecture", choices=_ARCHITECTURES, default="cnn1")
+    parser.add_argument(
+        "--architecture",
+        metavar="NAME",
+        help="a registered architecture: cnn1 (the default) or cnn2",
+    )
     # Defaults (None) come from TrainingConfig, so they live in one place.
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--n-train", type=int)
@@ -61,6 +63,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
 
     from ..engine.model_state import requested_device
     from ..errors import RespondCamError
+    from ..models.architectures import architecture
 
     if args.out.suffix not in (".pt", ".pth", ".safetensors"):
         raise RespondCamError(f"--out {args.out} must end in .pt, .pth or .safetensors.")
@@ -72,6 +75,8 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise RespondCamError("--epochs must be at least 1.")
     if args.device is not None:
         requested_device(args.device, torch.nn.Module())
+    if args.architecture is not None:
+        architecture(args.architecture)
 
 
 def _parse_snrs(text: str) -> tuple[float | None, ...]:

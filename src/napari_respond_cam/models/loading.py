@@ -1,32 +1,16 @@
-"""``load_model`` and ``save_model``: named models and model files of every kind we accept.
-
-Accepted: registry names; ``torch.export`` programs (``.pt2``), unflattened so that
-layers keep their names; state dicts or our checkpoints (``.pt``, ``.pth``,
-``.safetensors``) loaded with ``weights_only=True``; whole pickled modules only
-with ``trust=True``. TorchScript is refused: it cannot be hooked after loading.
-"""
+"""``load_model``: a model from a registry name, a model file, or a live module."""
 
 from __future__ import annotations
 
-import json
-import pickle
-import warnings
-import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..engine.model_state import evaluation_mode
 from ..errors import RespondCamError
-from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
-from .registry import architecture, available_models, build_registered, registered
-
-#: Name of the JSON metadata stored beside the weights in every file we write.
-METADATA_KEY = "napari_respond_cam"
-_CHECKPOINT_FORMAT = "napari-respond-cam/1"
+from .model_files import load_model_file
+from .registry import available_models, build_registered, registered
 
 
 def load_model(
@@ -66,7 +50,7 @@ def load_model(
         return source
     entry = registered(source) if isinstance(source, str) else None
     if entry is not None:
-        model = build_registered(source)
+        model = build_registered(entry.name)
         return model if entry.live else model.to(device).eval()
     path = Path(source).expanduser()
     if not path.is_file():
@@ -75,211 +59,6 @@ def load_model(
             f"{str(source)!r} is neither a model name ({names}) nor an existing file; "
             "check the spelling or the path."
         )
-    kind = model_file_format(path)
-    if kind == TORCHSCRIPT:
-        raise RespondCamError(
-            f"{path.name} is a TorchScript file, whose layers cannot be hooked after loading. "
-            "From the original Python model, save a torch.export program instead: "
-            "ep = torch.export.export(model.eval(), (example_input,)); "
-            "torch.export.save(ep, 'model.pt2') (or save_model(model, 'model.pt2')), "
-            "or save its state_dict() for a registered architecture."
-        )
-    loaders = {EXPORTED: _load_exported, SAFETENSORS: _load_safetensors}
-    loader = loaders.get(kind, _load_torch_file)
-    model = loader(path, architecture=architecture, trust=trust, device=device, config=config)
-    return model.to(device).eval()
-
-
-def _load_exported(path: Path, **_: Any) -> nn.Module:
-    extra = {f"{METADATA_KEY}.json": ""}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            program = torch.export.load(path, extra_files=extra)
-            model = torch.export.unflatten(program)
-    except Exception as err:
-        raise _unreadable(path, err) from err
-    _describe_exported_input(model, program)
-    metadata = json.loads(extra[f"{METADATA_KEY}.json"] or "{}")
-    _attach(model, metadata)
-    return model
-
-
-def _describe_exported_input(model: nn.Module, program: torch.export.ExportedProgram) -> None:
-    """Record the input shape, and the batch size if the program was exported with a fixed one."""
-    user_inputs = set(program.graph_signature.user_inputs)
-    for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in user_inputs and "val" in node.meta:
-            shape = node.meta["val"].shape
-            if all(isinstance(s, int) for s in shape[1:]):
-                model.input_shape = tuple(shape[1:])
-            if isinstance(shape[0], int):
-                model.fixed_batch_size = shape[0]
-            return
-
-
-def _load_safetensors(path: Path, *, architecture, device, config, **_: Any) -> nn.Module:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
-    try:
-        state = load_file(path, device=str(device))
-        with safe_open(path, framework="pt") as handle:
-            header = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise _unreadable(path, err) from err
-    metadata = json.loads(header.get(METADATA_KEY, "{}"))
-    return _build_from_state(path, state, metadata, architecture, config)
-
-
-def _load_torch_file(path: Path, *, architecture, trust, device, config) -> nn.Module:
-    try:
-        content = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):
-            raise _unreadable(path, err) from err
-        if not trust:
-            raise RespondCamError(
-                f"{path.name} holds pickled Python objects (probably a whole module), and "
-                "unpickling runs code from the file. If you trust it, load it with "
-                "trust=True (in napari: tick 'trust this file'); better, save a state dict "
-                "or a torch.export program (.pt2) instead."
-            ) from err
-        content = _load_trusted(path, device)
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise _unreadable(path, err) from err
-    if isinstance(content, nn.Module):
-        return content
-    if isinstance(content, Mapping) and content.get("format") == _CHECKPOINT_FORMAT:
-        return _build_from_state(path, content["state_dict"], content, architecture, config)
-    if isinstance(content, Mapping) and all(isinstance(v, torch.Tensor) for v in content.values()):
-        return _build_from_state(path, content, {}, architecture, config)
-    raise RespondCamError(
-        f"{path.name} holds a {type(content).__name__}, not a model, state dict or "
-        "checkpoint; save model.state_dict() or a torch.export program (.pt2)."
+    return load_model_file(
+        path, architecture=architecture, trust=trust, device=device, config=config
     )
-
-
-def _load_trusted(path: Path, device) -> Any:
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as err:
-        raise _unreadable(path, err) from err
-
-
-def _build_from_state(
-    path: Path,
-    state: Mapping[str, torch.Tensor],
-    metadata: Mapping[str, Any],
-    arch_name: str | None,
-    config: Mapping[str, Any],
-) -> nn.Module:
-    arch_name = arch_name or metadata.get("architecture")
-    if arch_name is None:
-        raise RespondCamError(
-            f"{path.name} holds bare weights (a state dict); say which architecture they "
-            "belong to, e.g. load_model(path, architecture='cnn1')."
-        )
-    arch = architecture(arch_name)
-    try:
-        settings = {**arch.config_from_state_dict(state), **metadata.get("config", {}), **config}
-        model = arch.build(**settings)
-        model.load_state_dict(state, strict=True)
-    except (KeyError, RuntimeError, TypeError, ValueError) as err:
-        raise RespondCamError(
-            f"The weights in {path.name} do not fit the architecture {arch_name!r}: {err}"
-        ) from err
-    _attach(model, metadata)
-    return model
-
-
-def _attach(model: nn.Module, metadata: Mapping[str, Any]) -> None:
-    if metadata.get("class_names"):
-        model.class_names = tuple(metadata["class_names"])
-    if metadata.get("input_shape"):
-        model.input_shape = tuple(metadata["input_shape"])
-    if metadata.get("training"):
-        model.training_record = metadata["training"]
-
-
-def _unreadable(path: Path, err: Exception) -> RespondCamError:
-    return RespondCamError(
-        f"Could not read the model file {path.name}: it is corrupt, truncated or not a "
-        f"model file ({type(err).__name__}: {err}). Save it again and retry."
-    )
-
-
-def save_model(
-    model: nn.Module, path: str | Path, example_input: torch.Tensor | None = None
-) -> Path:
-    """Save a model with its class names and input shape, to load back with ``load_model``.
-
-    ``.pt2`` writes a ``torch.export`` program (any model; the batch axis stays
-    dynamic); ``.pt``/``.pth`` and ``.safetensors`` write weights plus metadata for
-    a model of a registered architecture.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    path : str or pathlib.Path
-    example_input : torch.Tensor, optional
-        A batch for ``torch.export``; by default zeros of the model's ``input_shape``.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = Path(path)
-    metadata = _metadata(model)
-    if path.suffix == ".pt2":
-        _save_exported(model, path, metadata, example_input)
-    elif path.suffix in (".pt", ".pth", ".safetensors"):
-        _save_weights(model, path, metadata)
-    else:
-        raise RespondCamError(
-            f"Cannot tell how to save {path.name}: use a .pt2, .pt, .pth or .safetensors name."
-        )
-    return path
-
-
-def _metadata(model: nn.Module) -> dict[str, Any]:
-    metadata = {"format": _CHECKPOINT_FORMAT}
-    for key in ("class_names", "input_shape"):
-        if getattr(model, key, None) is not None:
-            metadata[key] = list(getattr(model, key))
-    if getattr(model, "architecture", None) is not None:
-        metadata["architecture"] = model.architecture
-        metadata["config"] = model.config
-    if getattr(model, "training_record", None) is not None:
-        metadata["training"] = model.training_record
-    return metadata
-
-
-def _save_exported(model: nn.Module, path: Path, metadata: dict, example_input) -> None:
-    if example_input is None:
-        shape = getattr(model, "input_shape", None)
-        if shape is None:
-            raise RespondCamError(
-                "The model has no input_shape; pass example_input, a batch it accepts."
-            )
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        example_input = torch.zeros((2, *shape), device=device)
-    with evaluation_mode(model):
-        batch = torch.export.Dim.DYNAMIC
-        program = torch.export.export(model, (example_input,), dynamic_shapes=({0: batch},))
-    torch.export.save(program, path, extra_files={f"{METADATA_KEY}.json": json.dumps(metadata)})
-
-
-def _save_weights(model: nn.Module, path: Path, metadata: dict) -> None:
-    if "architecture" not in metadata:
-        raise RespondCamError(
-            f"{type(model).__name__} is not a registered architecture, so its weights alone "
-            "could not be loaded back; save it as a .pt2 (torch.export) program instead."
-        )
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
-
-        save_file(state, path, metadata={METADATA_KEY: json.dumps(metadata)})
-    else:
-        torch.save({**metadata, "state_dict": state}, path)

@@ -1,4 +1,4 @@
-"""The registry: architectures that state dicts can be loaded into, and named models.
+"""The registry of named models.
 
 Named models are what ``available_models()`` lists and ``load_model(name)`` builds:
 built-in ones (the paper's networks, the trained demo model) and any a user
@@ -12,21 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from importlib.resources import files
+from pathlib import Path
 
 from torch import nn
 
 from ..errors import RespondCamError
-from .paper_cnns import CNN1, CNN2, config_from_state_dict
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """A model class that state dicts can be loaded into."""
-
-    name: str
-    build: Callable[..., nn.Module]
-    config_from_state_dict: Callable[[dict], dict]
-    description: str
+from .architectures import ARCHITECTURES
+from .model_files import load_model_file
+from .model_metadata import fallback_class_names
 
 
 @dataclass(frozen=True)
@@ -42,31 +35,7 @@ class RegisteredModel:
     description: str = ""
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "cnn1": Architecture(
-        "cnn1",
-        CNN1,
-        lambda state: config_from_state_dict(state, input_pool=False),
-        "CNN-1 of the Respond-CAM paper",
-    ),
-    "cnn2": Architecture(
-        "cnn2",
-        CNN2,
-        lambda state: config_from_state_dict(state, input_pool=True),
-        "CNN-2 of the Respond-CAM paper (average pool after the input)",
-    ),
-}
-
 _MODELS: dict[str, RegisteredModel] = {}
-
-
-def architecture(name: str) -> Architecture:
-    """The architecture registered under ``name``, with a clear error otherwise."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        known = ", ".join(repr(a) for a in ARCHITECTURES)
-        raise RespondCamError(f"Unknown architecture {name!r}; registered: {known}.") from None
 
 
 def available_models() -> list[str]:
@@ -176,9 +145,7 @@ _DEMO_MODELS = {
 
 
 def _load_shipped(filename: str) -> nn.Module:
-    from .loading import load_model
-
-    return load_model(files(__package__) / "weights" / filename)
+    return load_model_file(Path(str(files(__package__) / "weights" / filename)))
 
 
 def _register_demo_models() -> None:
@@ -191,7 +158,7 @@ def _register_paper_architectures() -> None:
         register_model(
             name,
             lambda name=name: ARCHITECTURES[name].build(num_classes=5),
-            class_names=[f"class {i}" for i in range(5)],
+            class_names=fallback_class_names(5),
             input_shape=(1, 40, 40, 40),
             trained=False,
             description=f"{ARCHITECTURES[name].description}, untrained, 5 classes, 40^3",

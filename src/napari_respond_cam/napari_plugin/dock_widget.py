@@ -93,7 +93,7 @@ class RespondCamWidget(Container):
     # -- building ---------------------------------------------------------------------
 
     def _build_widgets(self) -> list:
-        from ..models.registry import ARCHITECTURES
+        from ..models.architectures import ARCHITECTURES
 
         return [
             ComboBox(name="volume", label="volume", choices=self._volume_choices),

@@ -1,0 +1,46 @@
+"""Architectures that state dicts can be loaded into: the paper's CNN-1 and CNN-2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import RespondCamError
+from .paper_cnns import CNN1, CNN2, config_from_state_dict
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model class that state dicts can be loaded into."""
+
+    name: str
+    build: Callable[..., nn.Module]
+    config_from_state_dict: Callable[[dict], dict]
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "cnn1": Architecture(
+        "cnn1",
+        CNN1,
+        lambda state: config_from_state_dict(state, input_pool=False),
+        "CNN-1 of the Respond-CAM paper",
+    ),
+    "cnn2": Architecture(
+        "cnn2",
+        CNN2,
+        lambda state: config_from_state_dict(state, input_pool=True),
+        "CNN-2 of the Respond-CAM paper (average pool after the input)",
+    ),
+}
+
+
+def architecture(name: str) -> Architecture:
+    """The architecture registered under ``name``, with a clear error otherwise."""
+    try:
+        return ARCHITECTURES[name]
+    except (KeyError, TypeError):
+        known = ", ".join(repr(a) for a in ARCHITECTURES)
+        raise RespondCamError(f"Unknown architecture {name!r}; registered: {known}.") from None

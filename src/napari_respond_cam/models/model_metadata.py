@@ -1,0 +1,51 @@
+"""What a model carries besides its weights: class names, input shape, training record.
+
+These travel as attributes of the module (set by the registry, ``register_model`` and
+``load_model``) and as JSON beside the weights in the files ``save_model`` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+#: Attributes saved with a model and restored on loading, and the type each takes back.
+METADATA_ATTRIBUTES = {
+    "class_names": tuple,
+    "input_shape": tuple,
+    "training_record": dict,
+}
+#: Where each attribute is stored in a file's metadata, where the name differs.
+_STORED_AS = {"training_record": "training"}
+
+
+def fallback_class_names(n_classes: int) -> list[str]:
+    """``["class 0", "class 1", ...]`` for a model that names no classes."""
+    return [f"class {i}" for i in range(n_classes)]
+
+
+def class_names_for(names: Sequence[str] | None, n_classes: int) -> list[str]:
+    """``names`` when there is one per class, else :func:`fallback_class_names`."""
+    if names is not None and len(names) == n_classes:
+        return [str(name) for name in names]
+    return fallback_class_names(n_classes)
+
+
+def metadata_of(model: nn.Module) -> dict[str, Any]:
+    """The model's metadata attributes as JSON-ready values, under their stored names."""
+    metadata: dict[str, Any] = {}
+    for attribute, kind in METADATA_ATTRIBUTES.items():
+        value = getattr(model, attribute, None)
+        if value is not None:
+            metadata[_STORED_AS.get(attribute, attribute)] = list(value) if kind is tuple else value
+    return metadata
+
+
+def attach_metadata(model: nn.Module, metadata: Mapping[str, Any]) -> None:
+    """Set the metadata attributes found in ``metadata`` (as stored) on ``model``."""
+    for attribute, kind in METADATA_ATTRIBUTES.items():
+        value = metadata.get(_STORED_AS.get(attribute, attribute))
+        if value:
+            setattr(model, attribute, kind(value))

@@ -55,12 +55,12 @@ class Row:
 
 def our_cases(case: Case) -> dict[str, Callable[[], object]]:
     run = {
-        "explain, Respond-CAM": lambda: explain(case.model, case.x, case.layer, case.target),
+        "explain, Respond-CAM": lambda: explain(case.model, case.x, case.layer, target=case.target),
         "explain, Grad-CAM": lambda: explain(
-            case.model, case.x, case.layer, case.target, method="grad"
+            case.model, case.x, case.layer, target=case.target, method="grad"
         ),
         "explain, Respond-CAM, bf16": lambda: explain(
-            case.model, case.x, case.layer, case.target, precision="bf16"
+            case.model, case.x, case.layer, target=case.target, precision="bf16"
         ),
     }
     if not callable(case.target):
@@ -81,7 +81,7 @@ def volume_rate(case: Case, volume_side: int, device: torch.device) -> tuple[flo
 
     def run():
         _, windows = explain_volume(
-            case.model, volume, case.layer, case.target if callable(case.target) else None,
+            case.model, volume, case.layer, target=case.target if callable(case.target) else None,
             window=window, batch_size=len(case.x), device=device, return_windows=True,
         )  # fmt: skip
         counted["n"] = len(windows.starts)
@@ -110,7 +110,7 @@ def main_rows(case: Case, device: torch.device, repeats: int) -> list[Row]:
         t = timed(fn, device, repeats)
         note = bf16_agreement(case) if what.endswith("bf16") else ""
         rows.append(Row(case.name, what, t.seconds, base.seconds, t.peak_mib, note))
-    ours = explain(case.model, case.x, case.layer, case.target, method="grad").heatmap
+    ours = explain(case.model, case.x, case.layer, target=case.target, method="grad").heatmap
     for what, fn in baselines(case).items():
         if isinstance(fn, str):
             rows.append(Row(case.name, what, 0.0, base.seconds, None, fn))

@@ -106,7 +106,7 @@ def channels_last_floor(case: Case, args: argparse.Namespace) -> Callable[[], ob
 def channels_last_explain(case: Case, args: argparse.Namespace) -> Callable[[], object]:
     """``explain`` with Respond-CAM on a channels_last_3d model and input."""
     last = channels_last(case)
-    return lambda: explain(last.model, last.x, last.layer, last.target)
+    return lambda: explain(last.model, last.x, last.layer, target=last.target)
 
 
 def bf16_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
@@ -128,7 +128,7 @@ def bf16_cudnn_floor(case: Case, args: argparse.Namespace) -> Callable[[], objec
 def bf16_channels_last_explain(case: Case, args: argparse.Namespace) -> Callable[[], object]:
     """``explain`` in bf16 on a channels_last_3d model and input."""
     last = channels_last(case)
-    return lambda: explain(last.model, last.x, last.layer, last.target, precision="bf16")
+    return lambda: explain(last.model, last.x, last.layer, target=last.target, precision="bf16")
 
 
 def plain_leaf_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
@@ -159,7 +159,7 @@ def compiled_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]
 def compiled_explain(case: Case, args: argparse.Namespace) -> Callable[[], object]:
     """``explain`` with Respond-CAM on the compiled model, its layer as ``_orig_mod.<name>``."""
     on = compiled(case, args)
-    return lambda: explain(on.model, on.x, on.layer, on.target)
+    return lambda: explain(on.model, on.x, on.layer, target=on.target)
 
 
 def graphed_floor(case: Case, args: argparse.Namespace) -> Callable[[], object]:
@@ -273,7 +273,7 @@ def variant_table(cases: list[Case], args: argparse.Namespace) -> str:
     for case in cases:
         references[case.name] = {
             "floor": floor(case)(),
-            "explain": explain(case.model, case.x, case.layer, case.target),
+            "explain": explain(case.model, case.x, case.layer, target=case.target),
         }
     lines = ["Floor variants, each called alternately with the plain fp32 floor:", "",
              variant_header()]  # fmt: skip

@@ -32,8 +32,8 @@ def relative_difference(result: object, reference: object) -> float:
 
 def bf16_agreement(case: Case) -> str:
     """Correlation and max relative error of bf16 maps against fp32 maps."""
-    full = explain(case.model, case.x, case.layer, case.target).cam
-    half = explain(case.model, case.x, case.layer, case.target, precision="bf16").cam
+    full = explain(case.model, case.x, case.layer, target=case.target).cam
+    half = explain(case.model, case.x, case.layer, target=case.target, precision="bf16").cam
     r = np.corrcoef(full.ravel(), half.ravel())[0, 1]
     relative = np.abs(half - full).max() / np.abs(full).max()
     return f"maps vs fp32: r = {r:.4f}, max error {relative:.2%} of max |map|"

@@ -247,10 +247,12 @@ def test_a_segmentation_model_with_a_region_target_matches_explain_on_its_window
     mask[2:6, 2:6, 2:6] = True
     target = region_target(1, mask)
     heatmap, windows = explain_volume(
-        model, volume, "enc", target, window=8, stride=4, batch_size=2, return_windows=True
+        model, volume, "enc", target=target, window=8, stride=4, batch_size=2, return_windows=True
     )
     assert windows.probabilities is None and windows.targets is None  # no classes here
-    ref = explain(model, np.stack([volume[..., :8], volume[..., 4:]])[:, None], "enc", target)
+    ref = explain(
+        model, np.stack([volume[..., :8], volume[..., 4:]])[:, None], "enc", target=target
+    )
     np.testing.assert_allclose(windows.scores, ref.scores, rtol=1e-5)
     np.testing.assert_allclose(heatmap[..., :4], ref.heatmap[0, ..., :4], rtol=1e-5, atol=1e-7)
 

@@ -61,7 +61,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
     """Catch what would otherwise fail only after the training's minutes of work."""
     import torch
 
-    from ..engine.model_state import requested_device
+    from ..engine.devices import requested_device
     from ..errors import RespondCamError
     from ..models.architectures import architecture
 

@@ -15,14 +15,17 @@ from torch import nn
 
 from ..errors import RespondCamError
 from .activation_capture import ActivationCapture
-from .cam_weights import WeightFunction, relevance_total, weighted_map
+from .cam_weights import relevance_total, weighted_map
 from .model_inputs import InputSpec, describe_layout
 from .precision import forward_precision
+from .run_setup import RunSetup
 from .targets import TargetPlan
 from .upsampling import upsample_maps
 
 
-def pad_batch(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.Tensor, TargetPlan]:
+def _pad_batch(
+    inputs: torch.Tensor, rows: TargetPlan, size: int
+) -> tuple[torch.Tensor, TargetPlan]:
     """Repeat the last sample up to the batch size a model was exported with."""
     missing = size - inputs.shape[0]
     if missing <= 0:
@@ -36,30 +39,35 @@ def pad_batch(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.
 
 
 def explain_batch(
-    model: nn.Module,
-    module: nn.Module,
-    layer_name: str,
-    inputs: torch.Tensor,
-    plan: TargetPlan,
-    weights_of: WeightFunction,
-    spec: InputSpec,
-    autocast: torch.dtype | None = None,
+    setup: RunSetup, inputs: torch.Tensor, plan: TargetPlan
 ) -> dict[str, torch.Tensor]:
     """Maps for one batch ``inputs`` ``(N, C, *spatial)`` already on the run device.
 
-    Returns device tensors: ``cam`` (layer resolution), ``heatmap`` (upsampled on
-    the device to the inputs' grid), ``scores``, ``logits``, ``bias``, ``nonzero``
-    (whether each map's gradient was non-zero) and, for class targets, ``targets``.
-    The caller sets up the device, eval mode and ``torch.inference_mode(False)``.
-    With ``autocast`` (a dtype) the forward pass runs under autocast; maps, scores and
-    logits still come back in (at least) float32.
+    Returns device tensors with ``N`` rows: ``cam`` (layer resolution), ``heatmap``
+    (upsampled on the device to the inputs' grid), ``scores``, ``logits``, ``bias``,
+    ``nonzero`` (whether each map's gradient was non-zero) and, for class targets,
+    ``targets``. A model exported with a fixed batch size gets the batch padded to it.
+    The caller opens ``setup.running()``. Under ``setup.autocast`` the forward pass
+    runs in reduced precision; maps, scores and logits still come back in (at least)
+    float32.
     """
+    n_samples = inputs.shape[0]
+    if setup.fixed_batch_size:
+        inputs, plan = _pad_batch(inputs, plan, setup.fixed_batch_size)
+    part = _explain_padded(setup, inputs, plan)
+    return {key: value[:n_samples] for key, value in part.items()}
+
+
+def _explain_padded(
+    setup: RunSetup, inputs: torch.Tensor, plan: TargetPlan
+) -> dict[str, torch.Tensor]:
+    module, layer_name = setup.module, setup.layer_name
     with (
         ActivationCapture(module, layer_name) as capture,
         torch.no_grad(),
-        forward_precision(inputs.device, autocast),
+        forward_precision(inputs.device, setup.autocast),
     ):
-        output = _forward(model, inputs, spec)
+        output = _forward(setup.model, inputs, setup.spec)
     activation = capture.captured()
     scores, classes = plan.scores(output)
     columns = scores[:, None] if scores.ndim == 1 else scores
@@ -70,7 +78,7 @@ def explain_batch(
         last = k == columns.shape[1] - 1
         gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
         gradient = gradient.to(compute)
-        maps.append(weighted_map(weights_of(values, gradient), values))
+        maps.append(weighted_map(setup.weights_of(values, gradient), values))
         totals.append(relevance_total(values, gradient))
         nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
     stack = torch.stack if plan.per_class else _only

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from ..errors import RespondCamError
+from .options import METHOD_LABELS
 
 #: Added to every activation in the Respond-CAM denominator, as in the paper.
 RESPOND_EPS = 1e-10
@@ -58,13 +59,14 @@ def relevance_total(activations: torch.Tensor, gradients: torch.Tensor) -> torch
 
 WeightFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-METHODS: dict[str, WeightFunction] = {"respond": respond_weights, "grad": grad_weights}
+#: The weight formula of each method in :data:`.options.METHOD_LABELS`.
+WEIGHT_FUNCTIONS: dict[str, WeightFunction] = {"respond": respond_weights, "grad": grad_weights}
 
 
 def weight_function(method: str) -> WeightFunction:
     """The weight formula for a method name, with a clear error for unknown names."""
     try:
-        return METHODS[method]
+        return WEIGHT_FUNCTIONS[method]
     except (KeyError, TypeError):
-        choices = ", ".join(repr(m) for m in METHODS)
+        choices = ", ".join(repr(m) for m in METHOD_LABELS)
         raise RespondCamError(f"Unknown CAM method {method!r}: choose one of {choices}.") from None

@@ -8,19 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batch_cam import check_gradients, explain_batch, pad_batch
-from .cam_weights import weight_function
+from .batch_cam import check_gradients, explain_batch
 from .explanation import Explanation
-from .layers import resolve_layer
-from .model_inputs import (
-    as_batch,
-    input_spec,
-    model_float_dtype,
-    positive_batch_size,
-    to_tensor,
-)
-from .model_state import evaluation_mode, placed_on, requested_device
-from .precision import autocast_dtype
+from .model_inputs import as_batch, to_tensor
+from .options import DEFAULT_METHOD, DEFAULT_PRECISION
+from .run_setup import RunSetup
 from .targets import Target, TargetPlan, plan_targets
 
 
@@ -28,11 +20,12 @@ def explain(
     model: nn.Module,
     x: Any,
     layer: str | nn.Module,
+    *,
     target: Target = None,
-    method: str = "respond",
+    method: str = DEFAULT_METHOD,
     device: str | torch.device | None = None,
     batch_size: int | None = None,
-    precision: str = "fp32",
+    precision: str = DEFAULT_PRECISION,
 ) -> Explanation:
     """Explain a model's decisions on a batch of samples with Respond-CAM or Grad-CAM.
 
@@ -71,35 +64,18 @@ def explain(
     Explanation
         ``cam``, ``heatmap``, ``scores``, ``logits``, ``targets`` and ``bias``.
     """
-    weights_of = weight_function(method)
-    autocast = autocast_dtype(precision)
-    layer_name, module = resolve_layer(model, layer)
-    spec = input_spec(model)
-    batch = as_batch(x, spec)
+    setup = RunSetup.prepare(model, layer, method=method, precision=precision, device=device)
+    batch = as_batch(x, setup.spec)
     n_samples = batch.shape[0]
     plan = plan_targets(target, n_samples)
-    fixed = getattr(model, "fixed_batch_size", None)
-    chunk = fixed or _chunk_size(batch_size, n_samples)
-    run_device = requested_device(device, model)
-    dtype = model_float_dtype(model)
+    chunk = setup.batch_size(batch_size, default=n_samples)
     parts = []
-    placement = None if device is None else run_device
-    with placed_on(model, placement), evaluation_mode(model), torch.inference_mode(False):
+    with setup.running():
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
-            inputs = to_tensor(batch[start:stop], run_device, dtype)
-            rows = plan.rows(start, stop)
-            if fixed:
-                inputs, rows = pad_batch(inputs, rows, fixed)
-            part = explain_batch(
-                model, module, layer_name, inputs, rows, weights_of, spec, autocast
-            )
-            parts.append({key: value[: stop - start] for key, value in part.items()})
-    return _assemble(parts, plan, method, layer_name)
-
-
-def _chunk_size(batch_size: int | None, n_samples: int) -> int:
-    return n_samples if batch_size is None else positive_batch_size(batch_size)
+            inputs = to_tensor(batch[start:stop], setup.device, setup.dtype)
+            parts.append(explain_batch(setup, inputs, plan.rows(start, stop)))
+    return _assemble(parts, plan, method, setup.layer_name)
 
 
 def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str) -> Explanation:

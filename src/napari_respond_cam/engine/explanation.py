@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .class_probabilities import softmax
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -52,6 +54,4 @@ class Explanation:
     @property
     def probabilities(self) -> np.ndarray:
         """Softmax of the logits over classes (for ``(N, classes)`` outputs)."""
-        shifted = self.logits - self.logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(self.logits)

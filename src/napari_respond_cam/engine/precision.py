@@ -7,9 +7,10 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 
 from ..errors import RespondCamError
+from .options import PRECISIONS
 
-#: Names users pass as ``precision``, and the autocast dtype each one means.
-PRECISIONS: dict[str, torch.dtype | None] = {
+#: The autocast dtype of each name in :data:`.options.PRECISIONS` (None: full precision).
+AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {
     "fp32": None,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
@@ -19,7 +20,7 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 def autocast_dtype(precision: str) -> torch.dtype | None:
     """The autocast dtype for a precision name (``None`` for full precision)."""
     try:
-        return PRECISIONS[precision]
+        return AUTOCAST_DTYPES[precision]
     except (KeyError, TypeError):
         choices = ", ".join(repr(p) for p in PRECISIONS)
         raise RespondCamError(

@@ -10,12 +10,11 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError
+from .options import ALL_CLASSES
 from .transfers import staged, to_device
 
 TargetFunction = Callable[[Any], torch.Tensor]
 Target = int | Sequence[int] | str | TargetFunction | None
-
-ALL_CLASSES = "all"
 
 
 @dataclass(frozen=True)

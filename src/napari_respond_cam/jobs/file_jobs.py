@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine.model_state import requested_device
+from ..engine.devices import requested_device
 from ..models.loading import load_model
 from ..mrc_io import read_mrc, write_mrc
 from ..tiling.explain_volume import explain_volume

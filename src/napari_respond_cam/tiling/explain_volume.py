@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..engine.batch_cam import check_gradients
+from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
 from ..engine.targets import Target
 from ..errors import RespondCamError
 from .progress import ProgressCallback
@@ -20,8 +21,9 @@ def explain_volume(
     model: nn.Module,
     volume: Any,
     layer: str | nn.Module,
+    *,
     target: Target = None,
-    method: str = "respond",
+    method: str = DEFAULT_METHOD,
     window: int | tuple[int, ...] | None = None,
     stride: int | tuple[int, ...] | None = None,
     batch_size: int | None = None,
@@ -29,7 +31,7 @@ def explain_volume(
     progress: ProgressCallback | None = None,
     return_windows: bool = False,
     out: Any = None,
-    precision: str = "fp32",
+    precision: str = DEFAULT_PRECISION,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -121,7 +123,7 @@ def explain_volume(
     )
     out = _output_array(out, explainer.grid.shape, explainer.source.array)
     windows = explainer.run(out, progress=progress)
-    check_gradients(windows.nonzero_gradient[:, None], explainer.layer_name)
+    check_gradients(windows.nonzero_gradient[:, None], explainer.setup.layer_name)
     return (out, windows) if return_windows else out
 
 

@@ -21,12 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.batch_cam import explain_batch, pad_batch
-from ..engine.cam_weights import weight_function
-from ..engine.layers import resolve_layer
-from ..engine.model_inputs import input_spec, model_float_dtype, positive_batch_size
-from ..engine.model_state import evaluation_mode, placed_on, requested_device
-from ..engine.precision import autocast_dtype
+from ..engine.batch_cam import explain_batch
+from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
+from ..engine.run_setup import RunSetup
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..engine.transfers import HostCopy, staged, to_device
 from ..errors import RespondCamError
@@ -60,28 +57,24 @@ class VolumeExplainer:
         layer: str | nn.Module,
         *,
         target: Target = None,
-        method: str = "respond",
+        method: str = DEFAULT_METHOD,
         window: Any = None,
         stride: Any = None,
         batch_size: int | None = None,
         device: str | torch.device | None = None,
-        precision: str = "fp32",
+        precision: str = DEFAULT_PRECISION,
     ):
-        self.model = model
-        self.weights_of = weight_function(method)
-        self.autocast = autocast_dtype(precision)
-        self.layer_name, self.module = resolve_layer(model, layer)
-        self.spec = input_spec(model)
-        ndim = self.spec.spatial_dims or _spatial_dims_without_spec(window, volume)
-        window = window_shape(window, self.spec.shape, ndim)
-        self.source = VolumeSource(volume, len(window), self.spec.channels)
+        self.setup = RunSetup.prepare(
+            model, layer, method=method, precision=precision, device=device
+        )
+        spec = self.setup.spec
+        ndim = spec.spatial_dims or _spatial_dims_without_spec(window, volume)
+        window = window_shape(window, spec.shape, ndim)
+        self.source = VolumeSource(volume, len(window), spec.channels)
         self.grid = window_grid(self.source.shape, window, stride)
         self.plan = _window_targets(target, len(self.grid))
-        self.device = requested_device(device, model)
-        self.placement = None if device is None else self.device
-        self.dtype = model_float_dtype(model)
-        self.fixed = getattr(model, "fixed_batch_size", None)
-        self.batch_size = self.fixed or _batch_size(batch_size, self.device)
+        default_batch = DEFAULT_BATCH_SIZE.get(self.setup.device.type, DEFAULT_BATCH_SIZE["cpu"])
+        self.batch_size = self.setup.batch_size(batch_size, default_batch)
         self.blend = BlendWeights(self.grid)
         if self.grid.padded_axes:
             _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)
@@ -103,12 +96,8 @@ class VolumeExplainer:
         total = len(indices)
         size = self.batch_size
         report_progress(progress, 0, total)
-        with (
-            placed_on(self.model, self.placement),
-            evaluation_mode(self.model),
-            torch.inference_mode(False),
-            host_work_runner(self.device)(self._prepare, self.device) as overlap,
-        ):
+        device = self.setup.device
+        with self.setup.running(), host_work_runner(device)(self._prepare, device) as overlap:
             done = 0
             while done < total:
                 batch = indices[done : done + size]
@@ -116,7 +105,7 @@ class VolumeExplainer:
                 prepared = overlap.prepared(batch, following)
                 copy = self._try_batch(prepared)
                 if copy is None:
-                    size = halved_batch(len(batch), self.device)
+                    size = halved_batch(len(batch), device)
                     continue
                 overlap.write(partial(self._write, copy, prepared.starts, out, offset))
                 done += len(batch)
@@ -130,8 +119,9 @@ class VolumeExplainer:
         starts = self.grid.positions(axis_indices)
         windows = np.concatenate([self._windows(run) for run in self.grid.runs(axis_indices)])
         require_finite(windows, starts)
-        weights = staged(self.blend.rows(axis_indices), self.device)
-        return PreparedBatch(batch, starts, staged(windows, self.device), weights)
+        device = self.setup.device
+        weights = staged(self.blend.rows(axis_indices), device)
+        return PreparedBatch(batch, starts, staged(windows, device), weights)
 
     def _windows(self, run: Run) -> np.ndarray:
         return cut_windows(self.source.read(run.region), run.offsets, self.grid.window)
@@ -142,31 +132,20 @@ class VolumeExplainer:
         try:
             return self._explain_batch(prepared)
         except torch.OutOfMemoryError as error:
-            if not can_shrink(len(prepared.batch), bool(self.fixed)):
-                raise out_of_memory(len(prepared.batch), self.device) from error
+            if not can_shrink(len(prepared.batch), bool(self.setup.fixed_batch_size)):
+                raise out_of_memory(len(prepared.batch), self.setup.device) from error
             return None
 
     def _explain_batch(self, prepared: PreparedBatch) -> HostCopy:
         """Queue the batch on the device: maps weighted for blending, and the records."""
-        inputs = to_device(prepared.inputs, self.device, self.dtype)
+        device = self.setup.device
+        inputs = to_device(prepared.inputs, device, self.setup.dtype)
         batch = prepared.batch
-        rows = self.plan.rows(batch.start, batch.stop)
-        if self.fixed:
-            inputs, rows = pad_batch(inputs, rows, self.fixed)
-        part = explain_batch(
-            self.model,
-            self.module,
-            self.layer_name,
-            inputs,
-            rows,
-            self.weights_of,
-            self.spec,
-            self.autocast,
-        )
+        part = explain_batch(self.setup, inputs, self.plan.rows(batch.start, batch.stop))
         inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
-        weights = self.blend.expand(to_device(prepared.weights, self.device, torch.float32))
+        weights = self.blend.expand(to_device(prepared.weights, device, torch.float32))
         maps = part["heatmap"][inside] * weights[inside]
-        return HostCopy({"maps": maps, **record_tensors(part, len(batch))})
+        return HostCopy({"maps": maps, **record_tensors(part)})
 
     def _write(
         self, copy: HostCopy, starts: np.ndarray, out: Any, offset: tuple[int, ...]
@@ -204,12 +183,6 @@ def _window_targets(target: Target, n_windows: int) -> TargetPlan:
             f"{target!r}. For several classes, call it once per class."
         )
     return plan_targets(target, n_windows)
-
-
-def _batch_size(batch_size: int | None, device: torch.device) -> int:
-    if batch_size is None:
-        return DEFAULT_BATCH_SIZE.get(device.type, DEFAULT_BATCH_SIZE["cpu"])
-    return positive_batch_size(batch_size)
 
 
 def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:

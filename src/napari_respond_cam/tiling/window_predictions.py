@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.class_probabilities import softmax
+
 
 @dataclass(frozen=True)
 class WindowPredictions:
@@ -24,6 +26,12 @@ class WindowPredictions:
         function.
     scores : numpy.ndarray
         float32 ``(N,)``: the target score of each window (pre-softmax).
+    cam_sums : numpy.ndarray
+        float32 ``(N,)``: the sum of each window's map at the layer's resolution.
+    bias : numpy.ndarray
+        float32 ``(N,)``: ``beta = score - sum(A * G)`` of each window; Respond-CAM
+        maps sum to ``score - beta`` when the layers after the target are piecewise
+        linear.
     probabilities : numpy.ndarray or None
         float32 ``(N, classes)``: softmax of the model's output, for models whose
         output is ``(N, classes)``; ``None`` otherwise.
@@ -36,6 +44,8 @@ class WindowPredictions:
     window: tuple[int, ...]
     targets: np.ndarray | None
     scores: np.ndarray
+    cam_sums: np.ndarray
+    bias: np.ndarray
     probabilities: np.ndarray | None
     nonzero_gradient: np.ndarray
 
@@ -67,6 +77,8 @@ class WindowPredictions:
             parts[0].window,
             join("targets"),
             join("scores"),
+            join("cam_sums"),
+            join("bias"),
             join("probabilities"),
             join("nonzero_gradient"),
         )
@@ -74,15 +86,15 @@ class WindowPredictions:
 
 #: What a window's record needs from ``explain_batch``'s output (logits only when they
 #: are class scores ``(N, classes)``: a segmentation model's output grid is not kept).
-RECORD_KEYS = ("logits", "scores", "targets", "nonzero")
+RECORD_KEYS = ("logits", "scores", "bias", "targets", "nonzero")
 
 
-def record_tensors(part: dict[str, Any], n: int) -> dict[str, Any]:
-    """The first ``n`` rows of the :data:`RECORD_KEYS` of ``explain_batch``'s output."""
+def record_tensors(part: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`RECORD_KEYS` of ``explain_batch``'s output, and each map's sum."""
     wanted = [key for key in RECORD_KEYS if key in part]
     if part["logits"].ndim != 2:
         wanted.remove("logits")
-    return {key: part[key][:n] for key in wanted}
+    return {**{key: part[key] for key in wanted}, "cam_sums": part["cam"].flatten(1).sum(1)}
 
 
 def batch_predictions(
@@ -90,7 +102,7 @@ def batch_predictions(
 ) -> WindowPredictions:
     """The record of one batch from ``explain_batch``'s output, copied to the host.
 
-    ``host`` holds the :data:`RECORD_KEYS` present in that output, one row per window.
+    ``host`` holds what :func:`record_tensors` took from that output, one row per window.
     """
     logits = host.get("logits")
     targets = host.get("targets")
@@ -99,12 +111,8 @@ def batch_predictions(
         window=window,
         targets=None if targets is None else targets.astype(np.int64),
         scores=host["scores"].astype(np.float32),
-        probabilities=None if logits is None else _softmax(logits),
+        cam_sums=host["cam_sums"].astype(np.float32),
+        bias=host["bias"].astype(np.float32),
+        probabilities=None if logits is None else softmax(logits),
         nonzero_gradient=host["nonzero"].any(axis=1),
     )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,20 @@
+"""The names users choose from: CAM methods, precisions, and the all-classes target.
+
+Torch-free, so that the command line's ``--help`` and the widget's pickers list them
+without importing torch. The engine maps each name to its implementation
+(``cam_weights``, ``precision``, ``targets``); tests check that the maps cover these
+names exactly.
+"""
+
+from __future__ import annotations
+
+#: CAM method names the engine takes, and the label shown to users for each.
+METHOD_LABELS = {"respond": "Respond-CAM", "grad": "Grad-CAM"}
+DEFAULT_METHOD = "respond"
+
+#: Precision names: full float32, or the forward pass under bfloat16 / float16 autocast.
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEFAULT_PRECISION = "fp32"
+
+#: The ``target`` that explains every class of a classifier.
+ALL_CLASSES = "all"

@@ -1,0 +1,108 @@
+"""One run's checked settings, shared by ``explain`` and ``explain_volume``.
+
+Both resolve the same things before any work (method, precision, layer, the input
+the model takes, device and placement, dtype, a batch size fixed at export) and open
+the same contexts around it; this is the one place that does both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .cam_weights import WeightFunction, weight_function
+from .devices import requested_device
+from .layers import resolve_layer
+from .model_inputs import InputSpec, input_spec, model_float_dtype, positive_batch_size
+from .model_state import evaluation_mode, placed_on
+from .precision import autocast_dtype
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run needs to know about the model and the user's choices, checked.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+    layer_name : str
+        The target layer's name in ``model.named_modules()``.
+    module : torch.nn.Module
+        The target layer.
+    weights_of : callable
+        The method's channel-weight formula.
+    autocast : torch.dtype or None
+        The forward pass's autocast dtype, ``None`` for full precision.
+    spec : InputSpec
+        The input the model takes, as far as it can be told.
+    device : torch.device
+        Where inputs go.
+    placement : torch.device or None
+        Where the model is moved for the run; ``None`` leaves it where it is.
+    dtype : torch.dtype
+        The floating dtype inputs are given in (the model's own).
+    fixed_batch_size : int or None
+        The batch size a model was exported with, which every batch is padded to.
+    """
+
+    model: nn.Module
+    layer_name: str
+    module: nn.Module
+    weights_of: WeightFunction
+    autocast: torch.dtype | None
+    spec: InputSpec
+    device: torch.device
+    placement: torch.device | None
+    dtype: torch.dtype
+    fixed_batch_size: int | None
+
+    @classmethod
+    def prepare(
+        cls,
+        model: nn.Module,
+        layer: str | nn.Module,
+        *,
+        method: str,
+        precision: str,
+        device: str | torch.device | None,
+    ) -> RunSetup:
+        """Check the choices against the model, without running it."""
+        weights_of = weight_function(method)
+        autocast = autocast_dtype(precision)
+        layer_name, module = resolve_layer(model, layer)
+        run_device = requested_device(device, model)
+        return cls(
+            model=model,
+            layer_name=layer_name,
+            module=module,
+            weights_of=weights_of,
+            autocast=autocast,
+            spec=input_spec(model),
+            device=run_device,
+            placement=None if device is None else run_device,
+            dtype=model_float_dtype(model),
+            fixed_batch_size=getattr(model, "fixed_batch_size", None),
+        )
+
+    def batch_size(self, requested: int | None, default: int) -> int:
+        """Samples per pass: the exported size, else the one requested, else ``default``."""
+        if self.fixed_batch_size:
+            return self.fixed_batch_size
+        return default if requested is None else positive_batch_size(requested)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """The model placed, in eval mode and with autograd on, for the run's duration.
+
+        Everything is restored on leaving: the model's device and train/eval flags.
+        """
+        with (
+            placed_on(self.model, self.placement),
+            evaluation_mode(self.model),
+            torch.inference_mode(False),
+        ):
+            yield

@@ -7,9 +7,12 @@ from qtpy.QtCore import Qt
 from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
 from napari_respond_cam import explain, register_model
-from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.dock_widget import (
+    LOAD_FROM_FILE,
+    RespondCamWidget,
+    model_choices,
+)
 from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
-from napari_respond_cam.runs.choices import LOAD_FROM_FILE
 
 pytestmark = pytest.mark.gui
 
@@ -145,7 +148,7 @@ def test_signed_view_and_replacement_policy(viewer, widget, qtbot):
     assert low == pytest.approx(-high) and high == pytest.approx(np.abs(first.data).max())
     assert first.blending == "translucent"
 
-    widget.method.value = "Grad-CAM"
+    widget.method.value = "grad"
     run(widget, qtbot)
     assert [layer.name for layer in heatmaps(viewer)] == [
         "tomo Respond-CAM (predicted class)",
@@ -288,3 +291,12 @@ def test_h_toggles_the_heatmap_while_the_tomogram_is_selected(viewer, widget, qt
     assert not layer.visible
     qtbot.keyClick(canvas, Qt.Key_H)
     assert layer.visible
+
+
+def test_model_picker_lists_registry_then_files_then_the_loader():
+    assert model_choices(["cnn1-demo", "cnn1"], ["mine.pt2 (file)"]) == [
+        "cnn1-demo",
+        "cnn1",
+        "mine.pt2 (file)",
+        LOAD_FROM_FILE,
+    ]

@@ -5,12 +5,10 @@ import torch
 from widget_helpers import CLASSES, tiny_cnn1
 
 from napari_respond_cam.runs.choices import (
-    ALL_CLASSES,
-    LOAD_FROM_FILE,
+    ALL_CLASSES_LABEL,
     PREDICTED,
     class_names_of,
     device_choices,
-    model_choices,
     model_input_size,
     resolve_device,
     target_argument,
@@ -20,18 +18,9 @@ from napari_respond_cam.runs.choices import (
 from toy_models import GapHead
 
 
-def test_model_picker_lists_registry_then_files_then_the_loader():
-    assert model_choices(["cnn1-demo", "cnn1"], ["mine.pt2 (file)"]) == [
-        "cnn1-demo",
-        "cnn1",
-        "mine.pt2 (file)",
-        LOAD_FROM_FILE,
-    ]
-
-
 def test_targets_are_predicted_all_then_each_class():
     choices = target_choices(CLASSES)
-    assert choices == [PREDICTED, ALL_CLASSES, "ribosome", "proteasome", "membrane"]
+    assert choices == [PREDICTED, ALL_CLASSES_LABEL, "ribosome", "proteasome", "membrane"]
     assert [target_argument(c, CLASSES) for c in choices] == [None, "all", 0, 1, 2]
 
 

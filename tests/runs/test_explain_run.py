@@ -7,33 +7,33 @@ from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
 from napari_respond_cam import Cancelled, RespondCamError, explain, explain_volume
 from napari_respond_cam.runs.explain_run import (
-    ExplainRequest,
     check_volume,
     explained_in_one_pass,
     run_explanation,
 )
+from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
 from toy_models import GapHead
 
 
-def request(model, volume, target=None, label="predicted class", **settings):
+def request(model, volume, target=None, **chosen):
     values = {
-        "model": model,
-        "model_name": "tiny",
-        "volume": volume,
-        "volume_name": "tomo",
         "layer": "maxpool2",
         "target": target,
-        "target_label": label,
-        "class_names": CLASSES,
         "method": "respond",
-        "method_label": "Respond-CAM",
         "device": "cpu",
         "window": 16,
         "stride": 8,
         "batch_size": 4,
-        **settings,
+        **chosen,
     }
-    return ExplainRequest(**values)
+    return ExplainRequest(
+        model,
+        volume,
+        ExplainSettings(**values),
+        model_name="tiny",
+        volume_name="tomo",
+        class_names=CLASSES,
+    )
 
 
 class Recorder:
@@ -70,7 +70,7 @@ def test_a_volume_of_the_models_size_is_explained_in_one_pass():
 
 def test_all_classes_in_one_pass_give_a_class_axis_and_one_check_each():
     model, x = tiny_cnn1(), noise_volume()
-    outcome = run_explanation(request(model, x, target="all", label="all classes"), Recorder())
+    outcome = run_explanation(request(model, x, target="all"), Recorder())
 
     expected = explain(model, x, "maxpool2", target="all")
     assert outcome.heatmap.shape == (3, 16, 16, 16)
@@ -86,7 +86,7 @@ def test_a_larger_volume_is_tiled_and_summarised_over_windows():
     model, x = tiny_cnn1(), noise_volume((24, 32, 32))
     progress = Recorder()
 
-    outcome = run_explanation(request(model, x, target=1, label="proteasome"), progress)
+    outcome = run_explanation(request(model, x, target=1), progress)
 
     heatmap, windows = explain_volume(
         model, x, "maxpool2", target=1, stride=8, batch_size=4, return_windows=True
@@ -109,7 +109,7 @@ def test_all_classes_of_a_tiled_volume_run_once_per_class_under_one_progress():
     model, x = tiny_cnn1(), noise_volume((16, 16, 24))
     progress = Recorder()
 
-    outcome = run_explanation(request(model, x, target="all", label="all classes"), progress)
+    outcome = run_explanation(request(model, x, target="all"), progress)
 
     assert outcome.heatmap.shape == (3, 16, 16, 24)
     for k in range(3):

@@ -7,6 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
 from ..errors import RespondCamError
 
 DESCRIPTION = """\
@@ -37,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CLASS",
         help="class index or name to explain (default: each window's predicted class)",
     )
-    parser.add_argument("--method", choices=("respond", "grad"), default="respond")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    parser.add_argument("--method", choices=tuple(METHOD_LABELS), default=DEFAULT_METHOD)
+    parser.add_argument(
+        "--device", help="cpu, cuda, cuda:1, mps, ... (default: the GPU when there is one)"
+    )
     parser.add_argument(
         "--window",
         type=int,
@@ -56,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, metavar="N", help="windows per batch")
     parser.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "fp16"),
-        default="fp32",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
         help="run the network under autocast (bf16: faster on recent GPUs); maps stay float32",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -87,8 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check everything, then explain each tomogram in turn (or on the cluster)."""
     from ..engine.layers import resolve_layer
-    from ..jobs.file_jobs import ExplainOptions, ModelSource, explain_mrc_file, pick_device
+    from ..jobs.file_jobs import ModelSource, explain_mrc_file
     from ..mrc_io import read_mrc
+    from ..runs.choices import AUTO_DEVICE, resolve_device
+    from ..runs.request import ExplainSettings
     from ..tiling.volume_explainer import VolumeExplainer
     from .file_plan import plan_jobs
     from .progress_bar import ProgressBar
@@ -98,36 +103,38 @@ def run(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.tomograms, args.out, args.method, args.overwrite)
     source = ModelSource(str(args.model), args.architecture, args.trust)
     on_cluster = args.scheduler is not None
-    model = source.load("cpu" if on_cluster else pick_device(args.device))
+    device = args.device or AUTO_DEVICE
+    model = source.load("cpu" if on_cluster else resolve_device(device))
     layer = args.layer or _default_layer(model)
     resolve_layer(model, layer)
-    options = ExplainOptions(
+    settings = ExplainSettings(
         layer=layer,
-        target=_class_index(args.target, getattr(model, "class_names", None)),
+        target=_target(args.target, model),
         method=args.method,
+        device=device,
+        precision=args.precision,
         window=_shape(args.window, "--window"),
         stride=_shape(args.stride, "--stride"),
         batch_size=args.batch_size,
-        precision=args.precision,
-        device=args.device,
     )
     # Build (not run) the first file's explainer: a wrong window, stride, target or
     # device fails now, with a message, rather than after the first file's work.
     # On a cluster the device is the workers' business: check the rest on the CPU.
-    checked = dataclasses.replace(options, device="cpu") if on_cluster else options
-    VolumeExplainer(model, read_mrc(jobs[0].source).data, **checked.explainer_kwargs())
+    checked = dataclasses.replace(settings, device="cpu") if on_cluster else settings
+    first = read_mrc(jobs[0].source).data
+    VolumeExplainer(model, first, target=checked.target, **checked.tiling_arguments())
     started = time.monotonic()
     if on_cluster:
         from ..jobs.distributed import explain_on_cluster
 
         bar = ProgressBar(f"{len(jobs)} file(s) on {args.scheduler}", unit="tasks")
         explain_on_cluster(
-            jobs, source, options, args.scheduler, args.tasks_per_file, args.overwrite, bar
+            jobs, source, settings, args.scheduler, args.tasks_per_file, args.overwrite, bar
         )
     else:
         for job in jobs:
             bar = ProgressBar(job.source.name)
-            explain_mrc_file(model, job, options, progress=bar, overwrite=args.overwrite)
+            explain_mrc_file(model, job, settings, progress=bar, overwrite=args.overwrite)
     seconds = time.monotonic() - started
     for job in jobs:
         print(job.target)
@@ -135,21 +142,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _class_index(target: str | None, class_names: tuple[str, ...] | None) -> int | None:
-    if target is None:
-        return None
-    if target.lstrip("-").isdigit():
-        index = int(target)
-        if class_names and not 0 <= index < len(class_names):
-            raise RespondCamError(
-                f"--target {index} is out of range: the model has {len(class_names)} classes "
-                f"(0 to {len(class_names) - 1})."
-            )
-        return index
-    if class_names and target in class_names:
-        return class_names.index(target)
-    known = f"one of {', '.join(repr(n) for n in class_names)}" if class_names else "an index"
-    raise RespondCamError(f"--target {target!r} is not a class of this model; use {known}.")
+def _target(text: str | None, model) -> int | None:
+    """The class ``--target`` names, read as the widget reads its target picker."""
+    from ..engine.options import ALL_CLASSES
+    from ..runs.choices import target_argument
+
+    try:
+        target = target_argument(text, getattr(model, "class_names", None) or ())
+    except RespondCamError as error:
+        raise RespondCamError(f"--target: {error}") from None
+    if target == ALL_CLASSES:
+        raise RespondCamError(
+            "--target all is not available on the command line yet; explain one class per "
+            "run (--target NAME) or each window's predicted class (leave --target out)."
+        )
+    return target
 
 
 def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:
@@ -161,11 +168,11 @@ def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:
 
 
 def _default_layer(model) -> str:
-    from ..engine.layers import target_layers
+    from ..engine.layers import default_target_layer, target_layers
 
-    names = target_layers(model)
-    if not names:
+    layer = default_target_layer(target_layers(model))
+    if layer is None:
         raise RespondCamError(
             "The model has no layer with a spatial output to explain; pass --layer NAME."
         )
-    return names[-1]
+    return layer

@@ -80,6 +80,11 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     ) from last_error
 
 
+def default_target_layer(layer_names: Sequence[str]) -> str | None:
+    """The default among :func:`target_layers`' names: the last (deepest spatial) one."""
+    return layer_names[-1] if layer_names else None
+
+
 def _candidate_shapes(model: nn.Module) -> list[tuple[int, ...]]:
     spec = input_spec(model)
     if spec.shape is not None:

@@ -23,16 +23,16 @@ from torch import nn
 from ..engine.batch_cam import check_gradients
 from ..errors import RespondCamError
 from ..mrc_io import read_mrc, write_mrc
+from ..runs.choices import resolve_device
+from ..runs.request import ExplainSettings
+from ..tiling.progress import ProgressCallback
 from ..tiling.volume_explainer import VolumeExplainer
 from ..tiling.window_predictions import WindowPredictions
 from ..tiling.windows import WindowGrid
-from .file_jobs import ExplainOptions, FileJob, ModelSource, explain_mrc_file, pick_device
+from .file_jobs import FileJob, ModelSource, explain_mrc_file
 
 #: How long to try reaching the scheduler before giving up with a message.
 CONNECT_TIMEOUT = "20s"
-
-#: Called as ``progress(done, total)`` in tasks.
-TaskProgress = Callable[[int, int], object]
 
 # Per worker process: the models loaded so far, and a lock so that one task at a
 # time uses them (a call sets hooks and eval flags on the model; torch already
@@ -44,11 +44,11 @@ _models_lock = threading.Lock()
 def explain_on_cluster(
     jobs: Sequence[FileJob],
     source: ModelSource,
-    options: ExplainOptions,
+    settings: ExplainSettings,
     scheduler: str,
     tasks_per_file: int = 1,
     overwrite: bool = False,
-    progress: TaskProgress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Explain tomogram files as tasks on the Dask cluster at ``scheduler``.
 
@@ -58,8 +58,8 @@ def explain_on_cluster(
         Input tomograms and output heatmaps, with absolute paths the workers see.
     source : ModelSource
         The model every worker loads (once per worker).
-    options : ExplainOptions
-        The ``explain_volume`` settings.
+    options : ExplainSettings
+        The user's choices, as the widget would pass them.
     scheduler : str
         The scheduler's address, such as ``tcp://10.0.0.5:8786``.
     tasks_per_file : int
@@ -82,44 +82,47 @@ def explain_on_cluster(
     with client:
         if tasks_per_file == 1:
             futures = [
-                client.submit(explain_file_task, job, source, options, overwrite, pure=False)
+                client.submit(explain_file_task, job, source, settings, overwrite, pure=False)
                 for job in jobs
             ]
             _wait(as_completed(futures), len(futures), progress)
             return
         model = source.load("cpu")
-        grids = [_client_grid(model, job, options) for job in jobs]
+        grids = [_client_grid(model, job, settings) for job in jobs]
         splits = [grid.split(tasks_per_file) for grid in grids]
         total = sum(len(parts) for parts in splits)
         done = 0
         for job, grid, parts in zip(jobs, grids, splits, strict=True):
             futures = [
-                client.submit(explain_tiles_task, job, source, options, part, pure=False)
+                client.submit(explain_tiles_task, job, source, settings, part, pure=False)
                 for part in parts
             ]
             results = _wait(as_completed(futures), total, progress, done)
             done += len(parts)
-            _write_tiled(job, grid.shape, results, options.layer, overwrite)
+            _write_tiled(job, grid.shape, results, settings.layer, overwrite)
 
 
 def explain_file_task(
-    job: FileJob, source: ModelSource, options: ExplainOptions, overwrite: bool
+    job: FileJob, source: ModelSource, settings: ExplainSettings, overwrite: bool
 ) -> str:
     """A worker task: explain one whole file and write its heatmap."""
-    with worker_model(source, options.device) as model:
-        return str(explain_mrc_file(model, job, options, overwrite=overwrite))
+    with worker_model(source, settings.device) as model:
+        explain_mrc_file(model, job, settings, overwrite=overwrite)
+    return str(job.target)
 
 
 def explain_tiles_task(
-    job: FileJob, source: ModelSource, options: ExplainOptions, indices: range
+    job: FileJob, source: ModelSource, settings: ExplainSettings, indices: range
 ) -> tuple[int, np.ndarray, WindowPredictions]:
     """A worker task: the blended maps of windows ``indices`` of one file, as a slab.
 
     Returns the slab's first voxel along the first axis, the slab and the windows' records.
     """
     volume = read_mrc(job.source).data
-    with worker_model(source, options.device) as model:
-        explainer = VolumeExplainer(model, volume, **options.explainer_kwargs())
+    with worker_model(source, settings.device) as model:
+        explainer = VolumeExplainer(
+            model, volume, target=settings.target, **settings.tiling_arguments()
+        )
         grid = explainer.grid
         start, stop = grid.first_axis_span(indices)
         slab = np.zeros((stop - start, *grid.shape[1:]), dtype=np.float32)
@@ -132,20 +135,23 @@ def explain_tiles_task(
 def worker_model(source: ModelSource, device: str | None) -> Iterator[nn.Module]:
     """This process's copy of the model, loaded on first use; one task uses it at a time."""
     with _models_lock:
-        key = (source, pick_device(device))
+        key = (source, resolve_device(device))
         if key not in _models:
             _models[key] = source.load(key[1])
         yield _models[key]
 
 
-def _client_grid(model: nn.Module, job: FileJob, options: ExplainOptions) -> WindowGrid:
+def _client_grid(model: nn.Module, job: FileJob, settings: ExplainSettings) -> WindowGrid:
     # Built here only to split the windows (the workers' device may not exist here):
     # opening a memmap reads only the header.
-    here = dataclasses.replace(options, device="cpu")
-    return VolumeExplainer(model, read_mrc(job.source).data, **here.explainer_kwargs()).grid
+    here = dataclasses.replace(settings, device="cpu")
+    volume = read_mrc(job.source).data
+    return VolumeExplainer(model, volume, target=here.target, **here.tiling_arguments()).grid
 
 
-def _wait(completed: Any, total: int, progress: TaskProgress | None, done: int = 0) -> list[Any]:
+def _wait(
+    completed: Any, total: int, progress: ProgressCallback | None, done: int = 0
+) -> list[Any]:
     results = []
     for future in completed:
         results.append(future.result())

@@ -1,23 +1,21 @@
 """Explaining tomogram files: what to load, what to run, where to write.
 
 Everything here is a small picklable description, so the same job runs in this
-process (the ``respond-cam`` command) or on a Dask worker (``distributed``).
+process (the ``respond-cam`` command) or on a Dask worker (``distributed``). A job
+runs through the run layer, exactly as the napari widget's Explain does.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import torch
 from torch import nn
 
-from ..engine.devices import requested_device
 from ..models.loading import load_model
 from ..mrc_io import read_mrc, write_mrc
-from ..tiling.explain_volume import explain_volume
+from ..runs.explain_run import ExplainOutcome, run_explanation
+from ..runs.request import ExplainRequest, ExplainSettings
 from ..tiling.progress import ProgressCallback
 
 
@@ -38,47 +36,33 @@ class ModelSource:
     trust: bool = False
 
     def load(self, device: str) -> nn.Module:
+        """Load the model onto ``device``."""
         return load_model(
             self.name_or_path, architecture=self.architecture, trust=self.trust, device=device
         )
 
 
-@dataclass(frozen=True)
-class ExplainOptions:
-    """The ``explain_volume`` settings of a job; ``device=None`` picks CUDA when present."""
-
-    layer: str
-    target: int | None = None
-    method: str = "respond"
-    window: int | tuple[int, ...] | None = None
-    stride: int | tuple[int, ...] | None = None
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str = "fp32"
-
-    def explainer_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``explain_volume``, with the device decided here."""
-        return {**dataclasses.asdict(self), "device": pick_device(self.device)}
-
-
-def pick_device(device: str | None) -> str:
-    """The device asked for (checked to exist here), or this process's GPU when it has one."""
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(requested_device(device, nn.Module()))
-
-
 def explain_mrc_file(
     model: nn.Module,
     job: FileJob,
-    options: ExplainOptions,
+    settings: ExplainSettings,
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
-) -> Path:
+) -> ExplainOutcome:
     """Explain one MRC tomogram and write the heatmap with its voxel size and origin.
 
     The tomogram is memory-mapped, so only the output is held in memory.
     """
     tomogram = read_mrc(job.source)
-    heatmap = explain_volume(model, tomogram.data, progress=progress, **options.explainer_kwargs())
-    return write_mrc(job.target, heatmap, tomogram.voxel_size, tomogram.origin, overwrite=overwrite)
+    request = ExplainRequest(
+        model,
+        tomogram.data,
+        settings,
+        volume_name=job.source.name,
+        class_names=tuple(getattr(model, "class_names", None) or ()),
+    )
+    outcome = run_explanation(request, progress)
+    write_mrc(
+        job.target, outcome.heatmap, tomogram.voxel_size, tomogram.origin, overwrite=overwrite
+    )
+    return outcome

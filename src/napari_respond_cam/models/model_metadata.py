@@ -7,9 +7,10 @@ These travel as attributes of the module (set by the registry, ``register_model`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 #: Attributes saved with a model and restored on loading, and the type each takes back.
 METADATA_ATTRIBUTES = {
@@ -24,6 +25,13 @@ _STORED_AS = {"training_record": "training"}
 def fallback_class_names(n_classes: int) -> list[str]:
     """``["class 0", "class 1", ...]`` for a model that names no classes."""
     return [f"class {i}" for i in range(n_classes)]
+
+
+def class_label(index: int, names: Sequence[str] | None) -> str:
+    """The name of class ``index``: from ``names`` when it has one, else ``"class {index}"``."""
+    if names is not None and 0 <= index < len(names):
+        return str(names[index])
+    return fallback_class_names(index + 1)[index]
 
 
 def class_names_for(names: Sequence[str] | None, n_classes: int) -> list[str]:

@@ -9,6 +9,7 @@ the run uses the model) until it ends.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,23 +20,20 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
+from ..engine.layers import default_target_layer, target_layers
+from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
 from ..errors import RespondCamError
 from ..runs.choices import (
-    ARCHITECTURE_FROM_FILE,
-    LOAD_FROM_FILE,
-    METHODS,
-    PRECISIONS,
     class_names_of,
     device_choices,
-    model_choices,
     model_input_size,
-    resolve_device,
     target_argument,
     target_choices,
     tiling_defaults,
 )
-from ..runs.explain_run import ExplainOutcome, ExplainRequest, check_volume
-from ..runs.summary import summary_metadata, summary_text
+from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
+from ..runs.request import ExplainRequest, ExplainSettings
+from ..runs.summary import summary_text
 from .explain_worker import ExplainJob
 from .heatmap_layer import (
     DISPLAY_MODES,
@@ -57,6 +55,26 @@ _RESULTS_MIN_WIDTH = 200
 _TOGGLE_HINT = f"Press {TOGGLE_KEY} to show or hide the heatmap while you scroll."
 _HINT = f"Press Explain. {_TOGGLE_HINT}"
 _MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
+
+LOAD_FROM_FILE = "Load from file..."
+ARCHITECTURE_FROM_FILE = "as saved in the file"
+
+
+def model_choices(available: Sequence[str], loaded_files: Sequence[str]) -> list[str]:
+    """Entries of the model picker: registry names, models loaded from files, then the loader.
+
+    Parameters
+    ----------
+    available : sequence of str
+        ``available_models()``, the demo model first.
+    loaded_files : sequence of str
+        Labels of the models this widget has loaded from files.
+
+    Returns
+    -------
+    list of str
+    """
+    return [*available, *loaded_files, LOAD_FROM_FILE]
 
 
 class RespondCamWidget(Container):
@@ -114,13 +132,17 @@ class RespondCamWidget(Container):
             # reset_choices (on every layer change) keeps them.
             ComboBox(name="target_layer", label="target layer", choices=self._target_layer_choices),
             ComboBox(name="target", label="target class", choices=self._target_choices),
-            ComboBox(name="method", label="method", choices=list(METHODS)),
+            ComboBox(
+                name="method",
+                label="method",
+                choices=[(label, name) for name, label in METHOD_LABELS.items()],
+            ),
             ComboBox(name="device", label="device", choices=device_choices()),
             ComboBox(
                 name="precision",
                 label="precision",
                 choices=list(PRECISIONS),
-                value="fp32",
+                value=DEFAULT_PRECISION,
                 tooltip="bf16/fp16 run the network under autocast (faster on recent GPUs); "
                 "the maps are computed in float32.",
             ),
@@ -241,7 +263,7 @@ class RespondCamWidget(Container):
         layers, classes = [], []
         if model is not None:
             try:
-                layers, classes = _target_layers(model), class_names_of(model)
+                layers, classes = target_layers(model), class_names_of(model)
             except RespondCamError as error:
                 show_error(str(error))
                 self._model = None
@@ -250,7 +272,7 @@ class RespondCamWidget(Container):
         self.target_layer.reset_choices()
         self.target.reset_choices()
         if layers:
-            self.target_layer.value = layers[-1]
+            self.target_layer.value = default_target_layer(layers)
         self._apply_tiling_defaults()
 
     def _apply_tiling_defaults(self) -> None:
@@ -310,23 +332,24 @@ class RespondCamWidget(Container):
             )
         volume = source.data[0] if source.multiscale else source.data
         check_volume(volume.shape, source.name)
-        class_names = self._class_names
-        request = ExplainRequest(
-            model=self._model,
-            model_name=self._model_label,
-            volume=volume,
-            volume_name=source.name,
+        settings = ExplainSettings(
             layer=self.target_layer.value,
-            target=target_argument(self.target.value, class_names),
-            target_label=self.target.value,
-            class_names=tuple(class_names),
-            method=METHODS[self.method.value],
-            method_label=self.method.value,
-            device=resolve_device(self.device.value),
-            window=self.window.value,
+            target=target_argument(self.target.value, self._class_names),
+            method=self.method.value,
+            device=self.device.value,
+            precision=self.precision.value,
+            # A model with a fixed input size dictates the window.
+            window=self.window.value if self._window_is_free() else None,
             stride=self.stride.value,
             batch_size=self.batch_size.value,
-            precision=self.precision.value,
+        )
+        request = ExplainRequest(
+            model=self._model,
+            volume=volume,
+            settings=settings,
+            model_name=self._model_label,
+            volume_name=source.name,
+            class_names=tuple(self._class_names),
         )
         return request, source
 
@@ -339,20 +362,11 @@ class RespondCamWidget(Container):
 
     def _show_outcome(self, geometry: LayerGeometry, mode: str, outcome: ExplainOutcome) -> None:
         request = outcome.request
-        metadata = {
-            "model": request.model_name,
-            "layer": request.layer,
-            "target": request.target_label,
-            "method": request.method_label,
-            "volume": request.volume_name,
-            "device": request.device,
-            "precision": request.precision,
-            **summary_metadata(outcome.summary),
-        }
         name = heatmap_name(request.volume_name, request.method_label, request.target_label)
-        show_heatmap(
-            self._viewer, heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)
+        layer_data = heatmap_layer_data(
+            outcome.heatmap, geometry, name, mode, outcome_metadata(outcome)
         )
+        show_heatmap(self._viewer, layer_data)
         self.results.value = f"{summary_text(outcome.summary)}\n{_TOGGLE_HINT}"
 
     def _finished(self) -> None:
@@ -369,12 +383,6 @@ def _load_named(name: str) -> Any:
         model = load_model(name)
     _show_warnings(caught)
     return model
-
-
-def _target_layers(model: Any) -> list[str]:
-    from ..engine.layers import target_layers
-
-    return target_layers(model)
 
 
 def _show_warnings(caught: list[warnings.WarningMessage]) -> None:

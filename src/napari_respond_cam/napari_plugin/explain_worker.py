@@ -17,7 +17,8 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from superqt.utils import ensure_main_thread
 
 from ..errors import RespondCamError
-from ..runs.explain_run import ExplainOutcome, ExplainRequest, run_explanation
+from ..runs.explain_run import ExplainOutcome, run_explanation
+from ..runs.request import ExplainRequest
 
 _logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
-"""What the widget's pickers offer, and turning a picked entry into an argument for the core.
+"""The choices a user makes, in words, and the core arguments they stand for.
 
-No Qt here, and torch only inside the functions that need it, so that listing the
-choices costs nothing until a model is actually loaded.
+Both front-ends offer the same choices: the widget as picker entries, the command line
+as flag values. No Qt, and torch only inside the functions that need it, so listing
+the choices costs nothing until a model is actually loaded.
 """
 
 from __future__ import annotations
@@ -10,66 +11,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-LOAD_FROM_FILE = "Load from file..."
+from ..engine.options import ALL_CLASSES
+from ..errors import RespondCamError
+from ..models.model_metadata import fallback_class_names
+
 PREDICTED = "predicted class"
-ALL_CLASSES = "all classes"
+ALL_CLASSES_LABEL = "all classes"
 AUTO_DEVICE = "auto"
-ARCHITECTURE_FROM_FILE = "as saved in the file"
 
-#: Method labels shown to users, and the names the core takes.
-METHODS = {"Respond-CAM": "respond", "Grad-CAM": "grad"}
-#: The core's precision names (engine/precision.py), listed here to keep torch unimported.
-PRECISIONS = ("fp32", "bf16", "fp16")
-
-# Window side for models that take any input size (fully convolutional ones).
+#: Window side for models that take any input size (fully convolutional ones).
 DEFAULT_FREE_WINDOW = 64
 
 
 @dataclass(frozen=True)
 class TilingDefaults:
-    """Window side, stride and batch size the widget proposes for a model."""
+    """Window side, stride and batch size proposed for a model."""
 
     window: int
     stride: int
     batch_size: int
 
 
-def model_choices(available: Sequence[str], loaded_files: Sequence[str]) -> list[str]:
-    """Entries of the model picker: registry names, models loaded from files, then the loader.
-
-    Parameters
-    ----------
-    available : sequence of str
-        ``available_models()``, the demo model first.
-    loaded_files : sequence of str
-        Labels of the models this widget has loaded from files.
-
-    Returns
-    -------
-    list of str
-    """
-    return [*available, *loaded_files, LOAD_FROM_FILE]
-
-
 def device_choices() -> list[str]:
     """``"auto"`` followed by every device torch can use here (GPUs first, then ``"cpu"``)."""
+    from ..engine.devices import available_devices
+
+    return [AUTO_DEVICE, *available_devices()]
+
+
+def resolve_device(choice: str | None) -> str:
+    """The device to run on: the best one here for ``"auto"`` (or ``None``), else the
+    one named, checked to exist."""
     import torch
 
-    devices = [AUTO_DEVICE]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if torch.backends.mps.is_available():
-        devices.append("mps")
-    devices.append("cpu")
-    return devices
+    from ..engine.devices import best_device, requested_device
 
-
-def resolve_device(choice: str) -> str:
-    """The device to run on: the first GPU for ``"auto"``, else the device picked."""
-    if choice != AUTO_DEVICE:
-        return choice
-    available = device_choices()
-    return available[1]
+    if choice is None or choice == AUTO_DEVICE:
+        return best_device()
+    return str(requested_device(choice, torch.nn.Module()))
 
 
 def class_names_of(model: Any) -> list[str]:
@@ -85,14 +64,15 @@ def class_names_of(model: Any) -> list[str]:
     shape = getattr(model, "input_shape", None)
     if shape is None:
         return []
-    return [f"class {i}" for i in range(_count_outputs(model, tuple(shape)))]
+    return fallback_class_names(_count_outputs(model, tuple(shape)))
 
 
 def _count_outputs(model: Any, shape: tuple[int, ...]) -> int:
     import torch
 
+    from ..engine.devices import model_device
     from ..engine.model_inputs import model_float_dtype
-    from ..engine.model_state import evaluation_mode, model_device
+    from ..engine.model_state import evaluation_mode
 
     zeros = torch.zeros((1, *shape), dtype=model_float_dtype(model), device=model_device(model))
     with evaluation_mode(model), torch.no_grad():
@@ -102,17 +82,41 @@ def _count_outputs(model: Any, shape: tuple[int, ...]) -> int:
 
 
 def target_choices(class_names: Sequence[str]) -> list[str]:
-    """Entries of the target picker: the predicted class, every class, then each class."""
-    return [PREDICTED, ALL_CLASSES, *class_names]
+    """The targets in words: the predicted class, every class, then each class."""
+    return [PREDICTED, ALL_CLASSES_LABEL, *class_names]
 
 
-def target_argument(choice: str, class_names: Sequence[str]) -> str | int | None:
-    """The ``target`` argument of ``explain`` for a picked entry."""
-    if choice == PREDICTED:
+def target_argument(choice: str | None, class_names: Sequence[str]) -> str | int | None:
+    """The core's ``target`` for a choice in words.
+
+    ``None`` or :data:`PREDICTED` is each window's predicted class; :data:`ALL_CLASSES_LABEL`
+    or ``"all"`` every class; a class name or a class index (as text) that class.
+
+    Raises
+    ------
+    RespondCamError
+        For a name that is not a class of the model, or an index out of range.
+    """
+    if choice is None or choice == PREDICTED:
         return None
-    if choice == ALL_CLASSES:
-        return "all"
-    return list(class_names).index(choice)
+    if choice in (ALL_CLASSES_LABEL, ALL_CLASSES):
+        return ALL_CLASSES
+    names = list(class_names)
+    if choice in names:
+        return names.index(choice)
+    if choice.lstrip("-").isdigit():
+        return _class_index(int(choice), len(names))
+    known = f"one of {', '.join(repr(n) for n in names)}" if names else "a class index"
+    raise RespondCamError(f"{choice!r} is not a class of this model; use {known}.")
+
+
+def _class_index(index: int, n_classes: int) -> int:
+    if n_classes and not 0 <= index < n_classes:
+        raise RespondCamError(
+            f"Class {index} is out of range: the model has {n_classes} classes "
+            f"(0 to {n_classes - 1})."
+        )
+    return index
 
 
 def model_input_size(model: Any) -> tuple[int, ...] | None:
@@ -125,14 +129,14 @@ def tiling_defaults(model: Any) -> TilingDefaults:
     """Windows of the model's input size overlapping by half, or 64^3 for size-free models.
 
     Half-overlapping windows give every voxel (away from the border) two windows per
-    axis, which smooths the seams of the stitched map at twice the cost of tiling.
+    axis, which smooths the seams of the stitched map at twice the cost of tiling. The
+    batch size is the tiler's default for the device ``"auto"`` picks.
     """
     import torch
 
-    from ..tiling.volume_explainer import DEFAULT_BATCH_SIZE
+    from ..tiling.volume_explainer import default_batch_size
 
     size = model_input_size(model)
     window = min(size) if size else DEFAULT_FREE_WINDOW
-    # The "auto" device is the GPU when there is one: propose explain_volume's batch for it.
-    batch = DEFAULT_BATCH_SIZE["cuda" if torch.cuda.is_available() else "cpu"]
+    batch = default_batch_size(torch.device(resolve_device(AUTO_DEVICE)).type)
     return TilingDefaults(window=window, stride=max(1, window // 2), batch_size=batch)

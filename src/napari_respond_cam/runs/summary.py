@@ -1,8 +1,9 @@
-"""The numbers shown under the Explain button: class probabilities and the sum-to-score check.
+"""A run's numbers: class probabilities and the sum-to-score check.
 
 Respond-CAM maps sum to the target score minus the bias term ``beta`` when the layers
 after the target layer are piecewise linear; the check shows ``score``, the map's
-sum and ``beta`` so a user can see it hold (Respond-CAM) or not (Grad-CAM). Pure
+sum and ``beta`` so a user can see it hold (Respond-CAM) or not (Grad-CAM). The
+widget shows them under its Explain button and in the heatmap layer's metadata. Pure
 functions of the core's results; no Qt, no napari.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..models.model_metadata import class_label, class_names_for
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class ResultSummary:
 
 def summarise_explanation(explanation: Any, class_names: Sequence[str]) -> ResultSummary:
     """Summarise an ``Explanation`` of one sample (the volume at the model's input size)."""
-    names = _names(class_names, explanation.logits.shape[1])
+    names = class_names_for(class_names, explanation.logits.shape[1])
     probabilities = tuple(float(p) for p in explanation.probabilities[0])
     # One row of numbers per explained class: all of them for target="all".
     per_class = explanation.scores.ndim == 2
@@ -68,14 +71,44 @@ def _check(label: str, score: float, cam_sum: float, bias: float) -> ScoreCheck:
     return ScoreCheck(label, score, cam_sum, bias, cam_sum - (score - bias))
 
 
-def _names(class_names: Sequence[str], n_classes: int) -> list[str]:
-    if len(class_names) == n_classes:
-        return list(class_names)
-    return [f"class {i}" for i in range(n_classes)]
+def summarise_windows(records: Sequence[Any], class_names: Sequence[str]) -> ResultSummary:
+    """Summarise tiled runs: mean probabilities and votes over windows, one check per run.
+
+    ``records`` holds the ``WindowPredictions`` of each run (one per class for all
+    classes); the probabilities do not depend on the target, so the first run's serve.
+    Each run's check is its best-scoring window, read from the tiler's record of it. A
+    model whose output is not one score per class has no probabilities or votes.
+    """
+    windows = records[0]
+    checks = tuple(_best_window_check(record, class_names) for record in records)
+    if windows.probabilities is None:
+        return ResultSummary((), (), checks, n_windows=len(windows))
+    n_classes = windows.probabilities.shape[1]
+    names = tuple(class_names_for(class_names, n_classes))
+    votes = np.bincount(windows.predicted, minlength=n_classes)
+    return ResultSummary(
+        class_names=names,
+        probabilities=tuple(float(p) for p in windows.probabilities.mean(axis=0)),
+        checks=checks,
+        n_windows=len(windows),
+        window_votes={name: int(n) for name, n in zip(names, votes, strict=True)},
+    )
 
 
-def predicted_class(summary: ResultSummary) -> str:
-    """The class with the highest (mean) probability."""
+def _best_window_check(windows: Any, class_names: Sequence[str]) -> ScoreCheck:
+    best = int(np.argmax(windows.scores))
+    where = ", ".join(str(int(s)) for s in windows.starts[best])
+    label = f"best window at ({where})"
+    if windows.targets is not None:
+        label = f"{class_label(int(windows.targets[best]), class_names)}, {label}"
+    score, cam_sum = float(windows.scores[best]), float(windows.cam_sums[best])
+    return _check(label, score, cam_sum, float(windows.bias[best]))
+
+
+def predicted_class(summary: ResultSummary) -> str | None:
+    """The class with the highest (mean) probability; ``None`` for a model without classes."""
+    if not summary.probabilities:
+        return None
     return summary.class_names[int(np.argmax(summary.probabilities))]
 
 
@@ -83,7 +116,9 @@ def summary_text(summary: ResultSummary) -> str:
     """Plain text for the widget's results area, one fact per line."""
     best = predicted_class(summary)
     lines = []
-    if summary.n_windows > 1:
+    if best is None:
+        lines.append(f"{summary.n_windows} window(s); the model's output has no classes")
+    elif summary.n_windows > 1:
         votes = ", ".join(f"{name} {n}" for name, n in summary.window_votes.items() if n)
         lines.append(f"{summary.n_windows} windows; predicted per window: {votes}")
         lines.append(f"Mean probabilities over windows (highest: {best}):")

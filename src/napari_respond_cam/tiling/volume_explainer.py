@@ -41,6 +41,11 @@ from .windows import Run, window_grid, window_shape
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}
 
 
+def default_batch_size(device_type: str) -> int:
+    """Windows per batch when none is given, for a device type (``"cuda"``, ``"cpu"``...)."""
+    return DEFAULT_BATCH_SIZE.get(device_type, DEFAULT_BATCH_SIZE["cpu"])
+
+
 class VolumeExplainer:
     """Checked settings for explaining one volume, and the loop over its windows.
 
@@ -73,8 +78,8 @@ class VolumeExplainer:
         self.source = VolumeSource(volume, len(window), spec.channels)
         self.grid = window_grid(self.source.shape, window, stride)
         self.plan = _window_targets(target, len(self.grid))
-        default_batch = DEFAULT_BATCH_SIZE.get(self.setup.device.type, DEFAULT_BATCH_SIZE["cpu"])
-        self.batch_size = self.setup.batch_size(batch_size, default_batch)
+        default = default_batch_size(self.setup.device.type)
+        self.batch_size = self.setup.batch_size(batch_size, default)
         self.blend = BlendWeights(self.grid)
         if self.grid.padded_axes:
             _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)

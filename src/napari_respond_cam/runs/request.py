@@ -1,0 +1,81 @@
+"""What a user asks for: settings that travel anywhere, and a request that binds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.options import ALL_CLASSES, DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS
+from ..models.model_metadata import class_label
+from .choices import ALL_CLASSES_LABEL, AUTO_DEVICE, PREDICTED, resolve_device
+
+#: The core's ``target`` for a run: each window's predicted class, every class, or one.
+TargetArgument = str | int | None
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """The user's choices for a run, independent of model and volume (so picklable).
+
+    ``device`` may be ``"auto"``, resolved where the run happens (a cluster worker
+    picks its own GPU). ``window`` and ``stride`` are a side or one size per axis;
+    ``None`` takes the tiler's defaults (the model's input size, half the window).
+    """
+
+    layer: str
+    target: TargetArgument = None
+    method: str = DEFAULT_METHOD
+    device: str = AUTO_DEVICE
+    precision: str = DEFAULT_PRECISION
+    window: int | tuple[int, ...] | None = None
+    stride: int | tuple[int, ...] | None = None
+    batch_size: int | None = None
+
+    def engine_arguments(self) -> dict[str, Any]:
+        """Layer, method, device and precision as ``explain`` takes them, device resolved."""
+        return {
+            "layer": self.layer,
+            "method": self.method,
+            "device": resolve_device(self.device),
+            "precision": self.precision,
+        }
+
+    def tiling_arguments(self) -> dict[str, Any]:
+        """:meth:`engine_arguments` plus window, stride and batch size, for the tiler."""
+        return {
+            **self.engine_arguments(),
+            "window": self.window,
+            "stride": self.stride,
+            "batch_size": self.batch_size,
+        }
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """One run: a model, a volume, the settings, and the names to report them under."""
+
+    model: Any
+    volume: Any
+    settings: ExplainSettings
+    model_name: str = ""
+    volume_name: str = ""
+    class_names: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def target_label(self) -> str:
+        """The target in words: "predicted class", "all classes" or the class's name."""
+        return target_label(self.settings.target, self.class_names)
+
+    @property
+    def method_label(self) -> str:
+        """The method's name as users know it ("Respond-CAM")."""
+        return METHOD_LABELS.get(self.settings.method, self.settings.method)
+
+
+def target_label(target: TargetArgument, class_names: tuple[str, ...]) -> str:
+    """How a target reads to users; the inverse of :func:`.choices.target_argument`."""
+    if target is None:
+        return PREDICTED
+    if target == ALL_CLASSES:
+        return ALL_CLASSES_LABEL
+    return class_label(int(target), class_names)

@@ -327,3 +327,18 @@ def test_missing_voxel_size_falls_back_to_one_angstrom_with_a_warning(tmp_path):
 )
 def test_is_mrc_path(name, expected):
     assert is_mrc_path(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "stem"),
+    [
+        ("/data/tomo.mrc", "tomo"),
+        ("tomo.rec.gz", "tomo"),
+        ("TS_01.MRC.BZ2", "TS_01"),
+        ("run.2.map", "run.2"),
+        ("notes.txt", "notes.txt"),
+        (".mrc", ".mrc"),
+    ],
+)
+def test_mrc_stem_drops_the_mrc_and_compression_suffixes(path, stem):
+    assert mrc_io.mrc_stem(path) == stem

@@ -106,6 +106,17 @@ def is_mrc_path(path: str | os.PathLike) -> bool:
     return name.endswith(MRC_SUFFIXES)
 
 
+def mrc_stem(path: str | os.PathLike) -> str:
+    """The file name without its MRC extension and compression suffix.
+
+    ``tomo.rec.gz`` gives ``tomo``; a name that is nothing but an extension is kept whole.
+    """
+    name = Path(path).name
+    for suffixes in (COMPRESSED_SUFFIXES, MRC_SUFFIXES):
+        name = next((name[: -len(s)] for s in suffixes if name.lower().endswith(s)), name)
+    return name or Path(path).name
+
+
 def read_mrc(path: str | os.PathLike, mmap: bool = True) -> MrcVolume:
     """Read an MRC / CCP4 file into a :class:`MrcVolume`.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import RespondCamError
 from ..jobs.file_jobs import FileJob
-from ..mrc_io import COMPRESSED_SUFFIXES, MRC_SUFFIXES, read_mrc
+from ..mrc_io import mrc_stem, read_mrc
 
 
 def plan_jobs(
@@ -27,17 +27,10 @@ def plan_jobs(
     if repeated:
         raise RespondCamError(f"{', '.join(repeated)} named more than once; name each file once.")
     out_dir = Path(out_dir).expanduser().resolve()
-    jobs = [FileJob(path, out_dir / f"{_stem(path)}_{method}cam.mrc") for path in sources]
+    jobs = [FileJob(path, out_dir / f"{mrc_stem(path)}_{method}cam.mrc") for path in sources]
     _check_targets(jobs, set(sources), overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     return jobs
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffixes in (COMPRESSED_SUFFIXES, MRC_SUFFIXES):
-        name = next((name[: -len(s)] for s in suffixes if name.lower().endswith(s)), name)
-    return name or path.name
 
 
 def _check_targets(jobs: list[FileJob], sources: set[Path], overwrite: bool) -> None:

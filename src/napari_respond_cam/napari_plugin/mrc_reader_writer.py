@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pint
 from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
-from ..mrc_io import COMPRESSED_SUFFIXES, MrcVolume, is_mrc_path, read_mrc, write_mrc
+from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | Sequence[str]
@@ -135,20 +134,13 @@ def _report(message: str) -> None:
 def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
     ndim = volume.data.ndim
     meta = {
-        "name": _layer_name(path),
+        "name": mrc_stem(path),
         "scale": _per_axis(volume.voxel_size, ndim, fill=1.0),
         "translate": _per_axis(volume.origin, ndim, fill=0.0),
         "units": _per_axis(("angstrom",) * 3, ndim, fill="pixel"),
         "metadata": {"mrc_header": volume.header, "source_path": os.path.abspath(path)},
     }
     return (volume.data, meta, "image")
-
-
-def _layer_name(path: str) -> str:
-    name = Path(path).name
-    for compressed in COMPRESSED_SUFFIXES:
-        name = name.removesuffix(compressed)
-    return Path(name).stem
 
 
 def _per_axis(zyx: Sequence[Any], ndim: int, fill: Any) -> tuple:

@@ -3,10 +3,10 @@
 import pytest
 import torch
 from napari.utils.notifications import notification_manager
-from widget_helpers import CLASSES, tiny_cnn1
 
 from napari_respond_cam import register_model
 from napari_respond_cam.models import registry
+from tiny_classifier import CLASSES, tiny_cnn1
 from toy_models import GapHead
 
 TINY = "tiny-cnn1"

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from qtpy.QtCore import Qt
-from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
 from napari_respond_cam import explain, register_model
 from napari_respond_cam.napari_plugin.dock_widget import (
@@ -13,6 +12,7 @@ from napari_respond_cam.napari_plugin.dock_widget import (
     model_choices,
 )
 from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
+from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 
 pytestmark = pytest.mark.gui
 

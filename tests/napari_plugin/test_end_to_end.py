@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
-from widget_helpers import CLASSES, tiny_cnn1
 
 from napari_respond_cam import register_model
 from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
 from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY
+from tiny_classifier import CLASSES, tiny_cnn1
 
 pytestmark = pytest.mark.gui
 

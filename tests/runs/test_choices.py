@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from widget_helpers import CLASSES, tiny_cnn1
 
+from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.runs.choices import (
     ALL_CLASSES_LABEL,
     PREDICTED,
@@ -15,6 +15,7 @@ from napari_respond_cam.runs.choices import (
     target_choices,
     tiling_defaults,
 )
+from tiny_classifier import CLASSES, tiny_cnn1
 from toy_models import GapHead
 
 
@@ -52,3 +53,30 @@ def test_tiling_defaults_follow_the_models_input():
 def test_a_class_not_in_the_list_is_a_programming_error():
     with pytest.raises(ValueError):
         target_argument("nonsense", CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [(None, None), ("predicted class", None), ("all", "all"), ("membrane", 2), ("1", 1)],
+)
+def test_the_command_lines_words_read_as_the_pickers(text, target):
+    assert target_argument(text, CLASSES) == target
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3", r"Class 3 is out of range: the model has 3 classes \(0 to 2\)"),
+        ("-1", r"Class -1 is out of range"),
+        ("nucleosome", r"'nucleosome' is not a class of this model; use one of 'ribosome'"),
+    ],
+)
+def test_a_target_that_is_not_a_class_says_which_are(text, message):
+    with pytest.raises(RespondCamError, match=message):
+        target_argument(text, CLASSES)
+
+
+def test_an_index_is_taken_as_given_when_the_model_names_no_classes():
+    assert target_argument("7", ()) == 7
+    with pytest.raises(RespondCamError, match="use a class index"):
+        target_argument("ribosome", ())

@@ -3,16 +3,24 @@
 import numpy as np
 import pytest
 import torch
-from widget_helpers import CLASSES, noise_volume, tiny_cnn1
 
-from napari_respond_cam import Cancelled, RespondCamError, explain, explain_volume
+from napari_respond_cam import (
+    Cancelled,
+    RespondCamError,
+    explain,
+    explain_volume,
+    region_target,
+)
 from napari_respond_cam.runs.explain_run import (
     check_volume,
     explained_in_one_pass,
+    outcome_metadata,
     run_explanation,
 )
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
-from toy_models import GapHead
+from napari_respond_cam.runs.summary import summary_text
+from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
+from toy_models import GapHead, TinyUNet
 
 
 def request(model, volume, target=None, **chosen):
@@ -157,3 +165,48 @@ def test_only_3d_volumes_are_accepted():
     with pytest.raises(RespondCamError, match=r"'stack' has 4 axes .* pick a 3D volume"):
         check_volume((2, 16, 16, 16), "stack")
     check_volume((16, 16, 16), "tomo")
+
+
+def test_a_tiled_runs_check_is_its_best_window_explained_alone():
+    model, x = tiny_cnn1(), noise_volume((24, 32, 32))
+    outcome = run_explanation(request(model, x, target=2))
+    _, windows = explain_volume(
+        model, x, "maxpool2", target=2, stride=8, batch_size=4, return_windows=True
+    )
+    best = int(np.argmax(windows.scores))
+    z, y, w = windows.starts[best]
+    alone = explain(model, x[z : z + 16, y : y + 16, w : w + 16], "maxpool2", target=2)
+    [check] = outcome.summary.checks
+    assert check.label == f"membrane, best window at ({z}, {y}, {w})"
+    assert check.score == pytest.approx(float(alone.scores[0]), rel=1e-5)
+    assert check.cam_sum == pytest.approx(float(alone.cam_sums[0]), rel=1e-4)
+    assert check.bias == pytest.approx(float(alone.bias[0]), rel=1e-4, abs=1e-6)
+
+
+def test_a_model_without_classes_is_summarised_by_its_check_alone():
+    torch.manual_seed(0)
+    unet = TinyUNet(classes=2).eval()
+    x = noise_volume((8, 8, 16))
+    target = region_target(1)
+    outcome = run_explanation(request(unet, x, target=target, layer="enc", window=8, stride=8))
+    summary = outcome.summary
+    assert (summary.class_names, summary.probabilities, summary.n_windows) == ((), (), 2)
+    [check] = summary.checks
+    assert check.label.startswith("best window at (0, 0, ")
+    assert abs(check.residual) < 1e-3 * max(1.0, abs(check.score))
+    assert summary_text(summary).splitlines()[0] == "2 window(s); the model's output has no classes"
+
+
+def test_the_layers_metadata_says_what_was_explained_and_how():
+    model, x = tiny_cnn1(), noise_volume()
+    outcome = run_explanation(request(model, x, target=1, method="grad"))
+    metadata = outcome_metadata(outcome)
+    assert {k: metadata[k] for k in ("model", "layer", "target", "method", "volume")} == {
+        "model": "tiny",
+        "layer": "maxpool2",
+        "target": "proteasome",
+        "method": "Grad-CAM",
+        "volume": "tomo",
+    }
+    assert (metadata["device"], metadata["precision"]) == ("cpu", "fp32")
+    assert metadata["sum_to_score"][0]["class"] == "proteasome"

@@ -93,6 +93,23 @@ def test_per_window_predictions_match_explain_on_the_windows(volume):
     np.testing.assert_allclose(windows.probabilities.sum(axis=1), 1.0, rtol=1e-6)
     assert windows.predicted.tolist() == reference.logits.argmax(axis=1).tolist()
     np.testing.assert_allclose(windows.centres[0], [7.5, 7.5, 7.5])
+    # Each window's own sum-to-score numbers, as explain gives them for that window.
+    np.testing.assert_allclose(windows.cam_sums, reference.cam_sums, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(windows.bias, reference.bias, rtol=1e-4, atol=1e-6)
+
+
+def test_windows_padded_at_a_short_edge_record_the_numbers_of_what_the_model_saw():
+    model = small_cnn()
+    short = np.random.default_rng(1).normal(size=(12, 16, 20)).astype(np.float32)
+    with pytest.warns(UserWarning, match="smaller than the window"):
+        _, windows = explain_volume(model, short, "maxpool2", return_windows=True)
+    # The tiler pads each window at the far end with its own mean (per channel).
+    cut = [short[:, y : y + 16, x : x + 16] for _, y, x in windows.starts]
+    padded = np.stack([np.pad(c, ((0, 4), (0, 0), (0, 0)), constant_values=c.mean()) for c in cut])
+    reference = explain(model, padded[:, None], "maxpool2")
+    np.testing.assert_allclose(windows.scores, reference.scores, rtol=1e-4)
+    np.testing.assert_allclose(windows.cam_sums, reference.cam_sums, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(windows.bias, reference.bias, rtol=1e-4, atol=1e-6)
 
 
 class SlicedOnly:

@@ -1,4 +1,4 @@
-"""Small models and volumes shared by the widget tests."""
+"""A tiny named CNN-1 and test volumes, shared by the run-layer and napari tests."""
 
 import numpy as np
 import torch

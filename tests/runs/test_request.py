@@ -1,0 +1,54 @@
+"""A request's settings as the engine and the tiler take them, and its labels."""
+
+import pickle
+
+import pytest
+import torch
+
+from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings, target_label
+
+CLASSES = ("ribosome", "proteasome", "membrane")
+
+
+def test_settings_become_the_engine_and_tiling_arguments_with_the_device_resolved():
+    settings = ExplainSettings(
+        layer="maxpool2", target=1, method="grad", device="auto", window=(8, 16, 16), stride=4
+    )
+    best = "cuda" if torch.cuda.is_available() else "cpu"
+    assert settings.engine_arguments() == {
+        "layer": "maxpool2",
+        "method": "grad",
+        "device": best,
+        "precision": "fp32",
+    }
+    assert settings.tiling_arguments() == {
+        **settings.engine_arguments(),
+        "window": (8, 16, 16),
+        "stride": 4,
+        "batch_size": None,
+    }
+
+
+def test_settings_travel_to_other_processes():
+    settings = ExplainSettings(layer="conv3", target=2, device="cpu", batch_size=3)
+    assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+def test_a_device_that_is_not_here_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="not a device name"):
+        ExplainSettings(layer="conv3", device="gpu7").engine_arguments()
+
+
+@pytest.mark.parametrize(
+    ("target", "label"),
+    [(None, "predicted class"), ("all", "all classes"), (1, "proteasome"), (4, "class 4")],
+)
+def test_targets_read_in_words(target, label):
+    assert target_label(target, CLASSES) == label
+    request = ExplainRequest(None, None, ExplainSettings("conv3", target), class_names=CLASSES)
+    assert request.target_label == label
+
+
+def test_methods_read_by_their_published_names():
+    request = ExplainRequest(None, None, ExplainSettings("conv3", method="grad"))
+    assert request.method_label == "Grad-CAM"

@@ -1,1 +1,1 @@
-"""The Respond-CAM / Grad-CAM engine: torch only, never napari or Qt."""
+"""The Respond-CAM / Grad-CAM engine: torch only, no file I/O, never napari or Qt."""

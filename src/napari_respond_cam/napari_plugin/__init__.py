@@ -1,5 +1,7 @@
-"""The napari dock widget: pickers, a worker thread calling the core, and the heatmap layer.
+"""The napari side, and the only place that imports napari, Qt, magicgui or superqt.
 
-Thin by design: everything that computes lives in the core (``engine``, ``tiling``,
-``models``); these modules only turn choices into calls and results into layers.
+MRC reader and writer, sample data, the demo launcher, the dock widget, its worker
+thread, the heatmap layer and the toggle key. Thin by design: the run layer (``runs``)
+interprets the user's choices and the core computes; these modules only turn widget
+state into requests and outcomes into layers and notifications.
 """

@@ -1,1 +1,1 @@
-"""Whole-volume explanations: windows, batches, blending, streaming and file jobs."""
+"""Whole-volume explanations: windows, batches, blending and streaming; no file I/O."""

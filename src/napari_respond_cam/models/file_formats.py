@@ -21,6 +21,7 @@ def model_file_format(path: Path) -> str:
         names = archive.namelist()
     if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
         return EXPORTED
-    if any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names):
+    # torch.load hands any zip with a constants.pkl to torch.jit.load, code folder or not.
+    if any(n.lower().endswith("constants.pkl") for n in names):
         return TORCHSCRIPT
     return TORCH_SAVE

@@ -4,15 +4,19 @@ Accepted: ``torch.export`` programs (``.pt2``), unflattened so that layers keep
 their names; state dicts or our checkpoints (``.pt``, ``.pth``, ``.safetensors``)
 loaded with ``weights_only=True``; whole pickled modules only with ``trust=True``.
 TorchScript is refused: it cannot be hooked after loading.
+
+Without ``trust=True`` no code from the file may run: ``untrusted_files`` checks
+every part that torch would unpickle, evaluate or compile before torch opens it,
+since torch's own readers run code in places ``weights_only`` does not reach.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import re
 import warnings
-import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,16 @@ from ..errors import RespondCamError
 from .architectures import architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
 from .model_metadata import attach_metadata, metadata_of
+from .untrusted_files import MalformedFile, UnsafeFile, check_exported_archive, check_torch_save
 
 #: Name of the JSON metadata stored beside the weights in every file we write.
 METADATA_KEY = "napari_respond_cam"
 _CHECKPOINT_FORMAT = "napari-respond-cam/1"
+#: How to allow a file, in words that fit Python, the command line and napari alike.
+_HOW_TO_TRUST = (
+    "If you trust where the file comes from, load it with trust switched on "
+    "(trust=True in Python, --trust on the command line, tick 'trust this file' in napari)"
+)
 
 
 def load_model_file(
@@ -57,7 +67,11 @@ def load_model_file(
     return model.to(device).eval()
 
 
-def _load_exported(path: Path, **_: Any) -> nn.Module:
+def _load_exported(path: Path, *, trust: bool, **_: Any) -> nn.Module:
+    if not trust:
+        # torch.export.load retries a failed safe unpickling unsafely and evaluates
+        # strings from the program, so everything it reads is checked first.
+        _check_untrusted(path, check_exported_archive, _could_run_code)
     extra = {f"{METADATA_KEY}.json": ""}
     try:
         with warnings.catch_warnings():
@@ -67,9 +81,48 @@ def _load_exported(path: Path, **_: Any) -> nn.Module:
     except Exception as err:
         raise _unreadable(path, err) from err
     _describe_exported_input(model, program)
-    metadata = json.loads(extra[f"{METADATA_KEY}.json"] or "{}")
-    attach_metadata(model, metadata)
+    _attach_metadata(path, model, _stored_metadata(path, extra[f"{METADATA_KEY}.json"]))
     return model
+
+
+def _check_untrusted(
+    path: Path,
+    check: Callable[[Path], None],
+    refusal: Callable[[Path, str], RespondCamError],
+) -> None:
+    """Run ``check(path)``: an unsafe file gets ``refusal``, a broken one ``_unreadable``."""
+    try:
+        check(path)
+    except UnsafeFile as err:
+        raise refusal(path, str(err)) from err
+    except MalformedFile as err:
+        raise _unreadable(path, err) from err
+
+
+def _could_run_code(path: Path, detail: str) -> RespondCamError:
+    return RespondCamError(
+        f"{path.name} was not loaded: loading it could run code stored in it ({detail}). "
+        f"{_HOW_TO_TRUST}; otherwise ask for a plain copy, a torch.export program or a "
+        "state dict saved from the original model."
+    )
+
+
+def _stored_metadata(path: Path, text: str | None) -> dict[str, Any]:
+    """Our JSON metadata stored in a file; a file that says nothing has none."""
+    try:
+        metadata = json.loads(text or "{}")
+    except ValueError as err:
+        raise _unreadable(path, err) from err
+    if not isinstance(metadata, dict):
+        raise _unreadable(path, TypeError(f"its {METADATA_KEY} metadata is not a JSON object"))
+    return metadata
+
+
+def _attach_metadata(path: Path, model: nn.Module, metadata: Mapping[str, Any]) -> None:
+    try:
+        attach_metadata(model, metadata)
+    except (TypeError, ValueError) as err:
+        raise _unreadable(path, err) from err
 
 
 def _describe_exported_input(model: nn.Module, program: torch.export.ExportedProgram) -> None:
@@ -95,35 +148,46 @@ def _load_safetensors(path: Path, *, architecture, device, config, **_: Any) -> 
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise _unreadable(path, err) from err
-    metadata = json.loads(header.get(METADATA_KEY, "{}"))
+    # safetensors holds only raw tensors; its JSON header is data that nothing evaluates.
+    metadata = _stored_metadata(path, header.get(METADATA_KEY))
     return _build_from_state(path, state, metadata, architecture, config)
 
 
 def _load_torch_file(path: Path, *, architecture, trust, device, config) -> nn.Module:
+    if not trust:
+        # Not left to weights_only=True alone, which has had bypasses (CVE-2025-32434):
+        # the pickle torch reads is one we have checked, as for every other format.
+        _check_untrusted(path, check_torch_save, _pickled_objects_error)
     try:
         content = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
         if "Unsupported global" not in str(err):
             raise _unreadable(path, err) from err
         if not trust:
-            raise RespondCamError(
-                f"{path.name} holds pickled Python objects (probably a whole module), and "
-                "unpickling runs code from the file. If you trust it, load it with "
-                "trust=True (in napari: tick 'trust this file'); better, save a state dict "
-                "or a torch.export program (.pt2) instead."
-            ) from err
+            raise _pickled_objects_error(path, str(err)) from err
         content = _load_trusted(path, device)
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # a damaged pickle fails in many ways (KeyError, TypeError...)
         raise _unreadable(path, err) from err
     if isinstance(content, nn.Module):
         return content
     if isinstance(content, Mapping) and content.get("format") == _CHECKPOINT_FORMAT:
-        return _build_from_state(path, content["state_dict"], content, architecture, config)
+        state = content.get("state_dict")
+        if not isinstance(state, Mapping):
+            raise _unreadable(path, KeyError("its checkpoint holds no state_dict"))
+        return _build_from_state(path, state, content, architecture, config)
     if isinstance(content, Mapping) and all(isinstance(v, torch.Tensor) for v in content.values()):
         return _build_from_state(path, content, {}, architecture, config)
     raise RespondCamError(
         f"{path.name} holds a {type(content).__name__}, not a model, state dict or "
         "checkpoint; save model.state_dict() or a torch.export program (.pt2)."
+    )
+
+
+def _pickled_objects_error(path: Path, detail: str) -> RespondCamError:
+    return RespondCamError(
+        f"{path.name} holds pickled Python objects (probably a whole module; "
+        f"{_without_unsafe_advice(detail)}), and unpickling runs code from the file. "
+        f"{_HOW_TO_TRUST}; better, save a state dict or a torch.export program (.pt2) instead."
     )
 
 
@@ -156,15 +220,35 @@ def _build_from_state(
         raise RespondCamError(
             f"The weights in {path.name} do not fit the architecture {arch_name!r}: {err}"
         ) from err
-    attach_metadata(model, metadata)
+    _attach_metadata(path, model, metadata)
     return model
 
 
 def _unreadable(path: Path, err: Exception) -> RespondCamError:
     return RespondCamError(
         f"Could not read the model file {path.name}: it is corrupt, truncated or not a "
-        f"model file ({type(err).__name__}: {err}). Save it again and retry."
+        f"model file ({type(err).__name__}: {_without_unsafe_advice(str(err))}). "
+        "Save it again and retry."
     )
+
+
+#: Sentences of torch's messages that advise loading unsafely, which we never pass on.
+_UNSAFE_ADVICE = re.compile(
+    r"weights_only\W*(set to\W*|=\W*)?False|re-?run|safe_globals|trusted source"
+    r"|trust this|arbitrary code|weights_only` argument|documentation of torch\.load",
+    re.IGNORECASE,
+)
+
+
+def _without_unsafe_advice(message: str) -> str:
+    """``message`` without PyTorch's advice to retry with ``weights_only=False`` and the like."""
+    # Weights-only failures put the actual reason after this marker, advice before it.
+    _, marker, reason = message.partition("WeightsUnpickler error:")
+    text = reason if marker else message
+    lines = (line.strip() for line in text.splitlines())
+    sentences = [s for line in lines for s in re.split(r"(?<=[.!?])\s+", line)]
+    kept = [s for s in sentences if s and not _UNSAFE_ADVICE.search(s)]
+    return " ".join(kept).rstrip(".") or "the file could not be read"
 
 
 def save_model(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from ..errors import RespondCamError
 from .layers import is_spatial
@@ -25,14 +26,16 @@ class ActivationCapture:
         self.name = name
         self.activation: torch.Tensor | None = None
         self._calls = 0
-        self._handle = None
+        self._handle: RemovableHandle | None = None
 
     def __enter__(self) -> ActivationCapture:
         self._handle = self.module.register_forward_hook(self._hook)
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._handle.remove()
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
 
     def _hook(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor:
         self._calls += 1

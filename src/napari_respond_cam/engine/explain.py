@@ -83,6 +83,7 @@ def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str)
     # for long (PyTorch caches it rather than freeing it) would pile up call after call.
     joined = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
     check_gradients(joined.pop("nonzero"), layer_name)
+    targets: np.ndarray | None
     if plan.per_class:
         targets = np.arange(joined["scores"].shape[1])
     else:

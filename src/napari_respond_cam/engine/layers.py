@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -41,7 +42,7 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     )
 
 
-def is_spatial(output: object) -> bool:
+def is_spatial(output: object) -> TypeGuard[torch.Tensor]:
     """Whether a layer output is one tensor with spatial axes ``(N, C, *spatial)``."""
     return isinstance(output, torch.Tensor) and output.ndim >= 3
 

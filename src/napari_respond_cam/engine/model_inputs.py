@@ -124,7 +124,8 @@ def _check_finite(tensor: torch.Tensor) -> None:
 
 def positive_batch_size(batch_size: object) -> int:
     """``batch_size`` as an int, or a clear error for anything but a positive integer."""
-    valid = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
-    if not valid or batch_size < 1:
-        raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
-    return int(batch_size)
+    if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool):
+        size = int(batch_size)
+        if size >= 1:
+            return size
+    raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")

@@ -38,11 +38,13 @@ class TargetPlan:
         """The plan for samples ``start:stop``."""
         if self.kind != "classes":
             return self
+        assert self.classes is not None, "a 'classes' plan holds its classes"
         return TargetPlan("classes", self.classes[start:stop])
 
     def scores(self, output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Scores ``(N,)`` (``(N, K)`` for all classes) and the class indices used."""
         if self.kind == "function":
+            assert self.function is not None, "a 'function' plan holds its function"
             return _function_scores(self.function, output), None
         logits = _class_logits(output)
         n_classes = logits.shape[1]
@@ -51,6 +53,7 @@ class TargetPlan:
         if self.kind == "predicted":
             classes = logits.detach().argmax(dim=1)
         else:
+            assert self.classes is not None, "a 'classes' plan holds its classes"
             _check_class_range(self.classes, n_classes)
             host = np.ascontiguousarray(self.classes, dtype=np.int64)
             classes = to_device(staged(host, logits.device), logits.device, torch.int64)

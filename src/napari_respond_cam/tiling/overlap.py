@@ -34,15 +34,10 @@ class BatchOverlap(Generic[Prepared]):
 
     def __init__(self, prepare: Callable[[range], Prepared], device: torch.device | None = None):
         self._prepare = prepare
-        # A CUDA call in a new thread acts on the current device, cuda:0 by default; on
-        # another device it would set up a context there for nothing.
-        on_device = {}
-        if device is not None and device.type == "cuda":
-            on_device = {"initializer": torch.cuda.set_device, "initargs": (device,)}
-        self._reader = ThreadPoolExecutor(1, "respond-cam-read", **on_device)
-        self._writer = ThreadPoolExecutor(1, "respond-cam-write", **on_device)
-        self._ahead: tuple[range, Future] | None = None
-        self._writing: Future | None = None
+        self._reader = _one_thread("respond-cam-read", device)
+        self._writer = _one_thread("respond-cam-write", device)
+        self._ahead: tuple[range, Future[Prepared]] | None = None
+        self._writing: Future[Any] | None = None
         self._written: list[Any] = []
 
     def __enter__(self) -> BatchOverlap[Prepared]:
@@ -55,8 +50,10 @@ class BatchOverlap(Generic[Prepared]):
             self._writer.shutdown(wait=True)
         # A write that failed while leaving on another error (a cancellation, say) must
         # not vanish: the output lacks that batch.
-        if self._writing is not None and self._writing.exception() is not None:
-            raise self._writing.exception()
+        if self._writing is not None:
+            error = self._writing.exception()
+            if error is not None:
+                raise error
 
     def prepared(self, batch: range, following: range) -> Prepared:
         """``batch`` prepared (by the prefetch, if it guessed right); starts on ``following``.
@@ -92,6 +89,14 @@ class BatchOverlap(Generic[Prepared]):
         if self._writing is not None:
             writing, self._writing = self._writing, None
             self._written.append(writing.result())
+
+
+def _one_thread(name: str, device: torch.device | None) -> ThreadPoolExecutor:
+    # A CUDA call in a new thread acts on the current device, cuda:0 by default; on
+    # another device it would set up a context there for nothing.
+    if device is not None and device.type == "cuda":
+        return ThreadPoolExecutor(1, name, initializer=torch.cuda.set_device, initargs=(device,))
+    return ThreadPoolExecutor(1, name)
 
 
 class InLineBatches(Generic[Prepared]):

@@ -7,6 +7,7 @@ would cost more as many small device operations than as plain memory traffic.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ def cut_windows(block: np.ndarray, offsets: Sequence[int], window: Sequence[int]
         return windows
     means = windows.mean(axis=tuple(range(2, windows.ndim)), keepdims=True, dtype=np.float64)
     padded = np.broadcast_to(means.astype(np.float32), (*windows.shape[:2], *window)).copy()
-    padded[(..., *(slice(0, e) for e in extent))] = windows
+    region: tuple[EllipsisType | slice, ...] = (..., *(slice(0, e) for e in extent))
+    padded[region] = windows
     return padded
 
 

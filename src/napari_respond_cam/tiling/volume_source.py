@@ -60,7 +60,9 @@ class VolumeSource:
     def read(self, region: tuple[slice, ...]) -> np.ndarray:
         """The block ``region`` of the volume as a NumPy array shaped ``(C, *block)``."""
         if self._has_channels:
-            block = self._volume[(slice(None), *region)]
+            # A named tuple, not x[(a, *b)]: mypy reads that as 3.11-only star syntax.
+            index = (slice(None), *region)
+            block = self._volume[index]
         else:
             block = self._volume[region]
         if isinstance(block, torch.Tensor):

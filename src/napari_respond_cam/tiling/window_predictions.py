@@ -68,18 +68,21 @@ class WindowPredictions:
     def concatenate(cls, parts: Sequence[WindowPredictions]) -> WindowPredictions:
         """Join the records of consecutive groups of windows."""
 
-        def join(name: str) -> np.ndarray | None:
+        def join(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        def join_optional(name: str) -> np.ndarray | None:
             values = [getattr(p, name) for p in parts]
             return None if values[0] is None else np.concatenate(values)
 
         return cls(
             join("starts"),
             parts[0].window,
-            join("targets"),
+            join_optional("targets"),
             join("scores"),
             join("cam_sums"),
             join("bias"),
-            join("probabilities"),
+            join_optional("probabilities"),
             join("nonzero_gradient"),
         )
 
@@ -114,5 +117,5 @@ def batch_predictions(
         cam_sums=host["cam_sums"].astype(np.float32),
         bias=host["bias"].astype(np.float32),
         probabilities=None if logits is None else softmax(logits),
-        nonzero_gradient=host["nonzero"].any(axis=1),
+        nonzero_gradient=np.asarray(host["nonzero"].any(axis=1)),
     )

@@ -164,13 +164,17 @@ def stride_shape(stride: Sequence[int] | int | None, window: tuple[int, ...]) ->
 
 
 def _positive_shape(value: Sequence[int] | int, ndim: int, name: str) -> tuple[int, ...]:
-    values = (value,) * ndim if isinstance(value, numbers.Integral) else tuple(value)
-    valid = len(values) == ndim and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in values
-    )
+    values: tuple[object, ...]
+    # numpy integers are numbers.Integral at run time; `int` is named for the type checker.
+    if isinstance(value, (int, numbers.Integral)):
+        values = (value,) * ndim
+    else:
+        values = tuple(value)
+    sizes = [int(v) for v in values if isinstance(v, numbers.Integral) and not isinstance(v, bool)]
+    valid = len(values) == ndim and len(sizes) == ndim and all(s > 0 for s in sizes)
     if not valid:
         raise RespondCamError(
             f"{name} must be one positive int or {ndim} of them (one per spatial axis), "
             f"not {value!r}."
         )
-    return tuple(int(v) for v in values)
+    return tuple(sizes)

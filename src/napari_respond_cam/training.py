@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .models.architectures import architecture
+from .models.model_metadata import set_model_attribute
 from .simulation import simulate_subtomograms
 
 
@@ -72,7 +73,7 @@ def build_model(config: TrainingConfig, class_names: Sequence[str]) -> nn.Module
         channels=config.channels,
         dense=config.dense,
     )
-    model.class_names = tuple(class_names)
+    set_model_attribute(model, "class_names", tuple(class_names))
     return model
 
 
@@ -150,7 +151,8 @@ def train_and_save(
     from .models.model_files import save_model
 
     model, history = train(config, log)
-    model.training_record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
+    record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
+    set_model_attribute(model, "training_record", record)
     save_model(model.cpu(), out)
     log(f"saved {out}")
     return model

@@ -7,7 +7,7 @@ These travel as attributes of the module (set by the registry, ``register_model`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,6 +20,18 @@ METADATA_ATTRIBUTES = {
 }
 #: Where each attribute is stored in a file's metadata, where the name differs.
 _STORED_AS = {"training_record": "training"}
+
+#: The plain attributes the package sets on a model.
+ModelAttribute = Literal["class_names", "input_shape", "training_record", "fixed_batch_size"]
+
+
+def set_model_attribute(model: nn.Module, name: ModelAttribute, value: object) -> None:
+    """Set a plain (not tensor, not module) attribute such as ``class_names`` on ``model``.
+
+    ``nn.Module.__setattr__`` is typed for tensors and modules only; at run time it
+    keeps any other value as an ordinary attribute, which is what this does.
+    """
+    setattr(model, name, value)
 
 
 def fallback_class_names(n_classes: int) -> list[str]:

@@ -21,7 +21,10 @@ from torch import nn
 def _cube(size: int | Sequence[int]) -> tuple[int, int, int]:
     if isinstance(size, int):
         return (size, size, size)
-    return tuple(int(s) for s in size)
+    sides = tuple(int(s) for s in size)
+    if len(sides) != 3:
+        raise ValueError(f"input_size must be one int or three (D, H, W), not {size!r}.")
+    return (sides[0], sides[1], sides[2])
 
 
 def _conv_relu(in_channels: int, out_channels: int) -> nn.Sequential:

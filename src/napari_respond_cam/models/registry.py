@@ -19,7 +19,7 @@ from torch import nn
 from ..errors import RespondCamError
 from .architectures import ARCHITECTURES
 from .model_files import load_model_file
-from .model_metadata import fallback_class_names
+from .model_metadata import fallback_class_names, set_model_attribute
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,9 @@ def build_registered(name: str) -> nn.Module:
     if entry.live:
         return model
     if entry.class_names is not None:
-        model.class_names = entry.class_names
+        set_model_attribute(model, "class_names", entry.class_names)
     if entry.input_shape is not None:
-        model.input_shape = entry.input_shape
+        set_model_attribute(model, "input_shape", entry.input_shape)
     return model
 
 
@@ -153,11 +153,15 @@ def _register_demo_models() -> None:
         register_model(name, partial(_load_shipped, filename), description=description)
 
 
+def _build_untrained(name: str) -> nn.Module:
+    return ARCHITECTURES[name].build(num_classes=5)
+
+
 def _register_paper_architectures() -> None:
     for name in ARCHITECTURES:
         register_model(
             name,
-            lambda name=name: ARCHITECTURES[name].build(num_classes=5),
+            partial(_build_untrained, name),
             class_names=fallback_class_names(5),
             input_shape=(1, 40, 40, 40),
             trained=False,

@@ -45,7 +45,7 @@ _MAP_ID_OFFSET = 208
 # MRC modes that most readers (IMOD, RELION, ChimeraX) understand. uint8 goes to
 # mode 6 because mode 0 is signed in MRC2014; float16 (mode 12) is too new for
 # many readers, so it is widened to float32.
-_STORED_DTYPES = {
+_STORED_DTYPES: dict[np.dtype, np.dtype] = {
     np.dtype(np.int8): np.dtype(np.int8),
     np.dtype(np.int16): np.dtype(np.int16),
     np.dtype(np.uint8): np.dtype(np.uint16),
@@ -265,7 +265,18 @@ def header_to_dict(header: np.recarray) -> dict[str, Any]:
         as JSON or in napari layer metadata. Fields keep the file's own
         ``x, y, z`` order; ``labels`` holds the ``nlabl`` text labels.
     """
-    ints = ("nx", "ny", "nz", "mode", "nxstart", "nystart", "nzstart", "mx", "my", "mz")
+    ints: tuple[str, ...] = (
+        "nx",
+        "ny",
+        "nz",
+        "mode",
+        "nxstart",
+        "nystart",
+        "nzstart",
+        "mx",
+        "my",
+        "mz",
+    )
     ints += ("mapc", "mapr", "maps", "ispg", "nsymbt", "nversion", "nlabl")
     floats = ("dmin", "dmax", "dmean", "rms")
     out: dict[str, Any] = {name: int(header[name]) for name in ints}

@@ -144,14 +144,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _target(text: str | None, model) -> int | None:
     """The class ``--target`` names, read as the widget reads its target picker."""
-    from ..engine.options import ALL_CLASSES
     from ..runs.choices import target_argument
 
     try:
         target = target_argument(text, getattr(model, "class_names", None) or ())
     except RespondCamError as error:
         raise RespondCamError(f"--target: {error}") from None
-    if target == ALL_CLASSES:
+    if isinstance(target, str):  # ALL_CLASSES: the only word target_argument returns
         raise RespondCamError(
             "--target all is not available on the command line yet; explain one class per "
             "run (--target NAME) or each window's predicted class (leave --target out)."

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from magicgui.types import FileDialogMode
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
@@ -100,7 +101,9 @@ class RespondCamWidget(Container):
         # explicit minimum width overrides the wide minimum Qt guesses for wrapped text).
         self.results.native.setWordWrap(True)
         self.results.native.setMinimumWidth(_RESULTS_MIN_WIDTH)
-        self.results.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.results.native.setSizePolicy(
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
+        )
         self._connect()
         bind_toggle_key(napari_viewer)
         self._poll = QTimer(self.native)
@@ -116,7 +119,12 @@ class RespondCamWidget(Container):
         return [
             ComboBox(name="volume", label="volume", choices=self._volume_choices),
             ComboBox(name="model", label="model", choices=self._model_choices),
-            FileEdit(name="model_file", label="model file", mode="r", filter=_MODEL_FILES),
+            FileEdit(
+                name="model_file",
+                label="model file",
+                mode=FileDialogMode.EXISTING_FILE,
+                filter=_MODEL_FILES,
+            ),
             ComboBox(
                 name="architecture",
                 label="architecture",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import torch
 from torch import nn
 
 from ..errors import RespondCamError
@@ -17,7 +19,7 @@ class Architecture:
 
     name: str
     build: Callable[..., nn.Module]
-    config_from_state_dict: Callable[[dict], dict]
+    config_from_state_dict: Callable[[Mapping[str, torch.Tensor]], dict[str, Any]]
     description: str
 
 

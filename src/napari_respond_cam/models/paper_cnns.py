@@ -124,7 +124,7 @@ class CNN2(PaperCNN):
         super().__init__(num_classes, input_pool=True, **kwargs)
 
 
-def config_from_state_dict(state: Mapping[str, torch.Tensor], input_pool: bool) -> dict:
+def config_from_state_dict(state: Mapping[str, torch.Tensor], input_pool: bool) -> dict[str, Any]:
     """Recover CNN-1/CNN-2 hyper-parameters from the shapes of a state dict.
 
     The input size is taken as a cube, which is what the paper and our demo use;

@@ -397,7 +397,11 @@ def _origin_zyx(
     starts = (int(header.nxstart), int(header.nystart), int(header.nzstart))
     for crystal_axis, start in zip(axes, starts, strict=True):
         start_xyz[crystal_axis - 1] = float(start)
-    return tuple(s * v for s, v in zip(start_xyz[::-1], voxel_size, strict=True))  # type: ignore[return-value]
+    return (
+        start_xyz[2] * voxel_size[0],
+        start_xyz[1] * voxel_size[1],
+        start_xyz[0] * voxel_size[2],
+    )
 
 
 def _as_array(data: Any) -> Any:

@@ -124,3 +124,10 @@ def test_overwrite_replaces_the_entry():
 
 def test_unknown_names_are_none():
     assert registered("no such model") is None
+
+
+def test_a_live_module_gains_the_names_and_shape_it_was_registered_with():
+    module = nn.Linear(2, 2)
+    register_model("named live", module, class_names=["a", "b"], input_shape=(1, 8, 8, 8))
+    assert load_model("named live") is module
+    assert module.class_names == ("a", "b") and module.input_shape == (1, 8, 8, 8)

@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--trust",
         action="store_true",
-        help="allow a pickled model file (unpickling runs code: only for files you trust)",
+        help="allow a model file that runs code when it loads (a pickled module, a .pt2 "
+        "with more than weights): only for files you trust",
     )
     parser.add_argument(
         "--scheduler",

@@ -34,8 +34,10 @@ def load_model(
         (``"cnn1"``, ``"cnn2"``). Its hyper-parameters are read from the weights'
         shapes; ``config`` overrides them.
     trust : bool
-        Allow a file holding a whole pickled module. Unpickling runs code from the
-        file: only for files you trust.
+        Allow what runs code from the file when it loads: a whole pickled module, or
+        the parts of a ``.pt2`` archive that torch unpickles, evaluates or compiles
+        beyond plain weights. Without it such files are refused and nothing from them
+        runs; only for files you trust.
     device : str or torch.device
         Where to put the weights.
     **config

@@ -27,7 +27,7 @@ from ..engine.model_state import evaluation_mode
 from ..errors import RespondCamError
 from .architectures import architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
-from .model_metadata import attach_metadata, metadata_of
+from .model_metadata import attach_metadata, metadata_of, set_model_attribute
 from .untrusted_files import MalformedFile, UnsafeFile, check_exported_archive, check_torch_save
 
 #: Name of the JSON metadata stored beside the weights in every file we write.
@@ -61,7 +61,10 @@ def load_model_file(
             "torch.export.save(ep, 'model.pt2') (or save_model(model, 'model.pt2')), "
             "or save its state_dict() for a registered architecture."
         )
-    loaders = {EXPORTED: _load_exported, SAFETENSORS: _load_safetensors}
+    loaders: dict[str, Callable[..., nn.Module]] = {
+        EXPORTED: _load_exported,
+        SAFETENSORS: _load_safetensors,
+    }
     loader = loaders.get(kind, _load_torch_file)
     model = loader(path, architecture=architecture, trust=trust, device=device, config=config or {})
     return model.to(device).eval()
@@ -132,9 +135,9 @@ def _describe_exported_input(model: nn.Module, program: torch.export.ExportedPro
         if node.op == "placeholder" and node.name in user_inputs and "val" in node.meta:
             shape = node.meta["val"].shape
             if all(isinstance(s, int) for s in shape[1:]):
-                model.input_shape = tuple(shape[1:])
+                set_model_attribute(model, "input_shape", tuple(shape[1:]))
             if isinstance(shape[0], int):
-                model.fixed_batch_size = shape[0]
+                set_model_attribute(model, "fixed_batch_size", shape[0])
             return
 
 

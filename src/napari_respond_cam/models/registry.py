@@ -110,9 +110,10 @@ def registered(name: str) -> RegisteredModel | None:
 
 
 def build_registered(name: str) -> nn.Module:
-    """Build the named model and attach its class names and input shape.
+    """Build the named model and attach the class names and input shape registered with it.
 
-    A live module registered as such is handed back as it is: the user's object.
+    A live module is handed back as the user's own object, not a copy; it gains only
+    the class names and input shape its registration named.
     """
     entry = _MODELS[name]
     if not entry.trained:
@@ -123,8 +124,6 @@ def build_registered(name: str) -> nn.Module:
             stacklevel=3,
         )
     model = entry.factory()
-    if entry.live:
-        return model
     if entry.class_names is not None:
         set_model_attribute(model, "class_names", entry.class_names)
     if entry.input_shape is not None:

@@ -43,6 +43,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import UnionType
 from typing import IO, Any
 
 
@@ -420,7 +421,8 @@ def check_shape_expression(text: str, where: str) -> None:
         raise UnsafeFile(f"{where} has a shape expression that is not arithmetic") from err
     # Symbol('s0', ...) and Float('1.5', precision=53) name their value in a string;
     # any other string would reach sympify, which parses (evaluates) it.
-    named = {id(node.args[0]) for node in ast.walk(tree) if _names_its_value(node)}
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    named = {id(call.args[0]) for call in calls if _names_its_value(call)}
     for node in ast.walk(tree):
         if not isinstance(node, _SHAPE_NODES) or not _shape_node_ok(node, named):
             raise UnsafeFile(
@@ -428,15 +430,15 @@ def check_shape_expression(text: str, where: str) -> None:
             )
 
 
-def _names_its_value(node: ast.AST) -> bool:
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):
+def _names_its_value(call: ast.Call) -> bool:
+    if not (isinstance(call.func, ast.Name) and call.args):
         return False
-    first, kind = node.args[0], node.func.id
-    if not _is_constant(first, str) or kind not in ("Symbol", "Float"):
+    first = call.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
         return False
-    if kind == "Symbol":
+    if call.func.id == "Symbol":
         return _plain_symbol(first.value)
-    return bool(_NUMBER.fullmatch(first.value))
+    return call.func.id == "Float" and bool(_NUMBER.fullmatch(first.value))
 
 
 def _shape_node_ok(node: ast.AST, named: set[int]) -> bool:
@@ -460,5 +462,5 @@ def _plain_symbol(name: str) -> bool:
     return bool(_SYMBOL_NAME.fullmatch(name)) and not known and name not in _SHAPE_FUNCTIONS
 
 
-def _is_constant(node: ast.AST, kinds: type | tuple[type, ...]) -> bool:
+def _is_constant(node: ast.AST, kinds: type | UnionType | tuple[type, ...]) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, kinds)

@@ -133,7 +133,9 @@ class RespondCamWidget(Container):
             ),
             CheckBox(
                 name="trust_file",
-                text="trust this file (a pickled module runs its code when loaded)",
+                text="trust this file (lets code in it run when it loads)",
+                tooltip="Pickled modules, and .pt2 archives with more than weights, run "
+                "code from the file when loaded. Without trust they are refused.",
             ),
             PushButton(name="load_file", text="Load model file"),
             # Choices are callables reading the chosen model's entries, so that napari's

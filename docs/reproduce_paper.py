@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from napari_respond_cam import explain, load_model
+from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.paper_metrics import (
     positive_mass_inside,
     sum_to_score_l1,
@@ -32,7 +33,8 @@ from napari_respond_cam.simulation import simulate_subtomograms
 
 MODELS = {"CNN-1": "cnn1-demo", "CNN-2": "cnn2-demo"}
 SNRS = {"inf": None, "0.1": 0.1}
-METHODS = {"Grad-CAM": "grad", "Respond-CAM": "respond"}
+# The two methods the paper compares, baseline first as in its tables.
+METHODS = {METHOD_LABELS[m]: m for m in ("grad", "respond")}
 TEST_SEED = 424242
 
 

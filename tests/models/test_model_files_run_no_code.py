@@ -20,6 +20,7 @@ from napari_respond_cam.cli import main
 from napari_respond_cam.models.model_files import METADATA_KEY
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import write_mrc
+from tiny_classifier import tiny_cnn1
 
 #: PyTorch's advice to load unsafely, which our messages must never pass on.
 UNSAFE_ADVICE = re.compile(r"weights_only\W*(set to\W*|=\W*)?False|re-?run", re.IGNORECASE)
@@ -42,10 +43,7 @@ def marker(tmp_path):
 
 @pytest.fixture
 def cnn1():
-    torch.manual_seed(0)
-    model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16)).eval()
-    model.class_names = ("ribosome", "proteasome", "membrane")
-    return model
+    return tiny_cnn1()
 
 
 @pytest.fixture

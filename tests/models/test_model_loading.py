@@ -8,6 +8,7 @@ import torch
 
 from napari_respond_cam import RespondCamError, available_models, explain, load_model, save_model
 from napari_respond_cam.models.paper_cnns import CNN1, CNN2
+from tiny_classifier import tiny_cnn1
 from toy_models import TinyUNet
 
 X = torch.rand(3, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -15,10 +16,7 @@ X = torch.rand(3, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
 
 @pytest.fixture
 def cnn1():
-    torch.manual_seed(0)
-    model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16)).eval()
-    model.class_names = ("ribosome", "proteasome", "membrane")
-    return model
+    return tiny_cnn1()
 
 
 def same_maps(a, b, x=X, layer="maxpool2"):

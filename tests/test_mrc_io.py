@@ -342,3 +342,20 @@ def test_is_mrc_path(name, expected):
 )
 def test_mrc_stem_drops_the_mrc_and_compression_suffixes(path, stem):
     assert mrc_io.mrc_stem(path) == stem
+
+
+def test_image_stacks_are_told_apart_from_volumes(tmp_path):
+    data = np.arange(4 * 6 * 6, dtype=np.float32).reshape(4, 6, 6)
+    volume = write_mrc(tmp_path / "tomo.mrc", data, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))
+    marked = tmp_path / "images.mrc"
+    with mrcfile.new(marked) as handle:
+        handle.set_data(data)
+        handle.set_image_stack()
+        handle.voxel_size = 2.0
+    plain = write_mrc(tmp_path / "particles.MRCS", data, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))
+    named = tmp_path / "particles.MRCS.gz"
+    named.write_bytes(gzip.compress(plain.read_bytes()))
+    assert not read_mrc(volume).is_image_stack
+    assert read_mrc(marked).is_image_stack
+    assert read_mrc(named).is_image_stack
+    assert not read_mrc(EMD_3197).is_image_stack

@@ -78,12 +78,16 @@ class MrcVolume:
     header : dict
         The file's header as plain JSON-friendly values, in the file's own
         ``x, y, z`` / column, row, section order (not transposed).
+    is_image_stack : bool
+        Whether the file holds a stack of 2D images (space group 0, or a ``.mrcs``
+        name) rather than one volume: its first axis counts images, not sections.
     """
 
     data: np.ndarray
     voxel_size: tuple[float, float, float]
     origin: tuple[float, float, float]
     header: dict[str, Any] = field(default_factory=dict)
+    is_image_stack: bool = False
 
 
 def is_mrc_path(path: str | os.PathLike) -> bool:
@@ -172,7 +176,18 @@ def read_mrc(path: str | os.PathLike, mmap: bool = True) -> MrcVolume:
         voxel_size=voxel_size,
         origin=_origin_zyx(header, axes, voxel_size),
         header=header_to_dict(header),
+        is_image_stack=_is_image_stack(path, header, data),
     )
+
+
+def _is_image_stack(path: Path, header: np.recarray, data: np.ndarray) -> bool:
+    # MRC2014: space group 0 marks images (a single image or a stack of them); 1 to 230
+    # a volume, 401 to 630 a stack of volumes. Stacks also go by the .mrcs extension.
+    name = path.name.lower()
+    for compressed in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(compressed)
+    marked = int(header.ispg) == 0 and data.ndim == 3 and data.shape[0] > 1
+    return name.endswith(".mrcs") or marked
 
 
 def write_mrc(

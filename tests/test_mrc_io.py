@@ -359,3 +359,50 @@ def test_image_stacks_are_told_apart_from_volumes(tmp_path):
     assert read_mrc(marked).is_image_stack
     assert read_mrc(named).is_image_stack
     assert not read_mrc(EMD_3197).is_image_stack
+
+
+def test_labels_are_written_after_the_date_and_read_back(tmp_path):
+    labels = ["napari-respond-cam 0.1.0", "layer: maxpool2", "x" * 80, *"abcdef"]
+    path = write_mrc(tmp_path / "labelled.mrc", np.ones((2, 3, 4), np.float32), labels=labels)
+    with mrcfile.open(path) as mrc:
+        assert int(mrc.header.nlabl) == 10
+        stored = [bytes(label).decode("ascii").rstrip() for label in mrc.header.label]
+    assert stored[0].startswith("Created by mrcfile.py")
+    assert stored[1:] == labels
+    assert read_mrc(path).header["labels"][1:] == labels
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (["ångström"], r"The label 'ångström' does not fit .* 80 printable ASCII"),
+        (["y" * 81], r"does not fit an MRC header, which takes at most 80"),
+        (["tab\there"], r"printable ASCII characters per label; shorten it"),
+        (["a"] * 10, r"room for 9 labels besides the date, got 10"),
+        ("one string", r"labels must be a list of strings, not one string"),
+    ],
+)
+def test_labels_that_do_not_fit_are_refused_before_writing(tmp_path, labels, message):
+    data = np.ones((2, 2, 2), np.float32)
+    with pytest.raises(RespondCamError, match=message):
+        write_mrc(tmp_path / "v.mrc", data, labels=labels)
+    assert list(tmp_path.iterdir()) == []
+    assert data.sum() == 8.0
+
+
+def test_complex_integer_mode_3_is_refused_with_what_it_holds(tmp_path):
+    path = tmp_path / "fourier.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.ones((2, 3, 4), np.complex64))
+    with mrcfile.open(path, "r+", permissive=True) as mrc:
+        mrc.header.mode = 3
+    before = path.read_bytes()
+    with pytest.raises(MrcReadError) as error:
+        read_mrc(path)
+    assert str(error.value) == (
+        "Cannot read 'fourier.mrc': it stores MRC mode 3 (complex numbers as pairs of 16-bit "
+        "integers: a Fourier transform, not an image), which cannot be read. Open a map "
+        "stored as real numbers (mode 0, 1, 2, 6 or 12), such as the real-space tomogram, or "
+        "convert this one in the program that made it."
+    )
+    assert path.read_bytes() == before

@@ -21,6 +21,7 @@ Conventions used throughout:
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
 import zlib
@@ -52,6 +53,17 @@ _STORED_DTYPES: dict[np.dtype, np.dtype] = {
     np.dtype(np.uint16): np.dtype(np.uint16),
     np.dtype(np.float32): np.dtype(np.float32),
 }
+
+# What the modes mrcfile cannot read hold, for the message that refuses them.
+_UNREADABLE_MODES = {
+    3: " (complex numbers as pairs of 16-bit integers: a Fourier transform, not an image)",
+    101: " (4-bit integers packed two to a byte)",
+}
+
+# The MRC2014 header has ten text labels of 80 characters; mrcfile takes the first for
+# its "Created by mrcfile.py" label with the date.
+_MAX_LABELS = 9
+_LABEL_LENGTH = 80
 
 # Big enough to keep disk writes efficient, small enough that converting a dask
 # or zarr slab never holds more than this in memory.
@@ -196,6 +208,7 @@ def write_mrc(
     voxel_size: float | Sequence[float] = 1.0,
     origin: Sequence[float] = (0.0, 0.0, 0.0),
     overwrite: bool = False,
+    labels: Sequence[str] = (),
 ) -> Path:
     """Write an array to an uncompressed MRC2014 file.
 
@@ -219,6 +232,10 @@ def write_mrc(
         are set to zero).
     overwrite : bool, default False
         Replace ``path`` if it exists.
+    labels : sequence of str, default ()
+        Up to nine text labels for the header (what made the file, for example),
+        each at most 80 printable ASCII characters; they follow mrcfile's own
+        label with the date.
 
     Returns
     -------
@@ -230,8 +247,8 @@ def write_mrc(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     RespondCamError
-        If the data cannot be stored as MRC, the geometry is invalid, or
-        ``path`` asks for compression.
+        If the data cannot be stored as MRC, the geometry or a label is invalid,
+        or ``path`` asks for compression.
     """
     path = Path(path)
     if path.name.lower().endswith(COMPRESSED_SUFFIXES):
@@ -248,6 +265,7 @@ def write_mrc(
     out_dtype = _stored_dtype(data)
     voxel_size_zyx = _as_zyx_triple(voxel_size, "voxel_size", positive=True)
     origin_zyx = _as_zyx_triple(origin, "origin", positive=False)
+    _check_labels(labels)
     # Writing next to the target and renaming means a failed write never
     # destroys the old file, and a memmap still reading the old file (a napari
     # layer saved onto its own source) keeps its data instead of crashing.
@@ -259,6 +277,8 @@ def write_mrc(
             mrc.voxel_size = voxel_size_zyx[::-1]
             mrc.header.origin = origin_zyx[::-1]
             mrc.header.dmin, mrc.header.dmax, mrc.header.dmean, mrc.header.rms = stats
+            for label in labels:
+                mrc.add_label(label)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -327,6 +347,14 @@ def _read_raw(path: Path, use_mmap: bool, permissive: bool) -> tuple[np.ndarray,
 def _read_permissively(
     path: Path, use_mmap: bool, strict_error: Exception
 ) -> tuple[np.ndarray, np.recarray]:
+    mode = _unreadable_mode(strict_error)
+    if mode is not None:
+        raise MrcReadError(
+            f"Cannot read '{path.name}': it stores MRC mode {mode}"
+            f"{_UNREADABLE_MODES.get(mode, '')}, which cannot be read. Open a map stored "
+            "as real numbers (mode 0, 1, 2, 6 or 12), such as the real-space tomogram, "
+            "or convert this one in the program that made it."
+        ) from strict_error
     reason = _explain(strict_error)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -348,6 +376,12 @@ def _read_permissively(
         stacklevel=3,
     )
     return data, header
+
+
+def _unreadable_mode(error: Exception) -> int | None:
+    # mrcfile's wording for a mode without a NumPy type (3 and 101).
+    found = re.search(r"Unrecognised mode '(-?\d+)'", str(error))
+    return int(found.group(1)) if found else None
 
 
 def _explain(error: Exception) -> str:
@@ -439,6 +473,22 @@ def _stored_dtype(data: Any) -> np.dtype:
             "3D volumes and 4D volume stacks with at least one voxel."
         )
     return _STORED_DTYPES.get(dtype.newbyteorder("="), np.dtype(np.float32))
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    if isinstance(labels, str):
+        raise RespondCamError("labels must be a list of strings, not one string.")
+    if len(labels) > _MAX_LABELS:
+        raise RespondCamError(
+            f"An MRC header has room for {_MAX_LABELS} labels besides the date, got "
+            f"{len(labels)}; join or drop some."
+        )
+    for label in labels:
+        if not (label.isascii() and label.isprintable()) or len(label) > _LABEL_LENGTH:
+            raise RespondCamError(
+                f"The label {label!r} does not fit an MRC header, which takes at most "
+                f"{_LABEL_LENGTH} printable ASCII characters per label; shorten it."
+            )
 
 
 def _as_zyx_triple(

@@ -105,7 +105,11 @@ def test_explain_adds_an_aligned_hot_heatmap_with_its_numbers(viewer, widget, qt
     assert [str(u) for u in layer.units] == ["angstrom"] * 3
     assert layer.colormap.name == "hot"
     assert layer.blending == "additive"
-    assert layer.contrast_limits == pytest.approx([0.0, float(expected.heatmap.max())])
+    scale = float(np.percentile(np.abs(expected.heatmap[0]), 99.5))
+    assert layer.contrast_limits == pytest.approx([0.0, scale])
+    assert layer.contrast_limits_range == pytest.approx(
+        [min(0.0, float(expected.heatmap.min())), float(expected.heatmap.max())]
+    )
     meta = layer.metadata[METADATA_KEY]
     assert (meta["model"], meta["layer"], meta["target"], meta["method"]) == (
         "tiny-cnn1",
@@ -120,6 +124,8 @@ def test_explain_adds_an_aligned_hot_heatmap_with_its_numbers(viewer, widget, qt
     assert sum(meta["class_probabilities"].values()) == pytest.approx(1.0)
     assert widget.results.value.startswith("Predicted: ")
     assert "sum − (score − bias)" in widget.results.value
+    assert f"Colour scale: 0 to {scale:.3g} (99.5th percentile of |map|)" in widget.results.value
+    assert meta["colour_scale"]["contrast_limits"] == pytest.approx([0.0, scale])
     assert meta["precision"] == "fp32"
     np.testing.assert_array_equal(tomo.data, before)  # the source is never changed
 
@@ -144,8 +150,8 @@ def test_signed_view_and_replacement_policy(viewer, widget, qtbot):
     widget.display.value = SIGNED
     run(widget, qtbot)
     assert heatmaps(viewer) == [first]  # same volume, method and target: updated in place
-    low, high = first.contrast_limits
-    assert low == pytest.approx(-high) and high == pytest.approx(np.abs(first.data).max())
+    scale = float(np.percentile(np.abs(first.data), 99.5))
+    assert first.contrast_limits == pytest.approx([-scale, scale])
     assert first.blending == "translucent"
 
     widget.method.value = "grad"
@@ -177,14 +183,28 @@ def test_a_larger_volume_is_tiled_with_a_progress_bar_and_summary(viewer, widget
     assert widget.results.value.startswith("6 windows; predicted per window:")
 
 
-def test_all_classes_give_a_class_axis(viewer, widget, qtbot):
-    add_tomogram(viewer)
+def test_all_classes_give_one_layer_per_class_each_on_its_own_scale(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer)
+    expected = explain(tiny_cnn1(), tomo.data, "maxpool2", target="all")
     widget.target.value = "all classes"
+
     run(widget, qtbot)
-    [layer] = heatmaps(viewer)
-    assert layer.data.shape == (3, 16, 16, 16)
-    np.testing.assert_allclose(layer.scale, (1.0, *SCALE))
-    assert [c["class"] for c in layer.metadata[METADATA_KEY]["sum_to_score"]] == list(CLASSES)
+
+    layers = heatmaps(viewer)
+    assert [layer.name for layer in layers] == [f"tomo Respond-CAM ({c})" for c in CLASSES]
+    predicted = CLASSES[int(np.argmax(expected.logits[0]))]
+    for k, layer in enumerate(layers):
+        assert layer.data.shape == (16, 16, 16)
+        np.testing.assert_allclose(layer.data, expected.heatmap[0, k], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(layer.scale, SCALE)
+        scale = float(np.percentile(np.abs(expected.heatmap[0, k]), 99.5))
+        assert layer.contrast_limits == pytest.approx([0.0, scale])  # no class left black
+        meta = layer.metadata[METADATA_KEY]
+        assert (meta["target"], meta["class_index"]) == (CLASSES[k], k)
+        assert layer.visible == (CLASSES[k] == predicted)  # overlays would add up
+        assert f"  {CLASSES[k]}: 0 to {scale:.3g}" in widget.results.value
+    scales = [layer.contrast_limits[1] for layer in layers]
+    assert max(scales) > 1.5 * min(scales)  # one shared range would darken a class
 
 
 def test_one_run_at_a_time(viewer, widget, qtbot):

@@ -13,7 +13,10 @@ from napari_respond_cam.napari_plugin.heatmap_layer import (
     SIGNED,
     SIGNED_COLORMAP,
     LayerGeometry,
+    class_layers_data,
+    colour_scale_text,
     contrast_limits,
+    evidence_scale,
     heatmap_layer_data,
     heatmap_name,
     is_heatmap_layer,
@@ -22,6 +25,9 @@ from napari_respond_cam.napari_plugin.heatmap_layer import (
 
 GEOMETRY = LayerGeometry((11.4, 11.4, 11.4), (0.0, 0.0, -22.8), ("angstrom",) * 3)
 SIGNED_MAP = np.array([[[-3.0, 0.5], [1.5, 2.0]]], dtype=np.float32)
+# |SIGNED_MAP| sorted is 0.5, 1.5, 2, 3: the 99.5th percentile lies at 0.995 * 3 = 2.985
+# places, 2 + 0.985 * (3 - 2).
+SIGNED_SCALE = 2.985
 
 
 def layer_data(heatmap=SIGNED_MAP, name="tomo Respond-CAM (ribosome)", mode=POSITIVE, **meta):
@@ -32,17 +38,38 @@ def test_name_says_volume_method_and_target():
     assert heatmap_name("EMD-3197", "Grad-CAM", "all classes") == "EMD-3197 Grad-CAM (all classes)"
 
 
-def test_positive_limits_span_zero_to_the_maximum():
-    assert contrast_limits(SIGNED_MAP, POSITIVE) == (0.0, 2.0)
+def test_positive_and_signed_limits_share_the_robust_magnitude_scale():
+    assert contrast_limits(SIGNED_MAP, POSITIVE) == pytest.approx((0.0, SIGNED_SCALE))
+    assert contrast_limits(SIGNED_MAP, SIGNED) == pytest.approx((-SIGNED_SCALE, SIGNED_SCALE))
 
 
-def test_signed_limits_are_symmetric_about_zero():
-    assert contrast_limits(SIGNED_MAP, SIGNED) == (-3.0, 3.0)
+def test_weak_positive_evidence_is_not_stretched_to_full_brightness():
+    # Magnitudes 0.005, 0.010, ..., 1.000 (negative) and one weak positive voxel: 201
+    # values whose 99.5th percentile sits at 0.995 * 200 = 199 places, on 0.995.
+    heatmap = -np.arange(201, dtype=np.float64).reshape(1, 3, 67) / 200
+    heatmap[0, 0, 0] = 0.026
+    low, high = contrast_limits(heatmap, POSITIVE)
+    assert (low, high) == pytest.approx((0.0, 0.995))
+    assert heatmap.max() / high < 0.03  # the weak evidence stays dark
 
 
-def test_maps_without_positive_evidence_keep_a_valid_range():
-    assert contrast_limits(-np.ones((2, 2, 2)), POSITIVE) == (0.0, 1.0)
+def test_one_bright_voxel_does_not_set_the_scale():
+    heatmap = np.full(1000, 0.5)
+    heatmap[0] = 100.0
+    assert evidence_scale(heatmap) == pytest.approx(0.5)
+
+
+def test_maps_without_evidence_keep_a_valid_range():
+    assert contrast_limits(np.zeros((2, 2, 2)), POSITIVE) == (0.0, 1.0)
     assert contrast_limits(np.zeros((2, 2, 2)), SIGNED) == (-1.0, 1.0)
+    sparse = np.zeros(1000)
+    sparse[0] = -0.2  # evidence in fewer voxels than the percentile looks past
+    assert contrast_limits(sparse, SIGNED) == pytest.approx((-0.2, 0.2))
+
+
+def test_a_large_map_is_scaled_from_an_even_sample():
+    heatmap = np.tile(np.linspace(0.0, 1.0, 1001), 2100)  # 2.1 million values
+    assert evidence_scale(heatmap) == pytest.approx(0.995, abs=2e-3)
 
 
 def test_geometry_is_read_from_the_layer_as_plain_values():
@@ -73,28 +100,33 @@ NON_ORTHOGONAL = pytest.mark.filterwarnings("ignore:Non-orthogonal slicing:UserW
 def test_the_heatmap_maps_voxels_to_the_same_world_points_as_its_source():
     source = source_with_every_transform()
     geometry = LayerGeometry.of(source)
-    heatmap = Image(np.zeros((4, 4, 4)), **geometry.layer_kwargs(3))
+    heatmap = Image(np.zeros((4, 4, 4)), **geometry.layer_kwargs())
     voxels = np.array([[0, 0, 0], [3, 1, 2], [1.5, 2.5, 0.5]])
     for voxel in voxels:
         np.testing.assert_allclose(heatmap.data_to_world(voxel), source.data_to_world(voxel))
     assert geometry.rotate is not None and geometry.shear is not None
 
 
-@NON_ORTHOGONAL
-def test_all_classes_maps_keep_each_class_on_the_source_grid():
-    source = source_with_every_transform()
-    heatmap = Image(np.zeros((2, 4, 4, 4)), **LayerGeometry.of(source).layer_kwargs(4))
-    for k in (0, 1):
-        world = heatmap.data_to_world([k, 3, 1, 2])
-        assert world[0] == k
-        np.testing.assert_allclose(world[1:], source.data_to_world([3, 1, 2]))
+def test_all_classes_give_a_layer_per_class_on_its_own_scale():
+    heatmaps = np.stack([SIGNED_MAP, SIGNED_MAP / 100])
+    meta = {"volume": "tomo", "method": "Respond-CAM", "target": "all classes"}
+    layers = class_layers_data(heatmaps, GEOMETRY, POSITIVE, meta, ["ribosome"], shown=1)
 
-
-def test_class_axis_gets_unit_scale_and_no_offset():
-    kwargs = GEOMETRY.layer_kwargs(4)
-    assert kwargs["scale"] == (1.0, 11.4, 11.4, 11.4)
-    assert kwargs["translate"] == (0.0, 0.0, 0.0, -22.8)
-    assert kwargs["units"] == ("pixel", "angstrom", "angstrom", "angstrom")
+    assert [kwargs["name"] for _, kwargs, _ in layers] == [
+        "tomo Respond-CAM (ribosome)",
+        "tomo Respond-CAM (class 1)",
+    ]
+    np.testing.assert_array_equal(layers[1][0], heatmaps[1])
+    limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
+    assert limits == [pytest.approx((0, SIGNED_SCALE)), pytest.approx((0, SIGNED_SCALE / 100))]
+    assert [kwargs["visible"] for _, kwargs, _ in layers] == [False, True]
+    second = layers[1][1]["metadata"][METADATA_KEY]
+    assert (second["target"], second["class_index"], second["volume"]) == ("class 1", 1, "tomo")
+    assert colour_scale_text(layers) == (
+        "Colour scale, each class its own:\n"
+        "  ribosome: 0 to 2.98 (99.5th percentile of |map|)\n"
+        "  class 1: 0 to 0.0298 (99.5th percentile of |map|)"
+    )
 
 
 def test_positive_view_is_hot_and_additive():
@@ -103,9 +135,20 @@ def test_positive_view_is_hot_and_additive():
     assert kwargs["colormap"] == "hot"
     assert kwargs["blending"] == "additive"
     assert 0 < kwargs["opacity"] < 1
-    assert kwargs["contrast_limits"] == (0.0, 2.0)
+    assert kwargs["contrast_limits"] == pytest.approx((0.0, SIGNED_SCALE))
     assert kwargs["scale"] == (11.4, 11.4, 11.4)
-    assert kwargs["metadata"] == {METADATA_KEY: {"model": "tiny"}}
+    assert kwargs["metadata"] == {
+        METADATA_KEY: {
+            "model": "tiny",
+            "colour_scale": {
+                "contrast_limits": [0.0, pytest.approx(SIGNED_SCALE)],
+                "rule": "99.5th percentile of |map|",
+            },
+        }
+    }
+    assert colour_scale_text([layer_data()]) == (
+        "Colour scale: 0 to 2.98 (99.5th percentile of |map|)"
+    )
 
 
 def test_signed_view_is_transparent_at_zero():
@@ -130,7 +173,9 @@ def test_explaining_again_updates_the_same_layer_in_place():
     assert second is first
     assert len(viewer.layers) == 1
     np.testing.assert_array_equal(second.data, 2 * SIGNED_MAP)
-    assert second.contrast_limits == [-6.0, 6.0]
+    assert second.contrast_limits == pytest.approx([-2 * SIGNED_SCALE, 2 * SIGNED_SCALE])
+    # The slider reaches the map's minimum (-6) and the scale above its maximum (4).
+    assert second.contrast_limits_range == pytest.approx([-6.0, 2 * SIGNED_SCALE])
     assert second.colormap.name == SIGNED_COLORMAP.name
     assert second.metadata[METADATA_KEY]["model"] == "other"
     assert second.visible is False

@@ -1,9 +1,10 @@
 """The Respond-CAM dock widget: pickers, Explain and Cancel, and a results area.
 
-Layout and wiring only: what the pickers offer comes from :mod:`.model_choices`,
-the work from :mod:`.explain_worker`, the layer from :mod:`.heatmap_layer`. One
+Layout and wiring only: the work comes from :mod:`.explain_worker`, the layers
+from :mod:`.heatmap_layer`, the window's range from :mod:`.window_bounds`. One
 explanation runs at a time: Explain is disabled (and the pickers locked, since
-the run uses the model) until it ends.
+the run uses the model) until it ends; a progress bar under it counts the windows.
+Closing the dock or the viewer stops the run and waits for its thread.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magicgui.types import FileDialogMode
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+    TextEdit,
+)
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QSizePolicy
 
 from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
@@ -34,27 +43,30 @@ from ..runs.choices import (
 )
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
 from ..runs.request import ExplainRequest, ExplainSettings
-from ..runs.summary import summary_text
+from ..runs.summary import predicted_class, summary_text
 from .explain_worker import ExplainJob
 from .heatmap_layer import (
     DISPLAY_MODES,
     POSITIVE,
     LayerGeometry,
+    class_layers_data,
+    colour_scale_text,
     heatmap_layer_data,
     heatmap_name,
     is_heatmap_layer,
     show_heatmap,
 )
-from .overlay_toggle import TOGGLE_KEY, bind_toggle_key, unbind_toggle_key
+from .mrc_reader_writer import check_not_image_stack
+from .overlay_toggle import TOGGLE_KEY, HeatmapToggle, bind_toggle_key, unbind_toggle_key
+from .window_bounds import window_bounds
 
 if TYPE_CHECKING:
     import napari
 
 # How often the model picker looks for models registered from the console or a script.
 _REGISTRY_POLL_MS = 1000
-_RESULTS_MIN_WIDTH = 200
-_TOGGLE_HINT = f"Press {TOGGLE_KEY} to show or hide the heatmap while you scroll."
-_HINT = f"Press Explain. {_TOGGLE_HINT}"
+# Lines the results box shows before it scrolls: a summary of three classes fits.
+_RESULTS_LINES = 12
 _MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
 
 LOAD_FROM_FILE = "Load from file..."
@@ -96,20 +108,21 @@ class RespondCamWidget(Container):
         self._target_names: list[str] = []
         self._class_names: list[str] = []
         self._job: ExplainJob | None = None
+        self._outcome_shown = False
         super().__init__(widgets=self._build_widgets(), labels=True)
-        # Long result lines wrap instead of widening the dock and squeezing the canvas (an
-        # explicit minimum width overrides the wide minimum Qt guesses for wrapped text).
-        self.results.native.setWordWrap(True)
-        self.results.native.setMinimumWidth(_RESULTS_MIN_WIDTH)
-        self.results.native.setSizePolicy(
-            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
-        )
+        # A read-only text box wraps long lines at the dock's width and scrolls the rest,
+        # so no number is cut off and the dock never widens over the canvas.
+        results = self.results.native
+        results.setReadOnly(True)
+        results.setMinimumHeight(results.fontMetrics().lineSpacing() * _RESULTS_LINES)
+        self.progress.native.setFormat("%v / %m windows")
         self._connect()
-        bind_toggle_key(napari_viewer)
+        bind_toggle_key(napari_viewer, HeatmapToggle(self._picked_volume_name))
         self._poll = QTimer(self.native)
         self._poll.timeout.connect(self._refresh_models)
         self._poll.start(_REGISTRY_POLL_MS)
         self._on_model_changed(self.model.value)
+        self.results.value = self._idle_hint()
 
     # -- building ---------------------------------------------------------------------
 
@@ -156,13 +169,7 @@ class RespondCamWidget(Container):
                 tooltip="bf16/fp16 run the network under autocast (faster on recent GPUs); "
                 "the maps are computed in float32.",
             ),
-            SpinBox(
-                name="window",
-                label="window",
-                min=4,
-                max=4096,
-                tooltip="Side of the tiles for volumes larger than the model's input.",
-            ),
+            SpinBox(name="window", label="window"),
             SpinBox(name="stride", label="stride", min=1, max=4096),
             SpinBox(name="batch_size", label="batch size", min=1, max=4096),
             ComboBox(name="display", label="display", choices=list(DISPLAY_MODES), value=POSITIVE),
@@ -171,8 +178,9 @@ class RespondCamWidget(Container):
                 text="Explain",
                 tooltip=f"Explain in the background; then {TOGGLE_KEY} shows or hides the heatmap.",
             ),
+            ProgressBar(name="progress", label="progress", visible=False),
             PushButton(name="cancel_button", text="Cancel", enabled=False),
-            Label(name="results", label="results", value=_HINT),
+            TextEdit(name="results", label="results"),
         ]
 
     def _connect(self) -> None:
@@ -183,9 +191,15 @@ class RespondCamWidget(Container):
         events = self._viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.connect(self._refresh_volumes)
-        self.native.destroyed.connect(self._disconnect_layer_events)
+        self.volume.changed.connect(self._on_volume_changed)
+        self.native.destroyed.connect(self._on_destroyed)
 
-    def _disconnect_layer_events(self) -> None:
+    def _on_destroyed(self) -> None:
+        # The dock or the viewer is closing: no callback may reach the deleted widgets,
+        # and no thread may outlive them.
+        if self._job is not None:
+            self._job.stop()
+            self._job = None
         unbind_toggle_key(self._viewer)
         events = self._viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
@@ -214,6 +228,26 @@ class RespondCamWidget(Container):
 
     def _refresh_volumes(self, _event: Any = None) -> None:
         self.volume.reset_choices()
+        # A rename changes the name H looks for without changing the picked layer.
+        self._on_volume_changed()
+
+    def _picked_volume_name(self) -> str | None:
+        source = self.volume.value
+        return None if source is None else source.name
+
+    def _on_volume_changed(self, _value: Any = None) -> None:
+        self._apply_window_bounds()
+        if not self.running:
+            self.results.value = self._idle_hint()
+
+    def _idle_hint(self) -> str:
+        return f"Press Explain. {self._toggle_hint()}"
+
+    def _toggle_hint(self) -> str:
+        name = self._picked_volume_name()
+        if name is None:
+            return f"Then {TOGGLE_KEY} shows or hides the heatmaps of the picked volume."
+        return f"Press {TOGGLE_KEY} to show or hide the heatmaps of {name!r} while you scroll."
 
     def _refresh_models(self) -> None:
         if list(self.model.choices) != self._model_choices():
@@ -243,7 +277,10 @@ class RespondCamWidget(Container):
 
         path = Path(self.model_file.value)
         if not path.is_file():
-            show_error("Choose a model file first (.pt2, .pt, .pth or .safetensors).")
+            show_error(
+                "Choose a file under 'model file' first (.pt2, .pt, .pth or .safetensors), "
+                "then press 'Load model file'."
+            )
             return
         architecture = self.architecture.value
         try:
@@ -289,10 +326,21 @@ class RespondCamWidget(Container):
         if self._model is None:
             return
         defaults = tiling_defaults(self._model)
+        self._apply_window_bounds()
         self.window.value = defaults.window
         self.stride.value = defaults.stride
         self.batch_size.value = defaults.batch_size
         self.window.enabled = self._window_is_free()
+
+    def _apply_window_bounds(self) -> None:
+        source = self.volume.value
+        bounds = window_bounds(
+            model_input_size(self._model) if self._model is not None else None,
+            _volume_of(source).shape if source is not None else None,
+            source.name if source is not None else "",
+        )
+        self.window.min, self.window.max = bounds.minimum, bounds.maximum
+        self.window.tooltip = bounds.tooltip
 
     def _window_is_free(self) -> bool:
         # A model with a fixed input size dictates the window.
@@ -316,8 +364,15 @@ class RespondCamWidget(Container):
             return
         # The heatmap goes on the grid and in the colours chosen now, whatever changes meanwhile.
         show = partial(self._show_outcome, LayerGeometry.of(source), self.display.value)
-        self._job = ExplainJob(request, show, self._finished)
+        self._job = ExplainJob(request, show, self._finished, self._show_progress)
+        self._outcome_shown = False
         self._set_running(True)
+        # The previous volume's numbers go, so they are not read as this run's.
+        self.results.value = (
+            f"Explaining {request.volume_name!r} with {request.model_name} "
+            f"({request.method_label}, {request.target_label})..."
+        )
+        self.progress.value = 0
         self._job.start()
 
     def cancel(self) -> None:
@@ -330,17 +385,20 @@ class RespondCamWidget(Container):
         if source is None:
             raise RespondCamError(
                 "Open a tomogram first (File > Open, or File > Open Sample > Respond-CAM), "
-                "then pick it as the volume."
+                "then pick it under 'volume'."
             )
+        check_not_image_stack(source)
         if self._model is None:
             raise RespondCamError(
-                "Pick a model that loads (or load one from a file) before pressing Explain."
+                "Pick a model that loads under 'model' (or 'Load from file...' there) "
+                "before pressing Explain."
             )
         if self.target_layer.value is None:
             raise RespondCamError(
-                "This model has no layer with a spatial output to explain; pick another model."
+                "This model has no layer with a spatial output to explain; pick another "
+                "under 'model'."
             )
-        volume = source.data[0] if source.multiscale else source.data
+        volume = _volume_of(source)
         check_volume(volume.shape, source.name)
         settings = ExplainSettings(
             layer=self.target_layer.value,
@@ -365,23 +423,44 @@ class RespondCamWidget(Container):
 
     def _set_running(self, running: bool) -> None:
         for widget in self:
-            if widget not in (self.cancel_button, self.results, self.display):
+            if widget not in (self.cancel_button, self.results, self.display, self.progress):
                 widget.enabled = not running
         self.cancel_button.enabled = running
+        self.progress.visible = running
         self.window.enabled = not running and self._window_is_free()
 
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = done
+
     def _show_outcome(self, geometry: LayerGeometry, mode: str, outcome: ExplainOutcome) -> None:
-        request = outcome.request
-        name = heatmap_name(request.volume_name, request.method_label, request.target_label)
-        layer_data = heatmap_layer_data(
-            outcome.heatmap, geometry, name, mode, outcome_metadata(outcome)
+        request, metadata = outcome.request, outcome_metadata(outcome)
+        if outcome.heatmap.ndim == 4:
+            predicted = predicted_class(outcome.summary)
+            names = list(request.class_names)
+            shown = names.index(predicted) if predicted in names else 0
+            layers = class_layers_data(outcome.heatmap, geometry, mode, metadata, names, shown)
+        else:
+            name = heatmap_name(request.volume_name, request.method_label, request.target_label)
+            layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
+        for layer_data in layers:
+            show_heatmap(self._viewer, layer_data)
+        self._outcome_shown = True
+        self.results.value = "\n".join(
+            [summary_text(outcome.summary), colour_scale_text(layers), self._toggle_hint()]
         )
-        show_heatmap(self._viewer, layer_data)
-        self.results.value = f"{summary_text(outcome.summary)}\n{_TOGGLE_HINT}"
 
     def _finished(self) -> None:
         self._job = None
         self._set_running(False)
+        if not self._outcome_shown:
+            # Cancelled or failed: a notification said why; the running message goes.
+            self.results.value = self._idle_hint()
+
+
+def _volume_of(source: Image) -> Any:
+    """The layer's array; the full-resolution level of a multiscale layer."""
+    return source.data[0] if source.multiscale else source.data
 
 
 def _load_named(name: str) -> Any:

@@ -1,14 +1,18 @@
 """One explanation in a napari worker thread, with a progress bar in napari's activity area.
 
 The worker thread only computes; the progress bar, notifications and layers are
-touched on the GUI thread. Cancelling asks the core to stop at its next batch
-(the progress callback answers ``False``); whatever the core then returns or
-raises is dropped, so a cancelled run leaves nothing behind.
+touched on the GUI thread. Cancelling, from the widget or from napari's activity
+dock, asks the core to stop at its next batch (the progress callback answers
+``False``); whatever the core then returns or raises is dropped, so a cancelled run
+leaves nothing behind. :meth:`ExplainJob.stop` is for a widget going away: it cancels,
+cuts the callbacks into the widget, and waits for the thread, so nothing calls into
+deleted Qt objects and no thread outlives the process's Qt application.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from napari.qt.threading import create_worker
@@ -42,18 +46,20 @@ class ExplainJob:
         request: ExplainRequest,
         on_result: Callable[[ExplainOutcome], None],
         on_finished: Callable[[], None],
+        on_progress: Callable[[int, int], None] | None = None,
     ):
+        self._on_result = on_result
+        self._on_finished = on_finished
+        self._on_progress = on_progress
+        self._ended = threading.Event()
         self._progress = cancelable_progress(
             total=0, desc=f"Explaining {request.volume_name}", cancel_callback=self.cancel
         )
-        self._worker = create_worker(
-            run_explanation, request, self._report_progress, _ignore_errors=True
-        )
-        self._worker.returned.connect(on_result)
+        self._worker = create_worker(self._run, request, _ignore_errors=True)
+        self._worker.returned.connect(self._returned)
         self._worker.errored.connect(self._report_error)
         self._worker.warned.connect(_report_warning)
         self._worker.finished.connect(self._close)
-        self._worker.finished.connect(on_finished)
 
     def start(self) -> None:
         """Start the worker thread."""
@@ -61,24 +67,51 @@ class ExplainJob:
 
     def cancel(self) -> None:
         """Stop at the next batch and drop the result."""
-        # napari's status bar cancels through worker.quit too, so the worker's flag is
-        # the one source of truth.
         self._worker.quit()
+
+    def stop(self) -> None:
+        """Cancel, call none of the callbacks again, and wait until the thread is done."""
+        self._on_result = self._on_finished = _ignore
+        self._on_progress = None
+        self.cancel()
+        self._ended.wait()
 
     @property
     def cancelled(self) -> bool:
-        """Whether the user asked to stop."""
-        return self._worker.abort_requested
+        """Whether the user asked to stop, with the widget's Cancel or the activity dock's."""
+        # The activity dock's Cancel only raises the bar's flag; ours quits the worker.
+        return self._worker.abort_requested or self._progress.is_canceled
+
+    def _run(self, request: ExplainRequest) -> ExplainOutcome:
+        try:
+            return run_explanation(request, self._report_progress)
+        finally:
+            self._ended.set()
 
     def _report_progress(self, done: int, total: int) -> bool:
-        # Called on the worker thread: hand the bar update to the GUI thread.
-        _advance(self._progress, done, total)
+        # Called on the worker thread: hand the updates to the GUI thread.
+        self._advance(done, total)
         return not self.cancelled
+
+    @ensure_main_thread
+    def _advance(self, done: int, total: int) -> None:
+        bar = self._progress
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+        if self._on_progress is not None:
+            self._on_progress(done, total)
+
+    def _returned(self, outcome: ExplainOutcome) -> None:
+        # A run cancelled after its last batch still returns: drop it all the same.
+        if not self.cancelled:
+            self._on_result(outcome)
 
     def _close(self) -> None:
         self._progress.close()
         if self.cancelled:
             show_info("Explanation cancelled; no layer was added.")
+        self._on_finished()
 
     def _report_error(self, error: Exception) -> None:
         if self.cancelled:
@@ -94,11 +127,8 @@ class ExplainJob:
             )
 
 
-@ensure_main_thread
-def _advance(bar: cancelable_progress, done: int, total: int) -> None:
-    if bar.total != total:
-        bar.total = total
-    bar.update(done - bar.n)
+def _ignore(*_args: object) -> None:
+    """A callback that does nothing: what a stopped job calls instead of the widget."""
 
 
 def _report_warning(warning_args: tuple) -> None:

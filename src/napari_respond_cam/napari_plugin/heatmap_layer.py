@@ -8,16 +8,33 @@ with the same volume, method and target updates that layer in place (data, colou
 limits, geometry, metadata; its position in the layer list, visibility and opacity
 stay as the user left them). Any other combination adds a new layer, so heatmaps of
 several classes or both methods can be compared side by side.
+
+"All classes" gives one layer per class, named as that class's own run would be (and
+so replacing it), rather than one 4D layer with a class slider. A biologist comparing
+classes asks where the network finds evidence for each, and every class then gets its
+own contrast range: in one 4D layer the strongest class's range leaves the others
+black. Separate layers can be shown, hidden, recoloured and put side by side (grid
+mode) one by one, and need no extra slider beside the tomogram's. Only the predicted
+class is shown at first, since the additive overlays of several maps would add up.
+
+Contrast: positive evidence and the signed view share one symmetric, robust scale, the
+99.5th percentile of the map's magnitude. A map whose positive values are small next
+to its negative ones then looks weak in both views, instead of being stretched to full
+brightness, and one bright voxel does not darken the rest. The scale is written in the
+layer's metadata and the widget's results box, so maps can be compared by number.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from napari.utils.colormaps import Colormap
+
+from ..models.model_metadata import class_label
 
 #: Key of the metadata entry that marks a layer as made by this plugin and records how.
 METADATA_KEY = "respond_cam"
@@ -46,18 +63,49 @@ def heatmap_name(volume_name: str, method_label: str, target_label: str) -> str:
     return f"{volume_name} {method_label} ({target_label})"
 
 
-def contrast_limits(heatmap: np.ndarray, mode: str) -> tuple[float, float]:
-    """``[0, max]`` for positive evidence, ``[-m, m]`` with ``m = max |value|`` for signed.
+#: The percentile of ``|map|`` that is shown at full colour.
+SCALE_PERCENTILE = 99.5
+SCALE_RULE = f"{SCALE_PERCENTILE:g}th percentile of |map|"
+# At most this many voxels (evenly strided) set the scale: enough for a percentile to
+# three digits, and quick on the GUI thread for any tomogram.
+_SCALE_SAMPLE = 2**20
 
-    A map with nothing above zero keeps a valid, non-empty range (it then shows black,
-    which is what "no positive evidence" looks like).
+
+def evidence_scale(heatmap: np.ndarray) -> float:
+    """The :data:`SCALE_PERCENTILE` th percentile of ``|heatmap|``; 1.0 for an all-zero map.
+
+    Parameters
+    ----------
+    heatmap : numpy.ndarray
+
+    Returns
+    -------
+    float
+        Positive.
     """
-    low, peak = (float(heatmap.min()), float(heatmap.max())) if heatmap.size else (0.0, 0.0)
-    magnitude = max(-low, peak)
-    magnitude = magnitude if magnitude > 0 else 1.0
-    if mode == SIGNED:
-        return (-magnitude, magnitude)
-    return (0.0, peak if peak > 0 else magnitude)
+    flat = np.asarray(heatmap).reshape(-1)
+    if flat.size == 0:
+        return 1.0
+    step = math.ceil(flat.size / _SCALE_SAMPLE)
+    magnitude = np.abs(flat[::step].astype(np.float64))
+    scale = float(np.percentile(magnitude, SCALE_PERCENTILE))
+    if scale <= 0:
+        # Evidence in fewer voxels than the percentile looks past: show it all the same.
+        scale = float(magnitude.max())
+    return scale if scale > 0 else 1.0
+
+
+def contrast_limits(heatmap: np.ndarray, mode: str) -> tuple[float, float]:
+    """``[0, s]`` for positive evidence, ``[-s, s]`` for signed, ``s`` the
+    :func:`evidence_scale` of the map."""
+    scale = evidence_scale(heatmap)
+    return (-scale, scale) if mode == SIGNED else (0.0, scale)
+
+
+def scale_text(limits: Sequence[float]) -> str:
+    """The colour scale in words: ``"0 to 0.71 (99.5th percentile of |map|)"``."""
+    low, high = limits
+    return f"{low:.3g} to {high:.3g} ({SCALE_RULE})"
 
 
 def display_settings(heatmap: np.ndarray, mode: str) -> dict[str, Any]:
@@ -100,23 +148,17 @@ class LayerGeometry:
             _matrix(getattr(getattr(layer, "affine", None), "affine_matrix", np.eye(ndim + 1))),
         )
 
-    def layer_kwargs(self, ndim: int) -> dict[str, Any]:
+    def layer_kwargs(self) -> dict[str, Any]:
         """``scale``, ``translate``, ``units``, ``rotate``, ``shear`` and ``affine`` for a
-        layer of ``ndim`` axes.
-
-        Extra leading axes (the class axis of an all-classes map) get unit scale, no
-        offset, pixel units and no rotation or shear, so the spatial axes stay on the
-        source's world grid.
-        """
-        extra = ndim - len(self.scale)
+        layer on this grid."""
         spatial = len(self.scale)
         return {
-            "scale": (1.0,) * extra + self.scale,
-            "translate": (0.0,) * extra + self.translate,
-            "units": ("pixel",) * extra + self.units,
-            "rotate": _leading_identity(self.rotate or np.eye(spatial), extra),
-            "shear": _leading_identity(self.shear or np.eye(spatial), extra),
-            "affine": _leading_identity(self.affine or np.eye(spatial + 1), extra),
+            "scale": self.scale,
+            "translate": self.translate,
+            "units": self.units,
+            "rotate": np.asarray(self.rotate or np.eye(spatial)),
+            "shear": np.asarray(self.shear or np.eye(spatial)),
+            "affine": np.asarray(self.affine or np.eye(spatial + 1)),
         }
 
 
@@ -139,12 +181,10 @@ def _shear_matrix(shear: Any, ndim: int) -> np.ndarray:
     return matrix
 
 
-def _leading_identity(matrix: Any, extra: int) -> np.ndarray:
-    """``matrix`` acting on the last axes, with ``extra`` leading axes left as they are."""
-    matrix = np.asarray(matrix, dtype=float)
-    out = np.eye(len(matrix) + extra)
-    out[extra:, extra:] = matrix
-    return out
+LayerData = tuple[np.ndarray, dict[str, Any], str]
+
+#: Key, in a heatmap's metadata, of its colour scale: ``{"contrast_limits", "rule"}``.
+SCALE_KEY = "colour_scale"
 
 
 def heatmap_layer_data(
@@ -153,14 +193,14 @@ def heatmap_layer_data(
     name: str,
     mode: str,
     metadata: Mapping[str, Any],
-) -> tuple[np.ndarray, dict[str, Any], str]:
+    visible: bool = True,
+) -> LayerData:
     """A napari layer-data tuple ``(data, kwargs, "image")`` for a heatmap.
 
     Parameters
     ----------
     heatmap : numpy.ndarray
-        The map on the source's voxel grid, ``(Z, Y, X)``, or ``(K, Z, Y, X)`` for
-        all classes.
+        The map on the source's voxel grid, ``(Z, Y, X)``.
     geometry : LayerGeometry
         The explained layer's geometry, which keeps the map aligned with it.
     name : str
@@ -169,19 +209,74 @@ def heatmap_layer_data(
         :data:`POSITIVE` or :data:`SIGNED`.
     metadata : mapping
         What was explained and the numbers to check it by; stored under
-        :data:`METADATA_KEY`.
+        :data:`METADATA_KEY`, with the colour scale added under :data:`SCALE_KEY`.
+    visible : bool
+        Whether a new layer is shown (a layer updated in place keeps its own).
 
     Returns
     -------
     tuple
     """
+    display = display_settings(heatmap, mode)
+    scale = {"contrast_limits": list(display["contrast_limits"]), "rule": SCALE_RULE}
     kwargs = {
         "name": name,
-        **geometry.layer_kwargs(heatmap.ndim),
-        **display_settings(heatmap, mode),
-        "metadata": {METADATA_KEY: dict(metadata)},
+        **geometry.layer_kwargs(),
+        **display,
+        "visible": visible,
+        "metadata": {METADATA_KEY: {**metadata, SCALE_KEY: scale}},
     }
     return heatmap, kwargs, "image"
+
+
+def class_layers_data(
+    heatmaps: np.ndarray,
+    geometry: LayerGeometry,
+    mode: str,
+    metadata: Mapping[str, Any],
+    class_names: Sequence[str],
+    shown: int,
+) -> list[LayerData]:
+    """One layer-data tuple per class of an all-classes map, each with its own scale.
+
+    Parameters
+    ----------
+    heatmaps : numpy.ndarray
+        ``(K, Z, Y, X)``, one map per class.
+    geometry : LayerGeometry
+    mode : str
+    metadata : mapping
+        The run's metadata (``volume`` and ``method`` name the layers); each layer's
+        ``target`` becomes its class, named as a run for that class alone would be.
+    class_names : sequence of str
+        The model's class names (``"class k"`` where it has none).
+    shown : int
+        The class whose layer is visible at first.
+
+    Returns
+    -------
+    list of tuple
+    """
+    layers = []
+    for k, heatmap in enumerate(heatmaps):
+        label = class_label(k, tuple(class_names))
+        name = heatmap_name(metadata["volume"], metadata["method"], label)
+        layer_metadata = {**metadata, "target": label, "class_index": k}
+        layers.append(
+            heatmap_layer_data(heatmap, geometry, name, mode, layer_metadata, visible=k == shown)
+        )
+    return layers
+
+
+def colour_scale_text(layers: Sequence[LayerData]) -> str:
+    """The colour scale of each layer, for the widget's results box."""
+    if len(layers) == 1:
+        return f"Colour scale: {scale_text(layers[0][1]['contrast_limits'])}"
+    lines = ["Colour scale, each class its own:"]
+    for _, kwargs, _ in layers:
+        target = kwargs["metadata"][METADATA_KEY]["target"]
+        lines.append(f"  {target}: {scale_text(kwargs['contrast_limits'])}")
+    return "\n".join(lines)
 
 
 def is_heatmap_layer(layer: Any) -> bool:
@@ -189,7 +284,7 @@ def is_heatmap_layer(layer: Any) -> bool:
     return METADATA_KEY in getattr(layer, "metadata", {})
 
 
-def show_heatmap(viewer: Any, layer_data: tuple[np.ndarray, dict[str, Any], str]) -> Any:
+def show_heatmap(viewer: Any, layer_data: LayerData) -> Any:
     """Add the heatmap to the viewer, or update our layer of the same name in place.
 
     Parameters
@@ -204,11 +299,24 @@ def show_heatmap(viewer: Any, layer_data: tuple[np.ndarray, dict[str, Any], str]
         The layer now showing the heatmap.
     """
     data, kwargs, _ = layer_data
-    existing = _our_layer_named(viewer.layers, kwargs["name"])
-    if existing is None:
-        return viewer.add_image(data, **kwargs)
-    _update_in_place(existing, data, kwargs)
-    return existing
+    layer = _our_layer_named(viewer.layers, kwargs["name"])
+    if layer is None:
+        layer = viewer.add_image(data, **kwargs)
+    else:
+        _update_in_place(layer, data, kwargs)
+    # The slider reaches the map's extremes, so the evidence above the scale can be seen.
+    limits = kwargs["contrast_limits"]
+    layer.contrast_limits_range = slider_range(data, limits)
+    layer.contrast_limits = limits
+    return layer
+
+
+def slider_range(heatmap: np.ndarray, limits: Sequence[float]) -> tuple[float, float]:
+    """The contrast slider's range: the map's values and the contrast limits, all in."""
+    low, high = limits
+    if np.size(heatmap):
+        low, high = min(low, float(np.min(heatmap))), max(high, float(np.max(heatmap)))
+    return (low, high)
 
 
 def _our_layer_named(layers: Sequence[Any], name: str) -> Any:
@@ -226,7 +334,5 @@ def _update_in_place(layer: Any, data: np.ndarray, kwargs: dict[str, Any]) -> No
     layer.affine = kwargs["affine"]
     layer.data = data
     layer.colormap = kwargs["colormap"]
-    layer.contrast_limits_range = kwargs["contrast_limits"]
-    layer.contrast_limits = kwargs["contrast_limits"]
     layer.blending = kwargs["blending"]
     layer.metadata = kwargs["metadata"]

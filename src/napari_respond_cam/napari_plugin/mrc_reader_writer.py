@@ -23,6 +23,9 @@ PathOrPaths = str | Sequence[str]
 
 _logger = logging.getLogger(__name__)
 
+#: Layer-metadata key: whether the file holds a stack of 2D images rather than a volume.
+IMAGE_STACK_KEY = "is_image_stack"
+
 
 def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list] | None:
     """Return the MRC reader when every path names an MRC file, else None.
@@ -119,6 +122,39 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     return [os.fspath(written)]
 
 
+def check_not_image_stack(layer: Any) -> None:
+    """Refuse a layer read from an MRC image stack (a tilt series or particle stack).
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+
+    Raises
+    ------
+    RespondCamError
+        When the reader marked the layer as an image stack; the message says how to
+        take one volume out, or to use the data as one volume if the header is wrong.
+    """
+    if not layer.metadata.get(IMAGE_STACK_KEY, False):
+        return
+    name, shape = layer.name, tuple(layer.data.shape)
+    source = f"viewer.layers[{name!r}]"
+    if len(shape) == 4:
+        raise RespondCamError(
+            f"{name!r} is a stack of {shape[0]} volumes, not one tomogram. Take one out "
+            "in napari's console (Window > console) and pick it under 'volume': "
+            f"viewer.add_image({source}.data[0], scale={source}.scale[1:])."
+        )
+    raise RespondCamError(
+        f"{name!r} is a stack of {shape[0]} 2D images (a .mrcs file or an MRC header "
+        "with space group 0, such as a tilt series), not a tomogram: its first axis "
+        "counts images, not slices of one volume. Pick a reconstructed tomogram under "
+        "'volume'. If it is one volume with a wrong header, add it again as a volume in "
+        f"napari's console (Window > console) and pick that: "
+        f"viewer.add_image({source}.data, scale={source}.scale)."
+    )
+
+
 def _as_list(path: PathOrPaths) -> list[str]:
     if isinstance(path, str | os.PathLike):
         return [os.fspath(path)]
@@ -138,7 +174,11 @@ def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
         "scale": _per_axis(volume.voxel_size, ndim, fill=1.0),
         "translate": _per_axis(volume.origin, ndim, fill=0.0),
         "units": _per_axis(("angstrom",) * 3, ndim, fill="pixel"),
-        "metadata": {"mrc_header": volume.header, "source_path": os.path.abspath(path)},
+        "metadata": {
+            "mrc_header": volume.header,
+            "source_path": os.path.abspath(path),
+            IMAGE_STACK_KEY: volume.is_image_stack,
+        },
     }
     return (volume.data, meta, "image")
 

@@ -13,10 +13,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import RespondCamError
-from . import demo_command, explain_command, train_command
+from . import demo_command, explain_command, info_command, train_command
 
-COMMANDS = (demo_command, explain_command, train_command)
+COMMANDS = (demo_command, explain_command, info_command, train_command)
 
 PROGRAM = "respond-cam"
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROGRAM,
         description="Respond-CAM and Grad-CAM explanations of 3D CNNs on tomograms.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(subparsers)

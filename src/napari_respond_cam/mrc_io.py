@@ -63,7 +63,8 @@ _UNREADABLE_MODES = {
 # The MRC2014 header has ten text labels of 80 characters; mrcfile takes the first for
 # its "Created by mrcfile.py" label with the date.
 _MAX_LABELS = 9
-_LABEL_LENGTH = 80
+#: The most characters an MRC header label holds.
+LABEL_LENGTH = 80
 
 # Big enough to keep disk writes efficient, small enough that converting a dask
 # or zarr slab never holds more than this in memory.
@@ -484,10 +485,10 @@ def _check_labels(labels: Sequence[str]) -> None:
             f"{len(labels)}; join or drop some."
         )
     for label in labels:
-        if not (label.isascii() and label.isprintable()) or len(label) > _LABEL_LENGTH:
+        if not (label.isascii() and label.isprintable()) or len(label) > LABEL_LENGTH:
             raise RespondCamError(
                 f"The label {label!r} does not fit an MRC header, which takes at most "
-                f"{_LABEL_LENGTH} printable ASCII characters per label; shorten it."
+                f"{LABEL_LENGTH} printable ASCII characters per label; shorten it."
             )
 
 

@@ -1,9 +1,11 @@
 """respond-cam explain, run as a user would: MRC in, MRC heatmap out, clear errors."""
 
+import mrcfile
 import numpy as np
 import pytest
 import torch
 
+import napari_respond_cam
 from napari_respond_cam import explain_volume, load_model, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.models.paper_cnns import CNN1
@@ -79,7 +81,6 @@ def test_an_input_is_never_overwritten(tomogram, model_file, tmp_path, capsys):
         ({"extra": ["--layer", "maxpool3"]}, "Did you mean 'maxpool2'"),
         ({"extra": ["--target", "dog"]}, "--target: 'dog' is not a class of this model"),
         ({"extra": ["--target", "3"]}, "--target: Class 3 is out of range: the model has 3"),
-        ({"extra": ["--target", "all"]}, "--target all is not available on the command line"),
         ({"extra": ["--window", "8", "8"]}, "one size or three"),
         ({"extra": ["--device", "gpu"]}, "not a device name"),
         ({"model": "no-such-model"}, "neither a model name"),
@@ -103,3 +104,170 @@ def test_help_lists_the_subcommands(capsys):
         main(["--help"])
     assert exited.value.code == 0
     assert "explain" in capsys.readouterr().out
+
+
+def error_of(capsys) -> str:
+    """The whole of stderr, which must be the one-line error (no progress bar: no work)."""
+    err = capsys.readouterr().err
+    assert err.startswith("respond-cam: error: ") and err.count("\n") == 1
+    return err.removeprefix("respond-cam: error: ").rstrip("\n")
+
+
+@pytest.mark.parametrize("out", ["/proc/sys", "/proc/respond-cam-out", "/proc/sys/new/maps"])
+def test_an_out_folder_that_cannot_be_written_fails_before_any_work(
+    out, tomogram, model_file, capsys
+):
+    # /proc refuses new files even to root, for whom permission bits stop nothing.
+    before = tomogram.read_bytes()
+    assert main(explain_args(tomogram, model_file, out)) == 1
+    assert error_of(capsys) == (
+        f"Cannot write in the --out folder {out} (No such file or directory); name a "
+        "folder you can write to."
+    )
+    assert tomogram.read_bytes() == before
+
+
+def test_an_out_folder_that_is_a_file_fails_before_any_work(tomogram, model_file, capsys):
+    out = tomogram.with_name("notes.txt")
+    out.write_text("keep me")
+    assert main(explain_args(tomogram, model_file, out)) == 1
+    assert error_of(capsys) == (
+        f"--out {out} is a file, not a folder; name a folder (it is created if it does not exist)."
+    )
+    assert out.read_text() == "keep me"
+
+
+def run_advice(message: str, folder, monkeypatch) -> None:
+    """Run the Python the message suggests, in ``folder``."""
+    monkeypatch.chdir(folder)
+    exec(message.split("in Python: ", 1)[1], {})
+
+
+def test_an_image_stack_is_refused_saying_how_to_save_a_volume(
+    model_file, tmp_path, capsys, monkeypatch
+):
+    data = np.arange(3 * 16 * 16, dtype=np.float32).reshape(3, 16, 16)
+    stack = write_mrc(tmp_path / "images.mrcs", data, voxel_size=4.0)
+    marked = tmp_path / "marked.mrc"
+    with mrcfile.new(marked) as handle:
+        handle.set_data(data)
+        handle.set_image_stack()
+        handle.voxel_size = 4.0
+    for path, why in [(stack, "its .mrcs name"), (marked, "space group 0 in its header")]:
+        before = path.read_bytes()
+        assert main(explain_args(path, model_file, tmp_path / "maps")) == 1
+        message = error_of(capsys)
+        assert message.startswith(
+            f"{path} is a stack of 3 2D images ({why} says so), not a tomogram; "
+            "respond-cam explain takes one 3D volume per file. If the images are the "
+            "sections of one volume, save them as a volume file and explain that, e.g. in "
+            f"Python: import mrcfile; s = mrcfile.open('{path}'); "
+        )
+        assert path.read_bytes() == before
+    assert not (tmp_path / "maps").exists()
+    run_advice(message, tmp_path, monkeypatch)
+    volume = read_mrc(tmp_path / "marked_volume.mrc")
+    assert not volume.is_image_stack
+    np.testing.assert_array_equal(volume.data, data)
+    assert volume.voxel_size == (4.0, 4.0, 4.0)
+
+
+def test_a_volume_stack_is_refused_saying_how_to_take_one_volume(
+    model_file, tmp_path, capsys, monkeypatch
+):
+    data = np.arange(2 * 16 * 16 * 16, dtype=np.float32).reshape(2, 16, 16, 16)
+    path = write_mrc(tmp_path / "volumes.mrc", data, voxel_size=5.0)
+    before = path.read_bytes()
+    assert main(explain_args(path, model_file, tmp_path / "maps")) == 1
+    message = error_of(capsys)
+    assert message.startswith(
+        f"{path} is a stack of 2 volumes; respond-cam explain takes one volume per file. "
+        "Save the volume to explain as a file of its own and explain that"
+    )
+    assert path.read_bytes() == before
+    run_advice(message, tmp_path, monkeypatch)
+    volume = read_mrc(tmp_path / "volumes_0.mrc")
+    np.testing.assert_array_equal(volume.data, data[0])
+    assert volume.voxel_size == (5.0, 5.0, 5.0)
+
+
+def test_a_complex_valued_file_is_refused_before_any_work(model_file, tmp_path, capsys):
+    path = tmp_path / "fourier.mrc"
+    with mrcfile.new(path) as handle:
+        handle.set_data(np.ones((16, 16, 16), np.complex64))
+        handle.voxel_size = 4.0
+    before = path.read_bytes()
+    assert main(explain_args(path, model_file, tmp_path / "maps")) == 1
+    assert error_of(capsys) == (
+        f"{path} holds complex numbers (MRC mode 4: a Fourier transform, not an image); "
+        "respond-cam explain takes a real-valued tomogram. Explain the real-space map "
+        "instead (this one's inverse Fourier transform, from the program that made it)."
+    )
+    assert path.read_bytes() == before
+    assert not (tmp_path / "maps").exists()
+
+
+CLASSES = ("ribosome", "proteasome", "membrane")
+
+
+def test_target_all_writes_one_labelled_file_per_class(tomogram, model_file, tmp_path, capsys):
+    out = tmp_path / "maps"
+    assert main(explain_args(tomogram, model_file, out, "--target", "all", "--stride", "8")) == 0
+    outputs = [out / f"tomo_respondcam_{name}.mrc" for name in CLASSES]
+    assert capsys.readouterr().out.splitlines()[:3] == [str(path) for path in outputs]
+    assert sorted(out.iterdir()) == sorted(outputs)
+    model, data = load_model(model_file), read_mrc(tomogram).data
+    for k, (name, path) in enumerate(zip(CLASSES, outputs, strict=True)):
+        expected = explain_volume(model, data, "maxpool2", target=k, stride=8)
+        written = read_mrc(path)
+        np.testing.assert_array_equal(written.data, expected)
+        assert written.voxel_size == (10.0, 9.0, 8.0) and written.origin == (1.0, 2.0, 3.0)
+        with mrcfile.open(path) as mrc:
+            labels = [bytes(x).decode().rstrip() for x in mrc.header.label[1 : mrc.header.nlabl]]
+        assert labels == [
+            f"napari-respond-cam {napari_respond_cam.__version__}",
+            "model: small.pt",
+            "layer: maxpool2",
+            f"target: {name}",
+            "method: Respond-CAM",
+            "precision: fp32",
+        ]
+
+
+def test_target_all_checks_every_class_output_before_any_work(
+    tomogram, model_file, tmp_path, capsys
+):
+    out = tmp_path / "maps"
+    out.mkdir()
+    existing = write_mrc(out / "tomo_gradcam_membrane.mrc", np.ones((2, 2, 2), np.float32))
+    before = existing.read_bytes()
+    args = explain_args(tomogram, model_file, out, "--target", "all", "--method", "grad")
+    assert main(args) == 1
+    assert error_of(capsys) == (
+        f"1 output file(s) already exist ({existing}); pass --overwrite to replace them or "
+        "choose another --out folder."
+    )
+    assert sorted(out.iterdir()) == [existing] and existing.read_bytes() == before
+    # An input named like one class's output is never written, even with --overwrite.
+    both = ["explain", str(tomogram), str(existing), "--model", str(model_file), "--out", str(out)]
+    assert main([*both, "--target", "all", "--method", "grad", "--overwrite"]) == 1
+    assert "is one of the inputs, which is never overwritten" in error_of(capsys)
+    assert sorted(out.iterdir()) == [existing] and existing.read_bytes() == before
+
+
+def test_target_all_needs_classes_it_can_name(tomogram, tmp_path, capsys, monkeypatch):
+    from napari_respond_cam import register_model
+    from napari_respond_cam.models import registry
+    from toy_models import GapHead
+
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    register_model("nameless", GapHead(dims=3))
+    out = tmp_path / "maps"
+    args = ["explain", str(tomogram), "--model", "nameless", "--out", str(out)]
+    assert main([*args, "--layer", "features", "--target", "all"]) == 1
+    assert error_of(capsys) == (
+        "--target all writes one file per class, but this model names no classes and "
+        "declares no input shape to count them with; explain one class per run (--target "
+        "INDEX), or give the model class_names (save_model keeps them)."
+    )
+    assert not out.exists()

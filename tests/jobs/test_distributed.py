@@ -65,5 +65,26 @@ def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, capsys, monkey
     monkeypatch.setattr("napari_respond_cam.jobs.distributed.CONNECT_TIMEOUT", "1s")
     model_file, tomograms = inputs
     args = ["explain", str(tomograms[0]), "--model", str(model_file), "--out", str(tmp_path)]
+    before = tomograms[0].read_bytes()
     assert main([*args, "--scheduler", "tcp://127.0.0.1:1"]) == 1
-    assert "Could not reach a Dask scheduler" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("respond-cam: error: Could not reach a Dask scheduler at ")
+    assert "(--scheduler tcp://host:8786 on the command line, scheduler= in Python)" in err
+    assert tomograms[0].read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.pt", "t0.mrc", "t1.mrc", "t2.mrc"]
+
+
+@pytest.mark.parametrize("tasks", ["1", "2"])
+def test_all_classes_on_the_cluster_equal_in_process(cluster, inputs, tmp_path, tasks):
+    model_file, tomograms = inputs
+    every = ["--target", "all"]
+    here = run_cli(model_file, tomograms[:1], tmp_path / "here", *every)
+    on_cluster = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", tasks]
+    there = run_cli(model_file, tomograms[:1], tmp_path / "there", *every, *on_cluster)
+    assert sorted(there) == sorted(here) == [f"t0_respondcam_class_{k}.mrc" for k in range(3)]
+    for name, volume in here.items():
+        # Slabs add up in another order than one pass does: equal to float32 rounding.
+        scale = float(np.abs(volume.data).max())
+        np.testing.assert_allclose(there[name].data, volume.data, rtol=0, atol=1e-6 * scale)
+        assert there[name].header["labels"][1:] == volume.header["labels"][1:]
+        assert there[name].header["labels"][4] == f"target: class {name[-5]}"

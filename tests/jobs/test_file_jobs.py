@@ -97,10 +97,10 @@ def test_the_written_heatmap_is_explain_volume_on_the_file_with_its_geometry(
     settings = ExplainSettings(**{"layer": "maxpool2", "device": "cpu", **chosen})
     model = small_cnn()
     before = path.read_bytes()
-    job = FileJob(path, tmp_path / "heatmap.mrc")
+    job = FileJob(path, (tmp_path / "heatmap.mrc",))
     outcome = explain_mrc_file(model, job, settings)
     expected = explain_volume(model, data, target=settings.target, **settings.tiling_arguments())
-    written = read_mrc(job.target)
+    written = read_mrc(job.outputs[0])
     assert written.data.shape == data.shape == expected.shape
     np.testing.assert_array_equal(written.data, expected)
     np.testing.assert_array_equal(outcome.heatmap, expected)
@@ -110,18 +110,29 @@ def test_the_written_heatmap_is_explain_volume_on_the_file_with_its_geometry(
     assert path.read_bytes() == before
 
 
-def test_all_classes_write_one_map_per_class(tomogram, tmp_path):
+def test_all_classes_write_one_map_per_class_to_one_stack_or_one_file_each(tomogram, tmp_path):
     path, data = tomogram
     model = small_cnn()
-    job = FileJob(path, tmp_path / "all.mrc")
     settings = ExplainSettings("maxpool2", target="all", device="cpu")
-    explain_mrc_file(model, job, settings)
-    written = read_mrc(job.target)
+    stack = FileJob(path, (tmp_path / "all.mrc",))
+    each = FileJob(path, tuple(tmp_path / f"{name}.mrc" for name in CLASSES))
+    explain_mrc_file(model, stack, settings)
+    explain_mrc_file(model, each, settings, model_name="small.pt")
+    written = read_mrc(stack.outputs[0])
     assert written.data.shape == (3, *data.shape)
     assert written.voxel_size == VOXEL_SIZE and written.origin == ORIGIN
-    for k in range(3):
+    assert written.header["labels"][3] == "target: all classes"  # no model name: no label
+    for k, output in enumerate(each.outputs):
         expected = explain_volume(model, data, "maxpool2", target=k, device="cpu")
         np.testing.assert_array_equal(written.data[k], expected)
+        one = read_mrc(output)
+        np.testing.assert_array_equal(one.data, expected)
+        assert one.voxel_size == VOXEL_SIZE and one.origin == ORIGIN
+        assert one.header["labels"][2:5] == [
+            "model: small.pt",
+            "layer: maxpool2",
+            f"target: {CLASSES[k]}",
+        ]
 
 
 def test_progress_counts_the_windows(tomogram, tmp_path):
@@ -129,7 +140,7 @@ def test_progress_counts_the_windows(tomogram, tmp_path):
     calls = []
     settings = ExplainSettings("maxpool2", device="cpu", batch_size=4)
     explain_mrc_file(
-        small_cnn(), FileJob(path, tmp_path / "p.mrc"), settings, lambda *c: calls.append(c)
+        small_cnn(), FileJob(path, (tmp_path / "p.mrc",)), settings, lambda *c: calls.append(c)
     )
     # 20 x 18 x 17 in windows of 16 with stride 8: two starts per axis, 8 windows.
     assert calls == [(0, 8), (4, 8), (8, 8)]
@@ -139,7 +150,7 @@ def test_an_existing_output_is_kept_unless_overwrite(tomogram, tmp_path):
     path, data = tomogram
     target = write_mrc(tmp_path / "old.mrc", np.ones((2, 3, 4), np.float32))
     old = target.read_bytes()
-    job, settings = FileJob(path, target), ExplainSettings("maxpool2", device="cpu")
+    job, settings = FileJob(path, (target,)), ExplainSettings("maxpool2", device="cpu")
     with pytest.raises(FileExistsError, match="already exists and was left untouched"):
         explain_mrc_file(small_cnn(), job, settings)
     assert target.read_bytes() == old
@@ -152,7 +163,7 @@ def test_descriptions_survive_pickling_as_equal_hashable_values(tmp_path):
         ModelSource("cnn1-demo"),
         ModelSource(str(tmp_path / "w.pt"), architecture="cnn1", trust=True),
         ExplainSettings("maxpool2", target="all", method="grad", window=(16, 16, 16), stride=8),
-        FileJob(tmp_path / "in.mrc", tmp_path / "out.mrc"),
+        FileJob(tmp_path / "in.mrc", (tmp_path / "a.mrc", tmp_path / "b.mrc")),
     ]
     for value in values:
         copy = pickle.loads(pickle.dumps(value))

@@ -5,17 +5,29 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
+from ..engine.options import (
+    ALL_CLASSES,
+    DEFAULT_METHOD,
+    DEFAULT_PRECISION,
+    METHOD_LABELS,
+    PRECISIONS,
+)
 from ..errors import RespondCamError
+
+if TYPE_CHECKING:
+    from ..runs.request import TargetArgument
 
 DESCRIPTION = """\
 Explain whole tomograms with Respond-CAM or Grad-CAM. Each TOMO.mrc is read window
-by window and its heatmap is written to OUT/<name>_<method>cam.mrc with the input's
-voxel size and origin. Inputs are never overwritten, and existing outputs only with
---overwrite. With --scheduler the files run as tasks on a Dask cluster, whose workers
-must see the same paths (a shared file system).
+by window and its heatmap is written to OUT/<name>_<method>cam.mrc (with --target all,
+one file per class: OUT/<name>_<method>cam_<class>.mrc) with the input's voxel size and
+origin, its header labels saying what made it. Inputs are never overwritten, and
+existing outputs only with --overwrite. With --scheduler the files run as tasks on a
+Dask cluster, whose workers must see the same paths (a shared file system).
 """
 
 
@@ -36,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--target",
         metavar="CLASS",
-        help="class index or name to explain (default: each window's predicted class)",
+        help="class index or name to explain, or 'all' for one file per class "
+        "(default: each window's predicted class)",
     )
     parser.add_argument("--method", choices=tuple(METHOD_LABELS), default=DEFAULT_METHOD)
     parser.add_argument(
@@ -93,24 +106,28 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.layers import resolve_layer
     from ..jobs.file_jobs import ModelSource, explain_mrc_file
     from ..mrc_io import read_mrc
-    from ..runs.choices import AUTO_DEVICE, resolve_device
+    from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
     from ..runs.request import ExplainSettings
     from ..tiling.volume_explainer import VolumeExplainer
-    from .file_plan import plan_jobs
+    from .file_plan import check_inputs, plan_jobs
     from .progress_bar import ProgressBar
 
     if args.tasks_per_file < 1:
         raise RespondCamError("--tasks-per-file must be at least 1.")
-    jobs = plan_jobs(args.tomograms, args.out, args.method, args.overwrite)
+    sources = check_inputs(args.tomograms)
     source = ModelSource(str(args.model), args.architecture, args.trust)
     on_cluster = args.scheduler is not None
     device = args.device or AUTO_DEVICE
     model = source.load("cpu" if on_cluster else resolve_device(device))
     layer = args.layer or _default_layer(model)
     resolve_layer(model, layer)
+    class_names = class_names_of(model)
+    target = _target(args.target, class_names)
+    every_class = class_names if target == ALL_CLASSES else None
+    jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class)
     settings = ExplainSettings(
         layer=layer,
-        target=_target(args.target, model),
+        target=target,
         method=args.method,
         device=device,
         precision=args.precision,
@@ -121,9 +138,11 @@ def run(args: argparse.Namespace) -> int:
     # Build (not run) the first file's explainer: a wrong window, stride, target or
     # device fails now, with a message, rather than after the first file's work.
     # On a cluster the device is the workers' business: check the rest on the CPU.
+    # The tiler takes one class at a time: for all classes, checking any one will do.
     checked = dataclasses.replace(settings, device="cpu") if on_cluster else settings
+    one_target = None if target == ALL_CLASSES else target
     first = read_mrc(jobs[0].source).data
-    VolumeExplainer(model, first, target=checked.target, **checked.tiling_arguments())
+    VolumeExplainer(model, first, target=one_target, **checked.tiling_arguments())
     started = time.monotonic()
     if on_cluster:
         from ..jobs.distributed import explain_on_cluster
@@ -135,26 +154,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         for job in jobs:
             bar = ProgressBar(job.source.name)
-            explain_mrc_file(model, job, settings, progress=bar, overwrite=args.overwrite)
+            explain_mrc_file(
+                model,
+                job,
+                settings,
+                progress=bar,
+                overwrite=args.overwrite,
+                model_name=source.display_name,
+            )
     seconds = time.monotonic() - started
     for job in jobs:
-        print(job.target)
+        print(*job.outputs, sep="\n")
     print(f"Explained {len(jobs)} tomogram(s) in {seconds:.1f} s.", flush=True)
     return 0
 
 
-def _target(text: str | None, model) -> int | None:
+def _target(text: str | None, class_names: Sequence[str]) -> TargetArgument:
     """The class ``--target`` names, read as the widget reads its target picker."""
     from ..runs.choices import target_argument
 
     try:
-        target = target_argument(text, getattr(model, "class_names", None) or ())
+        target = target_argument(text, class_names)
     except RespondCamError as error:
         raise RespondCamError(f"--target: {error}") from None
-    if isinstance(target, str):  # ALL_CLASSES: the only word target_argument returns
+    if target == ALL_CLASSES and not class_names:
         raise RespondCamError(
-            "--target all is not available on the command line yet; explain one class per "
-            "run (--target NAME) or each window's predicted class (leave --target out)."
+            "--target all writes one file per class, but this model names no classes and "
+            "declares no input shape to count them with; explain one class per run "
+            "(--target INDEX), or give the model class_names (save_model keeps them)."
         )
     return target
 

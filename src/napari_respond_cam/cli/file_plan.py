@@ -1,40 +1,125 @@
-"""Turning the tomograms named on the command line into checked input/output pairs."""
+"""Checking the tomograms and outputs named on the command line before any work."""
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import RespondCamError
 from ..jobs.file_jobs import FileJob
-from ..mrc_io import mrc_stem, read_mrc
+from ..mrc_io import MrcVolume, mrc_stem, read_mrc
+
+# What a class name may keep in a file name; every other run of characters becomes "_".
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def plan_jobs(
-    tomograms: Sequence[Path], out_dir: Path, method: str, overwrite: bool
-) -> list[FileJob]:
-    """Check every input and output before any work, then create ``out_dir``.
+def check_inputs(tomograms: Sequence[Path]) -> list[Path]:
+    """The tomograms as absolute paths, each one real-valued 3D volume, named once.
 
-    Inputs must be readable MRC files (the header is read; data stay on disk),
-    named once each. Outputs are ``OUT_DIR/<name>_<method>cam.mrc``; an output
-    may never be one of the inputs, and may replace an existing file only with
-    ``overwrite``.
+    Only headers are read (the data stay on disk). Image stacks, volume stacks and
+    complex-valued (Fourier-space) files are refused, saying what to explain instead.
     """
     sources = [Path(t).expanduser().resolve() for t in tomograms]
     for path in sources:
-        read_mrc(path)
+        _check_volume(path, read_mrc(path))
     repeated = sorted({str(p) for p in sources if sources.count(p) > 1})
     if repeated:
         raise RespondCamError(f"{', '.join(repeated)} named more than once; name each file once.")
+    return sources
+
+
+def plan_jobs(
+    sources: Sequence[Path],
+    out_dir: Path,
+    method: str,
+    overwrite: bool,
+    class_names: Sequence[str] | None = None,
+) -> list[FileJob]:
+    """Check every output before any work, then create ``out_dir`` and check it is writable.
+
+    Outputs are ``OUT_DIR/<name>_<method>cam.mrc``, or with ``class_names`` (every class
+    explained) ``OUT_DIR/<name>_<method>cam_<class name>.mrc``, one per class. An output
+    may never be one of the inputs, and may replace an existing file only with
+    ``overwrite``.
+    """
     out_dir = Path(out_dir).expanduser().resolve()
-    jobs = [FileJob(path, out_dir / f"{mrc_stem(path)}_{method}cam.mrc") for path in sources]
+    suffixes = [""] if class_names is None else [f"_{n}" for n in file_safe_names(class_names)]
+    jobs = [
+        FileJob(path, tuple(out_dir / f"{mrc_stem(path)}_{method}cam{s}.mrc" for s in suffixes))
+        for path in sources
+    ]
     _check_targets(jobs, set(sources), overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_writable_folder(out_dir)
     return jobs
 
 
+def file_safe_names(names: Sequence[str]) -> list[str]:
+    """``names`` as distinct file-name parts: letters, digits, ``.``, ``-`` and ``_`` only.
+
+    Other characters become ``_``; when that makes two names equal (or one empty), every
+    name is prefixed with its index, so each class keeps a file of its own.
+    """
+    safe = [_UNSAFE_IN_FILE_NAMES.sub("_", name).strip("._") for name in names]
+    if len(set(safe)) < len(safe) or "" in safe:
+        return [f"{k}_{name}".rstrip("_") for k, name in enumerate(safe)]
+    return safe
+
+
+def _check_volume(path: Path, volume: MrcVolume) -> None:
+    python = f"import mrcfile; s = mrcfile.open('{path}')"
+    if volume.data.dtype.kind == "c":
+        raise RespondCamError(
+            f"{path} holds complex numbers (MRC mode {volume.header['mode']}: a Fourier "
+            "transform, not an image); respond-cam explain takes a real-valued tomogram. "
+            "Explain the real-space map instead (this one's inverse Fourier transform, from "
+            "the program that made it)."
+        )
+    if volume.data.ndim == 4:
+        raise RespondCamError(
+            f"{path} is a stack of {len(volume.data)} volumes; respond-cam explain takes "
+            "one volume per file. Save the volume to explain as a file of its own and "
+            f"explain that, e.g. in Python: {python}; "
+            f"mrcfile.write('{mrc_stem(path)}_0.mrc', s.data[0], voxel_size=s.voxel_size)"
+        )
+    if volume.data.ndim != 3:
+        raise RespondCamError(
+            f"{path} holds one 2D image (shape {volume.data.shape}), not a tomogram; "
+            "respond-cam explain takes 3D volumes."
+        )
+    if volume.is_image_stack:
+        why = "space group 0 in its header" if volume.header["ispg"] == 0 else "its .mrcs name"
+        raise RespondCamError(
+            f"{path} is a stack of {len(volume.data)} 2D images ({why} says so), not a "
+            "tomogram; respond-cam explain takes one 3D volume per file. If the images are "
+            "the sections of one volume, save them as a volume file and explain that, e.g. "
+            f"in Python: {python}; mrcfile.write('{mrc_stem(path)}_volume.mrc', s.data, "
+            "voxel_size=s.voxel_size)"
+        )
+
+
+def _check_writable_folder(out_dir: Path) -> None:
+    # Permission bits do not stop root, and a read-only mount or a full disk stop
+    # everyone: creating (and removing) a file is the only test that holds for all.
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RespondCamError(
+            f"--out {out_dir} is a file, not a folder; name a folder (it is created if "
+            "it does not exist)."
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".respond-cam-check-"):
+            pass
+    except OSError as error:
+        raise RespondCamError(
+            f"Cannot write in the --out folder {out_dir} ({error.strerror or error}); "
+            "name a folder you can write to."
+        ) from None
+
+
 def _check_targets(jobs: list[FileJob], sources: set[Path], overwrite: bool) -> None:
-    targets = [job.target for job in jobs]
+    targets = [output for job in jobs for output in job.outputs]
     shared = sorted({str(t) for t in targets if targets.count(t) > 1})
     if shared:
         raise RespondCamError(

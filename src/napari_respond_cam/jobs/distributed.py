@@ -21,15 +21,16 @@ import numpy as np
 from torch import nn
 
 from ..engine.batch_cam import check_gradients
+from ..engine.options import ALL_CLASSES
 from ..errors import RespondCamError
-from ..mrc_io import read_mrc, write_mrc
+from ..mrc_io import read_mrc
 from ..runs.choices import resolve_device
-from ..runs.request import ExplainSettings
+from ..runs.request import ExplainRequest, ExplainSettings, TargetArgument
 from ..tiling.progress import ProgressCallback
 from ..tiling.volume_explainer import VolumeExplainer
 from ..tiling.window_predictions import WindowPredictions
 from ..tiling.windows import WindowGrid
-from .file_jobs import FileJob, ModelSource, explain_mrc_file
+from .file_jobs import FileJob, ModelSource, explain_mrc_file, file_request, write_heatmaps
 
 #: How long to try reaching the scheduler before giving up with a message.
 CONNECT_TIMEOUT = "20s"
@@ -58,14 +59,14 @@ def explain_on_cluster(
         Input tomograms and output heatmaps, with absolute paths the workers see.
     source : ModelSource
         The model every worker loads (once per worker).
-    options : ExplainSettings
+    settings : ExplainSettings
         The user's choices, as the widget would pass them.
     scheduler : str
         The scheduler's address, such as ``tcp://10.0.0.5:8786``.
     tasks_per_file : int
         1 runs each file as one task; more splits each file into that many tasks
         along its first axis (files then run one after the other, and the client
-        holds one output at a time).
+        holds one output at a time; for all classes, one class's tasks per class).
     overwrite : bool
         Replace existing outputs.
     progress : callable, optional
@@ -77,7 +78,8 @@ def explain_on_cluster(
     except (OSError, TimeoutError) as err:
         raise RespondCamError(
             f"Could not reach a Dask scheduler at {scheduler!r} ({err}); check the address "
-            "(such as tcp://host:8786) and that the cluster is running."
+            "(--scheduler tcp://host:8786 on the command line, scheduler= in Python) and "
+            "that the cluster is running."
         ) from err
     with client:
         if tasks_per_file == 1:
@@ -88,18 +90,30 @@ def explain_on_cluster(
             _wait(as_completed(futures), len(futures), progress)
             return
         model = source.load("cpu")
-        grids = [_client_grid(model, job, settings) for job in jobs]
+        requests = [file_request(model, job, settings, source.display_name) for job in jobs]
+        # An all-classes run explains each class in tasks of its own, as the run layer does.
+        targets = _targets(requests[0])
+        grids = [_client_grid(request) for request in requests]
         splits = [grid.split(tasks_per_file) for grid in grids]
-        total = sum(len(parts) for parts in splits)
+        total = sum(len(parts) for parts in splits) * len(targets)
         done = 0
-        for job, grid, parts in zip(jobs, grids, splits, strict=True):
-            futures = [
-                client.submit(explain_tiles_task, job, source, settings, part, pure=False)
-                for part in parts
+        for job, request, grid, parts in zip(jobs, requests, grids, splits, strict=True):
+            per_target = [
+                [
+                    client.submit(explain_tiles_task, job, source, one, part, pure=False)
+                    for part in parts
+                ]
+                for one in (dataclasses.replace(settings, target=t) for t in targets)
             ]
-            results = _wait(as_completed(futures), total, progress, done)
-            done += len(parts)
-            _write_tiled(job, grid.shape, results, settings.layer, overwrite)
+            every = [future for futures in per_target for future in futures]
+            _wait(as_completed(every), total, progress, done)
+            done += len(every)
+            maps = [
+                _blended(grid.shape, [future.result() for future in futures], settings.layer)
+                for futures in per_target
+            ]
+            heatmap = np.stack(maps) if settings.target == ALL_CLASSES else maps[0]
+            write_heatmaps(job, heatmap, request, overwrite)
 
 
 def explain_file_task(
@@ -107,8 +121,8 @@ def explain_file_task(
 ) -> str:
     """A worker task: explain one whole file and write its heatmap."""
     with worker_model(source, settings.device) as model:
-        explain_mrc_file(model, job, settings, overwrite=overwrite)
-    return str(job.target)
+        explain_mrc_file(model, job, settings, overwrite=overwrite, model_name=source.display_name)
+    return str(job.source)
 
 
 def explain_tiles_task(
@@ -141,12 +155,17 @@ def worker_model(source: ModelSource, device: str | None) -> Iterator[nn.Module]
         yield _models[key]
 
 
-def _client_grid(model: nn.Module, job: FileJob, settings: ExplainSettings) -> WindowGrid:
-    # Built here only to split the windows (the workers' device may not exist here):
-    # opening a memmap reads only the header.
-    here = dataclasses.replace(settings, device="cpu")
-    volume = read_mrc(job.source).data
-    return VolumeExplainer(model, volume, target=here.target, **here.tiling_arguments()).grid
+def _targets(request: ExplainRequest) -> list[TargetArgument]:
+    if request.settings.target == ALL_CLASSES:
+        return list(range(len(request.class_names)))
+    return [request.settings.target]
+
+
+def _client_grid(request: ExplainRequest) -> WindowGrid:
+    # Built here only to split the windows (the workers' device may not exist here), for
+    # any one target: the grid is the same for all. The memmap has read only the header.
+    here = dataclasses.replace(request.settings, device="cpu")
+    return VolumeExplainer(request.model, request.volume, **here.tiling_arguments()).grid
 
 
 def _wait(
@@ -161,16 +180,13 @@ def _wait(
     return results
 
 
-def _write_tiled(
-    job: FileJob, shape: tuple[int, ...], results: list[tuple], layer: str, overwrite: bool
-) -> None:
-    tomogram = read_mrc(job.source)
+def _blended(shape: tuple[int, ...], results: list[tuple], layer: str) -> np.ndarray:
     heatmap = np.zeros(shape, dtype=np.float32)
     for start, slab, _ in results:
         heatmap[start : start + len(slab)] += slab
     records = WindowPredictions.concatenate([windows for _, _, windows in results])
     check_gradients(records.nonzero_gradient[:, None], layer)
-    write_mrc(job.target, heatmap, tomogram.voxel_size, tomogram.origin, overwrite=overwrite)
+    return heatmap
 
 
 def _dask() -> tuple[type, Callable]:

@@ -10,21 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from ..models.loading import load_model
+from ..models.model_metadata import class_label
 from ..mrc_io import read_mrc, write_mrc
+from ..runs.choices import class_names_of
 from ..runs.explain_run import ExplainOutcome, run_explanation
 from ..runs.request import ExplainRequest, ExplainSettings
 from ..tiling.progress import ProgressCallback
+from .heatmap_labels import heatmap_labels
 
 
 @dataclass(frozen=True)
 class FileJob:
-    """One tomogram to explain and the MRC file to write its heatmap to."""
+    """One tomogram to explain and the MRC files to write its heatmap to.
+
+    ``outputs`` holds one file, or, when every class is explained, one file per class
+    in class order (a single file then takes the ``(K, Z, Y, X)`` stack of all maps).
+    """
 
     source: Path
-    target: Path
+    outputs: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,11 @@ class ModelSource:
     name_or_path: str
     architecture: str | None = None
     trust: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """The registry name, or the model file's name without its folder."""
+        return Path(self.name_or_path).name
 
     def load(self, device: str) -> nn.Module:
         """Load the model onto ``device``."""
@@ -48,21 +61,46 @@ def explain_mrc_file(
     settings: ExplainSettings,
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
+    model_name: str = "",
 ) -> ExplainOutcome:
     """Explain one MRC tomogram and write the heatmap with its voxel size and origin.
 
-    The tomogram is memory-mapped, so only the output is held in memory.
+    The tomogram is memory-mapped, so only the output is held in memory. Each output's
+    header labels record ``model_name``, the settings and the package version.
+    """
+    request = file_request(model, job, settings, model_name)
+    outcome = run_explanation(request, progress)
+    write_heatmaps(job, outcome.heatmap, request, overwrite)
+    return outcome
+
+
+def file_request(
+    model: nn.Module, job: FileJob, settings: ExplainSettings, model_name: str = ""
+) -> ExplainRequest:
+    """The run-layer request for a file job (the tomogram memory-mapped)."""
+    return ExplainRequest(
+        model,
+        read_mrc(job.source).data,
+        settings,
+        model_name=model_name,
+        volume_name=job.source.name,
+        class_names=tuple(class_names_of(model)),
+    )
+
+
+def write_heatmaps(
+    job: FileJob, heatmap: np.ndarray, request: ExplainRequest, overwrite: bool = False
+) -> None:
+    """Write ``heatmap`` to the job's output, or each class's map to its own output.
+
+    Every file gets the tomogram's voxel size and origin, and labels saying what made it.
     """
     tomogram = read_mrc(job.source)
-    request = ExplainRequest(
-        model,
-        tomogram.data,
-        settings,
-        volume_name=job.source.name,
-        class_names=tuple(getattr(model, "class_names", None) or ()),
-    )
-    outcome = run_explanation(request, progress)
-    write_mrc(
-        job.target, outcome.heatmap, tomogram.voxel_size, tomogram.origin, overwrite=overwrite
-    )
-    return outcome
+    if len(job.outputs) == 1:
+        maps, targets = [heatmap], [request.target_label]
+    else:
+        maps = list(heatmap)
+        targets = [class_label(k, request.class_names) for k in range(len(maps))]
+    for path, volume, target in zip(job.outputs, maps, targets, strict=True):
+        labels = heatmap_labels(request, target)
+        write_mrc(path, volume, tomogram.voxel_size, tomogram.origin, overwrite, labels)

@@ -1,0 +1,46 @@
+"""The text labels of a heatmap's MRC header: what made the map, readable in any MRC tool."""
+
+from __future__ import annotations
+
+from .. import __version__
+from ..mrc_io import LABEL_LENGTH
+from ..runs.request import ExplainRequest
+
+_CUT = "..."
+
+
+def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
+    """One label per fact: package version, model, layer, target, method and precision.
+
+    A fact the request leaves empty (a model without a name) gets no label.
+
+    Parameters
+    ----------
+    request : ExplainRequest
+        The run whose heatmap is written.
+    target : str
+        The explained target in words (one class of an all-classes run has its own file).
+
+    Returns
+    -------
+    list of str
+        Printable ASCII labels of at most :data:`LABEL_LENGTH` characters; longer
+        values are cut with ``...`` and other characters become ``?``.
+    """
+    facts = {
+        "model": request.model_name,
+        "layer": request.settings.layer,
+        "target": target,
+        "method": request.method_label,
+        "precision": request.settings.precision,
+    }
+    lines = [f"napari-respond-cam {__version__}"]
+    lines += [f"{name}: {value}" for name, value in facts.items() if value]
+    return [_fit(line) for line in lines]
+
+
+def _fit(text: str) -> str:
+    printable = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+    if len(printable) <= LABEL_LENGTH:
+        return printable
+    return printable[: LABEL_LENGTH - len(_CUT)] + _CUT

@@ -1,0 +1,34 @@
+"""Output names of respond-cam explain: one file per class, with file-system-safe names."""
+
+import pytest
+
+from napari_respond_cam.cli.file_plan import file_safe_names, plan_jobs
+
+
+@pytest.mark.parametrize(
+    ("names", "safe"),
+    [
+        (["ribosome", "26S proteasome"], ["ribosome", "26S_proteasome"]),
+        (["a/b", "c:d*e", "../up", "ünï"], ["a_b", "c_d_e", "up", "n"]),
+        (["class 0", "class 1"], ["class_0", "class_1"]),
+        # equal or empty once made safe: every name gets its index
+        (["a b", "a/b", "c"], ["0_a_b", "1_a_b", "2_c"]),
+        (["ok", "???"], ["0_ok", "1"]),
+    ],
+)
+def test_file_safe_names(names, safe):
+    assert file_safe_names(names) == safe
+
+
+def test_every_class_gets_its_own_output_in_class_order(tmp_path):
+    source = tmp_path / "tomo.rec.gz"
+    jobs = plan_jobs([source], tmp_path / "out", "grad", False, ["ribo some", "proteasome"])
+    assert [job.source for job in jobs] == [source]
+    assert jobs[0].outputs == (
+        tmp_path / "out" / "tomo_gradcam_ribo_some.mrc",
+        tmp_path / "out" / "tomo_gradcam_proteasome.mrc",
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+    assert plan_jobs([source], tmp_path, "respond", False)[0].outputs == (
+        tmp_path / "tomo_respondcam.mrc",
+    )

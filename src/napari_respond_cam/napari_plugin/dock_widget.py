@@ -10,7 +10,7 @@ Closing the dock or the viewer stops the run and waits for its thread.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,8 @@ from magicgui.widgets import (
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QWidget
 
 from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
@@ -109,6 +110,7 @@ class RespondCamWidget(Container):
         self._class_names: list[str] = []
         self._job: ExplainJob | None = None
         self._outcome_shown = False
+        self._closed = False
         super().__init__(widgets=self._build_widgets(), labels=True)
         # A read-only text box wraps long lines at the dock's width and scrolls the rest,
         # so no number is cut off and the dock never widens over the canvas.
@@ -192,11 +194,16 @@ class RespondCamWidget(Container):
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.connect(self._refresh_volumes)
         self.volume.changed.connect(self._on_volume_changed)
-        self.native.destroyed.connect(self._on_destroyed)
+        self.native.destroyed.connect(self._close_down)
+        # napari's dock close button takes the widget out of its dock without deleting it.
+        self._orphan_watch = _OrphanWatch(self.native, self._close_down)
 
-    def _on_destroyed(self) -> None:
-        # The dock or the viewer is closing: no callback may reach the deleted widgets,
+    def _close_down(self) -> None:
+        # The dock or the viewer is closing: no callback may reach the widgets,
         # and no thread may outlive them.
+        if self._closed:
+            return
+        self._closed = True
         if self._job is not None:
             self._job.stop()
             self._job = None
@@ -456,6 +463,25 @@ class RespondCamWidget(Container):
         if not self._outcome_shown:
             # Cancelled or failed: a notification said why; the running message goes.
             self.results.value = self._idle_hint()
+
+
+class _OrphanWatch(QObject):
+    """Calls ``on_orphaned`` when ``widget`` is taken out of its parent."""
+
+    def __init__(self, widget: QWidget, on_orphaned: Callable[[], None]):
+        super().__init__(widget)
+        self._on_orphaned = on_orphaned
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if (
+            event is not None
+            and event.type() == QEvent.Type.ParentChange
+            and isinstance(watched, QWidget)
+            and watched.parent() is None
+        ):
+            self._on_orphaned()
+        return False
 
 
 def _volume_of(source: Image) -> Any:

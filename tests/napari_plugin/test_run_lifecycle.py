@@ -1,0 +1,157 @@
+"""A run's life in the widget: progress, both Cancel buttons, the results box, closing."""
+
+import numpy as np
+import pytest
+from napari._qt.widgets.qt_progress_bar import QtLabeledProgressBar
+from napari.utils import progress
+from qtpy.QtCore import QThreadPool
+
+from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.heatmap_layer import is_heatmap_layer
+from tiny_classifier import noise_volume
+
+pytestmark = pytest.mark.gui
+
+RUN_TIMEOUT_MS = 60_000
+# 16^3 windows, stride 8, batch 1: 24 batches along x, long enough to stop in between.
+LONG_SHAPE = (16, 16, 200)
+LONG_WINDOWS = 24
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, tiny_model, qtbot):
+    widget = RespondCamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+@pytest.fixture
+def bars():
+    """napari progress bars created from here on."""
+    seen = []
+    progress._all_instances.events.changed.connect(lambda e: seen.extend(e.added))
+    return seen
+
+
+def add_tomogram(viewer, shape, name="tomo"):
+    return viewer.add_image(noise_volume(shape), name=name, scale=(11.4,) * 3)
+
+
+def progress_shown(widget):
+    return widget.progress.native.isVisibleTo(widget.native)
+
+
+def heatmaps(viewer):
+    return [layer for layer in viewer.layers if is_heatmap_layer(layer)]
+
+
+def start_long_run(viewer, widget, qtbot, bars):
+    tomo = add_tomogram(viewer, LONG_SHAPE)
+    widget.batch_size.value = 1
+    widget.start_explain()
+    qtbot.waitUntil(lambda: bars and bars[0].n >= 1, timeout=RUN_TIMEOUT_MS)
+    return tomo
+
+
+def wait_for_worker_threads(qtbot):
+    """Every worker thread ended, and the signals they sent delivered."""
+    assert QThreadPool.globalInstance().waitForDone(RUN_TIMEOUT_MS)
+    qtbot.wait(50)
+
+
+def test_cancel_in_naparis_activity_dock_stops_the_run(
+    viewer, widget, qtbot, bars, new_notifications
+):
+    tomo = start_long_run(viewer, widget, qtbot, bars)
+    before = tomo.data.copy()
+    [bar_widget] = [
+        w
+        for w in viewer.window._qt_window._activity_dialog.findChildren(QtLabeledProgressBar)
+        if w.progress is bars[0]
+    ]
+    assert bar_widget.cancel_button.isVisibleTo(bar_widget)
+
+    bar_widget.cancel_button.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+
+    assert heatmaps(viewer) == []
+    assert bars[0].n < bars[0].total == LONG_WINDOWS
+    assert "Explanation cancelled; no layer was added." in new_notifications()
+    assert widget.explain_button.enabled and not progress_shown(widget)
+    assert widget.results.value.startswith("Press Explain.")
+    np.testing.assert_array_equal(tomo.data, before)
+
+
+def test_closing_the_viewer_during_a_run_stops_it_cleanly(viewer, widget, qtbot, bars):
+    start_long_run(viewer, widget, qtbot, bars)
+
+    viewer.close()
+    wait_for_worker_threads(qtbot)  # an exception in a callback would fail the test here
+
+    assert bars[0].n < LONG_WINDOWS
+    assert not widget.running
+
+
+def test_closing_the_dock_during_a_run_stops_it_cleanly(viewer, widget, qtbot, bars):
+    start_long_run(viewer, widget, qtbot, bars)
+    dock = widget.native.parent()
+
+    dock.destroyOnClose()  # what the dock's close button does
+    wait_for_worker_threads(qtbot)
+
+    assert bars[0].n < LONG_WINDOWS
+    assert heatmaps(viewer) == []
+    assert not widget.running
+
+
+def test_the_widget_shows_progress_and_clears_old_numbers_while_it_runs(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 16, 16), name="first")
+    widget.explain_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    assert widget.results.value.startswith("Predicted: ")
+    assert not progress_shown(widget)
+
+    widget.volume.value = add_tomogram(viewer, (16, 24, 32), name="second")
+    widget.batch_size.value = 2
+    seen = []
+    widget.progress.changed.connect(lambda value: seen.append((value, widget.progress.max)))
+    widget.explain_button.native.click()
+
+    assert widget.results.value == (
+        "Explaining 'second' with tiny-cnn1 (Respond-CAM, predicted class)..."
+    )
+    assert progress_shown(widget) and widget.progress.value == 0
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    # 1 x 2 x 3 windows in batches of 2: the bar counts windows, not batches.
+    assert seen[-1] == (6, 6)
+    assert {value for value, _ in seen} <= {0, 2, 4, 6} and len(seen) >= 3
+    assert widget.progress.native.text() == "6 / 6 windows"
+    assert widget.results.value.startswith("6 windows; predicted per window:")
+    assert "'second'" in widget.results.value.splitlines()[-1]
+
+
+def test_the_results_box_wraps_and_scrolls_at_the_default_dock_width(
+    make_napari_viewer, tiny_model, qtbot
+):
+    viewer = make_napari_viewer(show=True)
+    widget = RespondCamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    add_tomogram(viewer, (16, 16, 16))
+    widget.target.value = "all classes"
+    widget.explain_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(50)
+
+    box = widget.results.native
+    text = widget.results.value
+    assert len(text.splitlines()) > 12 and max(map(len, text.splitlines())) > 60
+    assert box.toPlainText() == text  # every line is there, none cut
+    assert box.horizontalScrollBar().maximum() == 0  # long lines wrap at the dock's width
+    assert box.document().size().height() > box.viewport().height()
+    assert box.verticalScrollBar().maximum() > 0  # and the rest scrolls into view
+    assert box.width() <= widget.native.width()

@@ -271,3 +271,16 @@ def test_target_all_needs_classes_it_can_name(tomogram, tmp_path, capsys, monkey
         "INDEX), or give the model class_names (save_model keeps them)."
     )
     assert not out.exists()
+
+
+def test_a_warning_is_shown_once_as_a_sentence(model_file, tmp_path, capsys):
+    # 12 x 14 x 16 in the model's 16^3 window: 1 - 12 * 14 / 16^2 = 34% padding.
+    data = np.random.default_rng(1).normal(size=(12, 14, 16)).astype(np.float32)
+    small = write_mrc(tmp_path / "small.mrc", data, voxel_size=5.0)
+    assert main(explain_args(small, model_file, tmp_path / "maps")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    # The sentence is the tiler's; the command shows it whole, with its numbers, once.
+    assert warnings[0].startswith("respond-cam: warning: The volume (12, 14, 16) ")
+    assert "34%" in warnings[0]
+    assert read_mrc(tmp_path / "maps" / "small_respondcam.mrc").data.shape == data.shape

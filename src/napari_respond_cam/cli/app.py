@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import RespondCamError
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _warning_printer()
         try:
             return args.run(args)
         except _USER_ERRORS as error:
@@ -71,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return INTERRUPTED
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    # Users of a command want the sentence, not the file and line of library code.
-    print(f"{PROGRAM}: warning: {message}", file=sys.stderr)
+def _warning_printer() -> Callable[..., None]:
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        # Users of a command want the sentence, once (checking the settings before the
+        # run warns as the run does), not the file and line of library code.
+        if str(message) not in shown:
+            shown.add(str(message))
+            print(f"{PROGRAM}: warning: {message}", file=sys.stderr)
+
+    return show

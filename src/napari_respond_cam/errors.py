@@ -8,3 +8,45 @@ class RespondCamError(ValueError):
     errors keep working; the napari side shows its message as a notification
     instead of a traceback.
     """
+
+
+#: How each setting is named by each front-end: the Python argument, the flag of
+#: ``respond-cam explain`` and the control in the napari widget.
+SETTING_NAMES = {
+    "model": ("model", "--model", "model"),
+    "architecture": ("architecture", "--architecture", "architecture"),
+    "layer": ("layer", "--layer", "target layer"),
+    "target": ("target", "--target", "target class"),
+    "method": ("method", "--method", "method"),
+    "device": ("device", "--device", "device"),
+    "precision": ("precision", "--precision", "precision"),
+    "window": ("window", "--window", "window"),
+    "stride": ("stride", "--stride", "stride"),
+    "batch_size": ("batch_size", "--batch-size", "batch size"),
+}
+
+
+def in_every_front_end(python: str, command_line: str, napari: str) -> str:
+    """One way of doing something, as said in Python, on the command line and in napari.
+
+    For example ``"trust=True in Python, --trust on the command line, tick 'trust this
+    file' in napari"``.
+    """
+    return f"{python} in Python, {command_line} on the command line, {napari} in napari"
+
+
+def setting(name: str, value: object = None) -> str:
+    """A setting of :data:`SETTING_NAMES` named (and set to ``value``) in every front-end.
+
+    ``setting("batch_size", 4)`` reads "batch_size=4 in Python, --batch-size 4 on the
+    command line, the 'batch size' control in napari".
+    """
+    python, flag, control = SETTING_NAMES[name]
+    if value is None:
+        return in_every_front_end(python, flag, f"the '{control}' control")
+    sides = value if isinstance(value, tuple) else (value,)
+    # The widget's spin boxes take one side of a cube; the command line takes one or all.
+    shown = str(sides[0]) if len(set(sides)) == 1 else " ".join(str(v) for v in sides)
+    return in_every_front_end(
+        f"{python}={value!r}", f"{flag} {shown}", f"the '{control}' control set to {shown}"
+    )

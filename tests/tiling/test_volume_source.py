@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from napari_respond_cam import RespondCamError
-from napari_respond_cam.tiling.volume_source import VolumeSource, require_finite
+from napari_respond_cam.tiling.volume_source import (
+    VolumeSource,
+    require_finite,
+    shares_file_bytes,
+)
 
 REGION = (slice(1, 3), slice(0, 2), slice(2, 5))
 
@@ -128,3 +132,27 @@ def test_non_finite_windows_name_the_first_bad_windows_start(bad):
         require_finite(windows, starts)
     assert np.isfinite(windows).sum() == windows.size - 2
     assert starts.tolist() == [[0, 0], [0, 2], [5, 7], [5, 9]]
+
+
+@pytest.mark.parametrize(
+    "volume",
+    [np.full((4, 4, 4), 1j, np.complex64), torch.full((4, 4, 4), 1j, dtype=torch.complex128)],
+)
+def test_complex_volumes_are_refused_with_the_parts_to_choose_from(volume):
+    with pytest.raises(RespondCamError, match=r"volume\.real, abs\(volume\) for the magnitude"):
+        VolumeSource(volume, ndim=3, channels=1)
+    assert (volume == 1j).all()
+
+
+def test_memmaps_of_one_file_share_bytes_only_where_their_ranges_overlap(tmp_path):
+    path = tmp_path / "two_volumes.raw"
+    np.zeros(2 * 64, np.float32).tofile(path)
+    first = np.memmap(path, np.float32, "r", shape=(4, 4, 4))  # bytes 0 to 256
+    again = np.memmap(path, np.float32, "r+", shape=(4, 4, 4))
+    second = np.memmap(path, np.float32, "r+", shape=(4, 4, 4), offset=256)  # 256 to 512
+    assert shares_file_bytes(first, again) and shares_file_bytes(first[3:], again[3:])
+    assert not shares_file_bytes(first[:2], again[2:])  # bytes 0-128 and 128-256
+    assert not shares_file_bytes(first, second)
+    assert shares_file_bytes(np.asarray(first)[1:], np.asarray(again)[3:])  # views of views
+    assert not shares_file_bytes(first, np.zeros((4, 4, 4), np.float32))
+    assert (np.fromfile(path, np.float32) == 0).all()

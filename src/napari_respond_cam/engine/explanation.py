@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RespondCamError
 from .class_probabilities import softmax
 
 
@@ -53,5 +54,18 @@ class Explanation:
 
     @property
     def probabilities(self) -> np.ndarray:
-        """Softmax of the logits over classes (for ``(N, classes)`` outputs)."""
+        """Softmax of the logits over classes (for ``(N, classes)`` outputs).
+
+        Raises
+        ------
+        RespondCamError
+            When the model's outputs are not class scores ``(N, classes)``.
+        """
+        if self.logits.ndim != 2:
+            raise RespondCamError(
+                f"probabilities are a softmax over classes, for models whose output is "
+                f"(N, classes), but the logits here have shape {self.logits.shape}; use "
+                ".logits itself (for a per-voxel output (N, classes, *spatial), a softmax over "
+                "axis 1 gives each voxel's class probabilities)."
+            )
         return softmax(self.logits)

@@ -9,7 +9,7 @@ from typing import TypeGuard
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .model_inputs import input_spec, model_float_dtype
 from .model_state import evaluation_mode
 
@@ -19,6 +19,7 @@ _PROBE_SIZES = (32, 40, 64, 48, 24, 16, 96, 128)
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
     """Return ``(name, module)`` for a layer given by name or as the module itself."""
+    refuse_torchscript(model)
     modules = dict(model.named_modules())
     if isinstance(layer, nn.Module):
         for name, module in modules.items():
@@ -30,7 +31,8 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
         )
     if not isinstance(layer, str):
         raise RespondCamError(
-            f"The layer must be a module name or a module, not {type(layer).__name__}."
+            f"The layer must be a module name or a module, not {type(layer).__name__} "
+            f"({setting('layer')})."
         )
     if layer in modules:
         return layer, modules[layer]
@@ -38,8 +40,21 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     raise RespondCamError(
         f"The model has no layer named {layer!r}.{hint} "
-        "target_layers(model) lists the layers a CAM can target."
+        "target_layers(model) in Python and the 'target layer' control in napari list the "
+        "layers a CAM can target."
     )
+
+
+def refuse_torchscript(model: nn.Module) -> None:
+    """Refuse a TorchScript module: its compiled forward pass never calls layer hooks."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise RespondCamError(
+            f"The model is a TorchScript module ({type(model).__name__}, from torch.jit.script "
+            "or torch.jit.trace): its layers cannot be hooked, so no CAM can be taken. Pass "
+            "the original Python module, or export it with torch.export: "
+            "torch.export.unflatten(torch.export.export(model.eval(), (example_input,))) "
+            "keeps the layers' names (save_model(model, 'model.pt2') saves it to a file)."
+        )
 
 
 def is_spatial(output: object) -> TypeGuard[torch.Tensor]:
@@ -68,6 +83,7 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     -------
     list of str
     """
+    refuse_torchscript(model)
     shapes = [tuple(input_shape)] if input_shape is not None else _candidate_shapes(model)
     for shape in shapes:
         try:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 _AXES = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -57,6 +57,7 @@ def as_batch(x: Any, spec: InputSpec) -> np.ndarray | torch.Tensor:
     """
     if not isinstance(x, np.ndarray | torch.Tensor):
         x = np.asarray(x)
+    refuse_complex(x, "input")
     if spec.spatial_dims is None:
         if x.ndim < 3:
             raise RespondCamError(
@@ -85,6 +86,26 @@ def as_batch(x: Any, spec: InputSpec) -> np.ndarray | torch.Tensor:
     if x.shape[0] == 0:
         raise RespondCamError("The input holds no samples (its first axis has length 0).")
     return x
+
+
+def refuse_complex(values: Any, name: str) -> None:
+    """Refuse complex values (``name`` says whose), which would be cut to their real part.
+
+    ``values`` is anything with a ``dtype``: NumPy, Dask, zarr, tensors.
+    """
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, torch.dtype):
+        complex_values = dtype.is_complex
+    else:
+        complex_values = dtype is not None and np.dtype(dtype).kind == "c"
+    if complex_values:
+        raise RespondCamError(
+            f"The {name} holds complex numbers ({dtype}), and a CAM explains real values: "
+            "converting them would silently keep only the real part. Pass the part you mean "
+            f"explicitly: {name}.real, abs({name}) for the magnitude, or numpy.angle({name}) "
+            "for the phase; from a file of complex values (MRC mode 3 or 4), save that part "
+            "as a real-valued map first."
+        )
 
 
 def model_float_dtype(model: nn.Module) -> torch.dtype:
@@ -128,4 +149,6 @@ def positive_batch_size(batch_size: object) -> int:
         size = int(batch_size)
         if size >= 1:
             return size
-    raise RespondCamError(f"batch_size must be a positive int, not {batch_size!r}.")
+    raise RespondCamError(
+        f"batch_size must be a positive int, not {batch_size!r} ({setting('batch_size')})."
+    )

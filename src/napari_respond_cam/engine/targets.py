@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .options import ALL_CLASSES
 from .transfers import staged, to_device
 
@@ -104,7 +105,7 @@ def _check_class_range(classes: np.ndarray, n_classes: int) -> None:
     if bad.size:
         raise RespondCamError(
             f"Target class {int(bad[0])} is out of range: the model has {n_classes} classes "
-            f"(0 to {n_classes - 1})."
+            f"(0 to {n_classes - 1}); choose one of them ({setting('target')})."
         )
 
 
@@ -147,11 +148,16 @@ def region_target(channel: int, mask: Any = None) -> TargetFunction:
         ``f(output) -> tensor (N,)`` to pass as ``target``.
     """
 
+    if not isinstance(channel, numbers.Integral) or isinstance(channel, bool):
+        raise RespondCamError(
+            f"region_target(channel, mask) takes the output channel as an int, not {channel!r}."
+        )
     # The mask crosses to each device once: a copy from pageable memory per batch would
     # wait for the device to finish its queued work.
     on_device: dict[torch.device, torch.Tensor] = {}
 
     def score(output: torch.Tensor) -> torch.Tensor:
+        _check_region_channel(output, int(channel))
         selected = output[:, channel]
         if mask is not None:
             if selected.device not in on_device:
@@ -166,3 +172,20 @@ def region_target(channel: int, mask: Any = None) -> TargetFunction:
         return selected.flatten(1).sum(dim=1)
 
     return score
+
+
+def _check_region_channel(output: Any, channel: int) -> None:
+    """Refuse outputs that are not per voxel, and a channel the output does not have."""
+    if not isinstance(output, torch.Tensor) or output.ndim < 3:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise RespondCamError(
+            f"region_target needs a per-voxel model output shaped (N, channels, *spatial), "
+            f"but it is {shape}; for a classifier's (N, classes) output, pass the class "
+            f"index as target ({setting('target')})."
+        )
+    n_channels = output.shape[1]
+    if not 0 <= channel < n_channels:
+        raise RespondCamError(
+            f"region_target asks for output channel {channel}, but the model gives "
+            f"{n_channels} channel(s) (0 to {n_channels - 1}); pass a channel in that range."
+        )

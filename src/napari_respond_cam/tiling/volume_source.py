@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..engine.model_inputs import refuse_complex
 from ..errors import RespondCamError
 
 
@@ -30,6 +33,7 @@ class VolumeSource:
     def __init__(self, volume: Any, ndim: int, channels: int | None):
         if not (hasattr(volume, "shape") and hasattr(volume, "__getitem__")):
             volume = np.asarray(volume)
+        refuse_complex(volume, "volume")
         shape = tuple(int(s) for s in volume.shape)
         if len(shape) == ndim + 1:
             self.channels = shape[0]
@@ -69,6 +73,43 @@ class VolumeSource:
             block = block.detach().cpu().numpy()
         block = np.asarray(block)
         return block if self._has_channels else block[None]
+
+
+def shares_file_bytes(first: Any, second: Any) -> bool:
+    """Whether two NumPy memmaps (or views of memmaps) map overlapping bytes of one file.
+
+    Two memmaps of one file have separate memory, so ``numpy.may_share_memory`` cannot
+    tell that writing one overwrites the other.
+    """
+    a, b = _mapped_file_bytes(first), _mapped_file_bytes(second)
+    if a is None or b is None:
+        return False
+    (file_a, start_a, stop_a), (file_b, start_b, stop_b) = a, b
+    return file_a == file_b and start_a < stop_b and start_b < stop_a
+
+
+def _mapped_file_bytes(array: Any) -> tuple[tuple[int, int], int, int] | None:
+    """The file ``(st_dev, st_ino)`` and byte range ``[start, stop)`` behind a memmap."""
+    root = array
+    # Views (slices, numpy.asarray) lead through .base to the memmap that owns the mmap.
+    while isinstance(root, np.ndarray) and not isinstance(root.base, mmap.mmap):
+        root = root.base
+    if not isinstance(root, np.memmap) or root.filename is None:
+        return None
+    try:
+        stat = os.stat(root.filename)
+    except OSError:  # unlinked while mapped: no other name can reach it
+        return None
+    low, high = _byte_bounds(array)
+    start = int(root.offset) + low - root.__array_interface__["data"][0]
+    return (stat.st_dev, stat.st_ino), start, start + high - low
+
+
+def _byte_bounds(array: np.ndarray) -> tuple[int, int]:
+    # numpy 2 moved byte_bounds to numpy.lib.array_utils; numpy 1 has it at the top.
+    array_utils = getattr(np.lib, "array_utils", np)
+    low, high = array_utils.byte_bounds(array)
+    return int(low), int(high)
 
 
 def require_finite(windows: np.ndarray, starts: np.ndarray) -> None:

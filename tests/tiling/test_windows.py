@@ -67,3 +67,14 @@ def test_split_along_the_first_axis_and_its_span():
     assert grid.first_axis_span(parts[0]) == (0, 8)
     assert grid.first_axis_span(parts[1]) == (8, 20)
     assert len(grid.split(10)) == 5
+
+
+def test_sizes_given_as_floats_or_arrays():
+    assert window_shape(np.array([8, 12, 16]), None, 3) == (8, 12, 16)
+    assert stride_shape(np.int64(4), (8, 8, 8)) == (4, 4, 4)
+    with pytest.raises(RespondCamError, match=r"not \(16, 16\.0, 16\): .* write 16, not 16\.0"):
+        window_shape((16, 16.0, 16), None, 3)
+    with pytest.raises(RespondCamError, match=r"not '32' \(window in Python, --window on the"):
+        window_shape("32", None, 3)
+    with pytest.raises(RespondCamError, match=r"not 2\.5 \(stride in Python"):
+        stride_shape(2.5, (8, 8, 8))

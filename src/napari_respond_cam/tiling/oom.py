@@ -6,7 +6,7 @@ import warnings
 
 import torch
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 
 def can_shrink(batch_size: int, fixed: bool) -> bool:
@@ -14,12 +14,15 @@ def can_shrink(batch_size: int, fixed: bool) -> bool:
     return batch_size > 1 and not fixed
 
 
-def out_of_memory(batch_size: int, device: torch.device) -> RespondCamError:
+def out_of_memory(
+    batch_size: int, window: tuple[int, ...], device: torch.device
+) -> RespondCamError:
     """The error when even the smallest batch does not fit on the device."""
     return RespondCamError(
         f"The {device.type} device ran out of memory explaining a batch of {batch_size} "
-        "window(s), which cannot be made smaller; use a smaller window, run on another "
-        "device (device='cpu'), or free memory held by other programs."
+        f"window(s) of {window} voxels, which cannot be made smaller. Use a smaller window "
+        f"(now {window}; {setting('window')}), run on another device "
+        f"({setting('device', 'cpu')}), or free memory held by other programs."
     )
 
 

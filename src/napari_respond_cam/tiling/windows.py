@@ -12,12 +12,12 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def window_shape(
         if declared is None:
             raise RespondCamError(
                 "The model does not say what input size it takes (it has no input_shape); "
-                "pass window=(D, H, W), the size of the tiles to explain."
+                f"pass window, the size of the tiles to explain ({setting('window')})."
             )
         return tuple(int(s) for s in declared[1:])
     return _positive_shape(window, ndim, "window")
@@ -158,23 +158,36 @@ def stride_shape(stride: Sequence[int] | int | None, window: tuple[int, ...]) ->
     if any(s > w for s, w in zip(steps, window, strict=True)):
         raise RespondCamError(
             f"The stride {steps} is larger than the window {window}, which would leave voxels "
-            "between windows unexplained; use a stride at most the window size."
+            f"between windows unexplained; use a stride at most the window size "
+            f"({setting('stride')})."
         )
     return steps
 
 
 def _positive_shape(value: Sequence[int] | int, ndim: int, name: str) -> tuple[int, ...]:
     values: tuple[object, ...]
-    # numpy integers are numbers.Integral at run time; `int` is named for the type checker.
-    if isinstance(value, (int, numbers.Integral)):
-        values = (value,) * ndim
-    else:
+    # Anything but a sequence (a float, a string) is checked as one size for every axis.
+    if isinstance(value, Iterable) and not isinstance(value, str):
         values = tuple(value)
+    else:
+        values = (value,) * ndim
     sizes = [int(v) for v in values if isinstance(v, numbers.Integral) and not isinstance(v, bool)]
     valid = len(values) == ndim and len(sizes) == ndim and all(s > 0 for s in sizes)
     if not valid:
         raise RespondCamError(
             f"{name} must be one positive int or {ndim} of them (one per spatial axis), "
-            f"not {value!r}."
+            f"not {value!r}{_whole_number_hint(values)} ({setting(name)})."
         )
     return tuple(sizes)
+
+
+def _whole_number_hint(values: tuple[object, ...]) -> str:
+    """Point out floats that are whole numbers, such as 32.0 computed by a division."""
+    floats = [
+        float(v)
+        for v in values
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
+    ]
+    if floats and all(v.is_integer() for v in floats):
+        return f": sizes are counted in whole voxels, write {int(floats[0])}, not {floats[0]}"
+    return ""

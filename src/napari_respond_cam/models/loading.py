@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +51,25 @@ def load_model(
     """
     if isinstance(source, nn.Module):
         return source
+    if not isinstance(source, str | os.PathLike):
+        raise RespondCamError(
+            f"load_model takes a model name ({_names()}), a model file's path or a "
+            f"torch.nn.Module, not {type(source).__name__} {source!r}."
+        )
     entry = registered(source) if isinstance(source, str) else None
     if entry is not None:
         model = build_registered(entry.name)
         return model if entry.live else model.to(device).eval()
     path = Path(source).expanduser()
     if not path.is_file():
-        names = ", ".join(repr(n) for n in available_models())
         raise RespondCamError(
-            f"{str(source)!r} is neither a model name ({names}) nor an existing file; "
+            f"{str(source)!r} is neither a model name ({_names()}) nor an existing file; "
             "check the spelling or the path."
         )
     return load_model_file(
         path, architecture=architecture, trust=trust, device=device, config=config
     )
+
+
+def _names() -> str:
+    return ", ".join(repr(n) for n in available_models())

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..engine.model_state import evaluation_mode
-from ..errors import RespondCamError
+from ..errors import RespondCamError, in_every_front_end, setting
 from .architectures import architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
 from .model_metadata import attach_metadata, metadata_of, set_model_attribute
@@ -35,9 +35,12 @@ METADATA_KEY = "napari_respond_cam"
 _CHECKPOINT_FORMAT = "napari-respond-cam/1"
 #: How to allow a file, in words that fit Python, the command line and napari alike.
 _HOW_TO_TRUST = (
-    "If you trust where the file comes from, load it with trust switched on "
-    "(trust=True in Python, --trust on the command line, tick 'trust this file' in napari)"
+    "If you trust where the file comes from, load it with trust switched on ("
+    + in_every_front_end("trust=True", "--trust", "tick 'trust this file'")
+    + ")"
 )
+#: The key prefix of a state dict saved from a DataParallel or DistributedDataParallel wrapper.
+_WRAPPER_PREFIX = "module."
 
 
 def load_model_file(
@@ -212,9 +215,10 @@ def _build_from_state(
     if arch_name is None:
         raise RespondCamError(
             f"{path.name} holds bare weights (a state dict); say which architecture they "
-            "belong to, e.g. load_model(path, architecture='cnn1')."
+            f"belong to ({setting('architecture', 'cnn1')}, for example)."
         )
     arch = architecture(arch_name)
+    state = _without_wrapper_prefix(path, state)
     try:
         settings = {**arch.config_from_state_dict(state), **metadata.get("config", {}), **config}
         model = arch.build(**settings)
@@ -225,6 +229,22 @@ def _build_from_state(
         ) from err
     _attach_metadata(path, model, metadata)
     return model
+
+
+def _without_wrapper_prefix(
+    path: Path, state: Mapping[str, torch.Tensor]
+) -> Mapping[str, torch.Tensor]:
+    """The weights of a model saved inside DataParallel or DistributedDataParallel, unwrapped."""
+    if not state or not all(key.startswith(_WRAPPER_PREFIX) for key in state):
+        return state
+    warnings.warn(
+        f"{path.name} was saved from a DataParallel or DistributedDataParallel wrapper (every "
+        f"weight's name starts with {_WRAPPER_PREFIX!r}); the prefix was removed to load the "
+        "weights into the model. Saving model.module.state_dict() avoids this note.",
+        UserWarning,
+        stacklevel=2,
+    )
+    return {key.removeprefix(_WRAPPER_PREFIX): value for key, value in state.items()}
 
 
 def _unreadable(path: Path, err: Exception) -> RespondCamError:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from napari_respond_cam import RespondCamError, available_models, explain, load_model, save_model
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.models.paper_cnns import CNN1, CNN2
 from tiny_classifier import tiny_cnn1
 from toy_models import TinyUNet
@@ -154,3 +155,53 @@ def test_live_module_registered_by_name_is_handed_back_untouched(cnn1):
     register_model("my live cnn", cnn1, overwrite=True)
     assert load_model("my live cnn") is cnn1
     assert cnn1.training
+
+
+@pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
+def test_preprocessing_and_voxel_size_travel_with_the_file(cnn1, tmp_path, suffix):
+    chosen = Preprocessing("percentile", low=0.5, high=99.5, invert=True)
+    cnn1.preprocessing, cnn1.voxel_size_a = chosen, 13.7
+    loaded = load_model(save_model(cnn1, tmp_path / f"model{suffix}"))
+    assert loaded.preprocessing == chosen
+    assert loaded.voxel_size_a == 13.7
+    x = torch.rand(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(1)) * 900 + 40
+    ours, theirs = explain(cnn1, x, "maxpool2"), explain(loaded, x, "maxpool2")
+    np.testing.assert_allclose(theirs.cam, ours.cam, rtol=1e-5, atol=1e-7)
+    bare = tiny_cnn1()
+    assert not hasattr(load_model(save_model(bare, tmp_path / f"bare{suffix}")), "preprocessing")
+
+
+def test_a_preprocessing_in_a_file_that_is_not_one_is_unreadable(cnn1, tmp_path):
+    path = tmp_path / "model.pt"
+    checkpoint = {
+        "format": "napari-respond-cam/1",
+        "architecture": "cnn1",
+        "config": cnn1.config,
+        "preprocessing": {"kind": "zz"},
+        "state_dict": cnn1.state_dict(),
+    }
+    torch.save(checkpoint, path)
+    with pytest.raises(RespondCamError, match=r"Could not read the model file model.pt.*'zz'"):
+        load_model(path)
+
+
+def test_the_demo_models_z_score_each_window_and_were_trained_at_11_4_a():
+    for name in ("cnn1-demo", "cnn2-demo"):
+        model = load_model(name)
+        assert model.preprocessing == Preprocessing("zscore-window")
+        assert model.voxel_size_a == 11.4
+
+
+def test_registered_models_carry_their_preprocessing_and_voxel_size(cnn1, monkeypatch):
+    from napari_respond_cam import register_model
+    from napari_respond_cam.models import registry
+
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    register_model("scaled", tiny_cnn1, preprocessing="zscore-tomogram", voxel_size_a=7)
+    model = load_model("scaled")
+    assert (model.preprocessing, model.voxel_size_a) == (Preprocessing("zscore-tomogram"), 7.0)
+    with pytest.raises(RespondCamError, match="positive number, not -1"):
+        register_model("bad", tiny_cnn1, voxel_size_a=-1)
+    with pytest.raises(RespondCamError, match="Unknown preprocessing 'norm'"):
+        register_model("bad", tiny_cnn1, preprocessing="norm")
+    assert "bad" not in registry._MODELS

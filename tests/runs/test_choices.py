@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.runs.choices import (
     ALL_CLASSES_LABEL,
@@ -10,10 +11,14 @@ from napari_respond_cam.runs.choices import (
     class_names_of,
     device_choices,
     model_input_size,
+    preprocessing_argument,
+    preprocessing_choices,
     resolve_device,
+    suggested_binning,
     target_argument,
     target_choices,
     tiling_defaults,
+    voxel_size_warning,
 )
 from tiny_classifier import CLASSES, tiny_cnn1
 from toy_models import GapHead
@@ -80,3 +85,63 @@ def test_an_index_is_taken_as_given_when_the_model_names_no_classes():
     assert target_argument("7", ()) == 7
     with pytest.raises(RespondCamError, match="use a class index"):
         target_argument("ribosome", ())
+
+
+def test_the_preprocessing_picker_offers_the_models_own_first():
+    model = tiny_cnn1()
+    assert preprocessing_choices(model) == [
+        "none",
+        "zscore-window",
+        "zscore-tomogram",
+        "percentile",
+    ]
+    model.preprocessing = Preprocessing("percentile", low=0.5, high=99.5)
+    assert preprocessing_choices(model) == [
+        "percentile",
+        "none",
+        "zscore-window",
+        "zscore-tomogram",
+    ]
+
+
+def test_a_picked_preprocessing_and_the_invert_switch_become_the_settings_value():
+    model = tiny_cnn1()
+    model.preprocessing = Preprocessing("percentile", low=0.5, high=99.5)
+    assert preprocessing_argument(None, model) is None  # the model's own, as it is
+    # its own kind keeps its percentiles; another kind takes the defaults
+    assert preprocessing_argument("percentile", model, invert=True) == Preprocessing(
+        "percentile", low=0.5, high=99.5, invert=True
+    )
+    assert preprocessing_argument(None, model, invert=True).low == 0.5
+    assert preprocessing_argument("zscore-window", model) == Preprocessing("zscore-window")
+    with pytest.raises(RespondCamError, match=r"Unknown preprocessing 'z'.*--preprocessing"):
+        preprocessing_argument("z", model)
+    assert model.preprocessing == Preprocessing("percentile", low=0.5, high=99.5)
+
+
+@pytest.mark.parametrize(
+    ("voxel_size", "factor"),
+    [(2.85, 4), (2.7, 4), (5.0, 2), (3.2, 4), (3.5, 3), (11.4, 1), (20.0, 1), ((3, 2.6, 2.9), 4)],
+)
+def test_the_suggested_binning_brings_the_voxel_size_closest_by_ratio(voxel_size, factor):
+    # 3.2: 3 x 3.2 = 9.6 is 16 % under 11.4, 4 x 3.2 = 12.8 12 % over; 3.5: 10.5 beats 14
+    assert suggested_binning(11.4, voxel_size) == factor
+
+
+def test_a_far_voxel_size_gets_a_sentence_saying_which_binning_to_use():
+    assert voxel_size_warning(11.4, 2.85) == (
+        "The tomogram's voxels are 2.85 Å but the model was trained at 11.4 Å, so it sees "
+        "every particle at the wrong size; bin it by 4 (binning=4 in Python, --bin 4 on the "
+        "command line, the 'binning' control set to 4 in napari) to explain it at 11.4 Å."
+    )
+    assert voxel_size_warning(11.4, 2.85, binning=2).startswith(
+        "The tomogram's voxels are 2.85 Å (5.7 Å binned by 2) but"
+    )
+    assert voxel_size_warning(11.4, 20.0).endswith(
+        "no whole binning factor brings them closer; rescale the tomogram to about 11.4 Å "
+        "per voxel first."
+    )
+    # within 25 %: 9 and 14 Å pass, 8.5 and 14.3 do not
+    assert voxel_size_warning(11.4, 9.0) is None and voxel_size_warning(11.4, 14.0) is None
+    assert voxel_size_warning(11.4, 8.5) and voxel_size_warning(11.4, 14.3)
+    assert voxel_size_warning(None, 2.85) is None and voxel_size_warning(11.4, None) is None

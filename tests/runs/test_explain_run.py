@@ -1,5 +1,8 @@
 """What the worker thread runs: one pass for a volume of the model's size, tiles otherwise."""
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +14,7 @@ from napari_respond_cam import (
     explain_volume,
     region_target,
 )
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.runs.explain_run import (
     check_volume,
     explained_in_one_pass,
@@ -210,3 +214,84 @@ def test_the_layers_metadata_says_what_was_explained_and_how():
     }
     assert (metadata["device"], metadata["precision"]) == ("cpu", "fp32")
     assert metadata["sum_to_score"][0]["class"] == "proteasome"
+
+
+def block_mean(volume, factor):
+    """The volume averaged over factor-sided cubes, the far leftover dropped."""
+    cut = [n // factor for n in volume.shape]
+    trimmed = volume[tuple(slice(0, n * factor) for n in cut)].astype(np.float64)
+    split = [s for n in cut for s in (n, factor)]
+    return trimmed.reshape(split).mean(axis=(1, 3, 5)).astype(np.float32)
+
+
+def test_a_binned_tiled_run_maps_back_onto_the_tomograms_grid():
+    model, x = tiny_cnn1(), noise_volume((33, 36, 40))
+    before = x.copy()
+    outcome = run_explanation(request(model, x, target=1, binning=2))
+
+    binned, windows = explain_volume(
+        model, block_mean(x, 2), "maxpool2", target=1, stride=8, return_windows=True
+    )
+    assert outcome.heatmap.shape == (33, 36, 40)
+    np.testing.assert_allclose(outcome.heatmap[:32:2, ::2, ::2], binned, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(outcome.heatmap[:32:2], outcome.heatmap[1:32:2])  # cubes
+    np.testing.assert_array_equal(outcome.heatmap[32], outcome.heatmap[31])  # the leftover
+    best = windows.starts[int(np.argmax(windows.scores))] * 2
+    [check] = outcome.summary.checks
+    assert check.label == f"proteasome, best window at ({', '.join(str(s) for s in best)})"
+    np.testing.assert_array_equal(x, before)
+
+
+def test_a_volume_binned_to_the_models_size_is_explained_in_one_pass():
+    model, x = tiny_cnn1(), noise_volume((32, 33, 33))
+    progress = Recorder()
+    outcome = run_explanation(request(model, x, binning=2), progress)
+    assert progress.calls == [(0, 1), (1, 1)]
+    expected = explain(model, block_mean(x, 2), "maxpool2")
+    assert outcome.heatmap.shape == (32, 33, 33)
+    top = np.abs(expected.heatmap).max()
+    np.testing.assert_allclose(
+        outcome.heatmap[::2, :32:2, :32:2], expected.heatmap[0], rtol=1e-4, atol=1e-5 * top
+    )
+    np.testing.assert_array_equal(outcome.heatmap[:, 32], outcome.heatmap[:, 31])
+
+
+def test_preprocessing_is_applied_and_recorded_with_the_binning():
+    model, x = tiny_cnn1(), noise_volume() * 500 + 2000
+    model.preprocessing = Preprocessing("zscore-window")
+    outcome = run_explanation(request(model, x))
+    z = (x - x.mean()) / x.std()
+    reference = explain(model, z, "maxpool2", preprocessing="none").heatmap[0]
+    np.testing.assert_allclose(
+        outcome.heatmap, reference, rtol=1e-4, atol=1e-5 * np.abs(reference).max()
+    )
+    metadata = outcome_metadata(outcome)
+    assert metadata["preprocessing"] == {
+        "kind": "zscore-window",
+        "low": 1.0,
+        "high": 99.0,
+        "invert": False,
+    }
+    assert metadata["binning"] == 1
+    chosen = Preprocessing("percentile", low=2, high=98, invert=True)
+    other = outcome_metadata(run_explanation(request(model, x, preprocessing=chosen)))
+    assert other["preprocessing"] == chosen.to_json()
+
+
+def test_a_far_voxel_size_warns_with_the_binning_to_use():
+    model, x = tiny_cnn1(), noise_volume()
+    model.voxel_size_a = 11.4
+    far = dataclasses.replace(request(model, x), voxel_size_a=(5.7, 5.7, 5.7))
+    with pytest.warns(UserWarning, match=r"bin it by 2 \(binning=2 in Python, --bin 2"):
+        run_explanation(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_explanation(dataclasses.replace(far, voxel_size_a=11.0))
+
+
+def test_a_binning_that_does_not_fit_is_refused_before_any_work():
+    model, x = tiny_cnn1(), noise_volume()
+    progress = Recorder()
+    with pytest.raises(RespondCamError, match=r"from 1 to the volume's shortest side \(16"):
+        run_explanation(request(model, x, binning=17), progress)
+    assert progress.calls == []

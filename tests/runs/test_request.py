@@ -5,6 +5,7 @@ import pickle
 import pytest
 import torch
 
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings, target_label
 
 CLASSES = ("ribosome", "proteasome", "membrane")
@@ -20,6 +21,7 @@ def test_settings_become_the_engine_and_tiling_arguments_with_the_device_resolve
         "method": "grad",
         "device": best,
         "precision": "fp32",
+        "preprocessing": None,
     }
     assert settings.tiling_arguments() == {
         **settings.engine_arguments(),
@@ -30,8 +32,26 @@ def test_settings_become_the_engine_and_tiling_arguments_with_the_device_resolve
 
 
 def test_settings_travel_to_other_processes():
-    settings = ExplainSettings(layer="conv3", target=2, device="cpu", batch_size=3)
+    settings = ExplainSettings(
+        layer="conv3",
+        target=2,
+        device="cpu",
+        batch_size=3,
+        preprocessing=Preprocessing("percentile", low=2, high=98, invert=True),
+        binning=2,
+    )
     assert pickle.loads(pickle.dumps(settings)) == settings
+    assert settings.engine_arguments()["preprocessing"] == settings.preprocessing
+
+
+def test_a_request_compares_the_volumes_voxel_size_with_the_models_binned_as_set():
+    model = torch.nn.Linear(1, 1)
+    model.voxel_size_a = 11.4
+    far = ExplainRequest(model, None, ExplainSettings("conv3"), voxel_size_a=(2.85, 2.85, 2.85))
+    assert far.voxel_size_warning.endswith("to explain it at 11.4 Å.")
+    binned = ExplainRequest(model, None, ExplainSettings("conv3", binning=4), voxel_size_a=2.85)
+    assert binned.voxel_size_warning is None
+    assert ExplainRequest(model, None, ExplainSettings("conv3")).voxel_size_warning is None
 
 
 def test_a_device_that_is_not_here_is_refused_before_any_work():

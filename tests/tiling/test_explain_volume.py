@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from napari_respond_cam import Cancelled, explain, explain_volume, region_target
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
@@ -314,8 +315,86 @@ def test_volume_layout_errors():
         explain_volume(model, np.zeros((4, 16, 16)).reshape(4, 16, 16, 1, 1), "maxpool2")
     with pytest.raises(RespondCamError, match="1 channel"):
         explain_volume(model, np.zeros((2, 16, 16, 16)), "maxpool2")
-    with pytest.raises(RespondCamError, match="pass window"):
+    with pytest.raises(RespondCamError, match="does not say what input size it takes"):
         explain_volume(gap_head(), np.zeros((8, 8, 8)), "features")
     volume = np.zeros((16, 16, 16), np.float32)
     with pytest.raises(RespondCamError, match="shares memory"):
         explain_volume(model, volume, "maxpool2", out=volume)
+
+
+def mrc_memmap(path, volume):
+    """``volume`` written to an MRC file and read back memory-mapped, in its own dtype."""
+    if volume.dtype == np.uint8:  # mode 0 bytes, read unsigned as IMOD writes them
+        return read_mrc(write_mrc(path, volume.view(np.int8))).data.view(np.uint8)
+    if volume.dtype == np.float16:  # mode 12, which write_mrc widens to float32
+        import mrcfile
+
+        with mrcfile.new(path) as mrc:
+            mrc.set_data(volume)
+            mrc.voxel_size = 11.4
+        return read_mrc(path).data
+    return read_mrc(write_mrc(path, volume)).data
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.float16])
+def test_integer_and_half_volumes_give_the_map_of_the_same_values_as_float32(dtype, tmp_path):
+    model = small_cnn()
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    rng = np.random.default_rng(5)
+    if info is None:
+        volume = rng.normal(size=(16, 20, 24)).astype(dtype)
+    else:
+        volume = rng.integers(info.min, info.max, (16, 20, 24), endpoint=True).astype(dtype)
+    mapped = mrc_memmap(tmp_path / "v.mrc", volume)
+    assert isinstance(mapped, np.memmap) and mapped.dtype == dtype
+    sliced = SlicedOnly(mapped)
+    heatmap = explain_volume(model, sliced, "maxpool2", stride=(8, 10, 8))
+    expected = explain_volume(model, volume.astype(np.float32), "maxpool2", stride=(8, 10, 8))
+    np.testing.assert_array_equal(heatmap, expected)
+    assert sliced.largest < volume.size  # read window row by window row, never whole
+
+
+@pytest.mark.parametrize(
+    ("preprocessing", "scaled"),
+    [
+        ("zscore-tomogram", lambda x: (x - x.mean()) / x.std()),
+        (
+            Preprocessing("percentile", low=5, high=95, invert=True),
+            lambda x: (
+                1 - np.clip((x - np.percentile(x, 5)) / np.ptp(np.percentile(x, [5, 95])), 0, 1)
+            ),
+        ),
+    ],
+)
+def test_tomogram_statistics_scale_every_window_alike(volume, preprocessing, scaled):
+    model = small_cnn()
+    raw = volume * 300 + 1000
+    heatmap = explain_volume(model, raw, "maxpool2", preprocessing=preprocessing)
+    reference = explain_volume(model, scaled(raw.astype(np.float64)), "maxpool2")
+    np.testing.assert_allclose(heatmap, reference, rtol=1e-4, atol=1e-6)
+
+
+def test_the_demo_model_explains_a_raw_int16_tomogram_as_the_float_one(tmp_path):
+    # A tomogram as reconstruction programs write it: int16, values in the thousands,
+    # dark particles. The demo model's own z-score per window makes the map the same as
+    # on the float volume, once its contrast inversion is said.
+    from napari_respond_cam import load_model
+    from napari_respond_cam.simulation import simulate_tomogram
+
+    model = load_model("cnn1-demo")
+    floats = simulate_tomogram((40, 56, 56), n_particles=2, seed=0).volume
+    raw = np.round(floats * -800 + 3000).astype(np.int16)
+    assert raw.min() < 0 < 1000 < raw.max()
+    mapped = read_mrc(write_mrc(tmp_path / "raw.mrc", raw, voxel_size=11.4)).data
+    reference = (3000 - raw.astype(np.float32)) / 800  # the floats, as stored
+    options = {"target": 1, "stride": 16, "batch_size": 4}
+    on_floats = explain_volume(model, reference, "maxpool2", **options)
+    inverted = Preprocessing("zscore-window", invert=True)
+    on_raw = explain_volume(model, mapped, "maxpool2", preprocessing=inverted, **options)
+    np.testing.assert_allclose(on_raw, on_floats, rtol=1e-3, atol=1e-5 * np.abs(on_floats).max())
+    # affine-invariant: only the inversion differs between raw and float contrast
+    assert not np.allclose(explain_volume(model, mapped, "maxpool2", **options), on_floats)
+    without = explain_volume(
+        model, raw.astype(np.float32), "maxpool2", preprocessing="none", **options
+    )
+    assert not np.allclose(without, on_floats)

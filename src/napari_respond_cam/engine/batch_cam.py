@@ -41,8 +41,10 @@ def _pad_batch(
 def explain_batch(
     setup: RunSetup, inputs: torch.Tensor, plan: TargetPlan
 ) -> dict[str, torch.Tensor]:
-    """Maps for one batch ``inputs`` ``(N, C, *spatial)`` already on the run device.
+    """Maps for one batch of raw ``inputs`` ``(N, C, *spatial)`` already on the run device.
 
+    The inputs first go through the run's preprocessing (on the device), so the maps
+    explain what the network actually sees.
     Returns device tensors with ``N`` rows: ``cam`` (layer resolution), ``heatmap``
     (upsampled on the device to the inputs' grid), ``scores``, ``logits``, ``bias``,
     ``nonzero`` (whether each map's gradient was non-zero) and, for class targets,
@@ -52,6 +54,7 @@ def explain_batch(
     float32.
     """
     n_samples = inputs.shape[0]
+    inputs = setup.model_input(inputs)
     if setup.fixed_batch_size:
         inputs, plan = _pad_batch(inputs, plan, setup.fixed_batch_size)
     part = _explain_padded(setup, inputs, plan)

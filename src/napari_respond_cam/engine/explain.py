@@ -12,6 +12,7 @@ from .batch_cam import check_gradients, explain_batch
 from .explanation import Explanation
 from .model_inputs import as_batch, to_tensor
 from .options import DEFAULT_METHOD, DEFAULT_PRECISION
+from .preprocessing import Preprocessing, statistics_of
 from .run_setup import RunSetup
 from .targets import Target, TargetPlan, plan_targets
 
@@ -26,6 +27,7 @@ def explain(
     device: str | torch.device | None = None,
     batch_size: int | None = None,
     precision: str = DEFAULT_PRECISION,
+    preprocessing: Preprocessing | str | None = None,
 ) -> Explanation:
     """Explain a model's decisions on a batch of samples with Respond-CAM or Grad-CAM.
 
@@ -58,14 +60,25 @@ def explain(
     precision : {"fp32", "bf16", "fp16"}
         Run the forward (and so the backward) pass under autocast to bfloat16 or
         float16; the CAM arithmetic and every returned array stay float32.
+    preprocessing : Preprocessing or str, optional
+        How raw samples become the network's input, applied on the device before
+        the forward pass: a :class:`Preprocessing` or one of its names
+        (``"none"``, ``"zscore-window"``, ``"zscore-tomogram"``, ``"percentile"``).
+        By default the model's own (its ``preprocessing`` attribute), or none.
+        Here the "tomogram" of ``"zscore-tomogram"`` and ``"percentile"`` is the
+        batch ``x`` given: its statistics are computed over all of its samples.
 
     Returns
     -------
     Explanation
         ``cam``, ``heatmap``, ``scores``, ``logits``, ``targets`` and ``bias``.
     """
-    setup = RunSetup.prepare(model, layer, method=method, precision=precision, device=device)
+    setup = RunSetup.prepare(
+        model, layer, method=method, precision=precision, device=device, preprocessing=preprocessing
+    )
     batch = as_batch(x, setup.spec)
+    if setup.preprocessing.needs_volume_statistics:
+        setup = setup.with_statistics(statistics_of(batch, setup.preprocessing))
     n_samples = batch.shape[0]
     plan = plan_targets(target, n_samples)
     chunk = setup.batch_size(batch_size, default=n_samples)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -20,6 +20,12 @@ from .layers import resolve_layer
 from .model_inputs import InputSpec, input_spec, model_float_dtype, positive_batch_size
 from .model_state import evaluation_mode, placed_on
 from .precision import autocast_dtype
+from .preprocessing import (
+    NO_PREPROCESSING,
+    IntensityStatistics,
+    Preprocessing,
+    resolve_preprocessing,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,10 @@ class RunSetup:
         The floating dtype inputs are given in (the model's own).
     fixed_batch_size : int or None
         The batch size a model was exported with, which every batch is padded to.
+    preprocessing : Preprocessing
+        What raw inputs go through on the device before the forward pass.
+    statistics : IntensityStatistics or None
+        The tomogram's statistics, for a preprocessing that needs them.
     """
 
     model: nn.Module
@@ -59,6 +69,8 @@ class RunSetup:
     placement: torch.device | None
     dtype: torch.dtype
     fixed_batch_size: int | None
+    preprocessing: Preprocessing = NO_PREPROCESSING
+    statistics: IntensityStatistics | None = None
 
     @classmethod
     def prepare(
@@ -69,8 +81,13 @@ class RunSetup:
         method: str,
         precision: str,
         device: str | torch.device | None,
+        preprocessing: Preprocessing | str | None = None,
     ) -> RunSetup:
-        """Check the choices against the model, without running it."""
+        """Check the choices against the model, without running it.
+
+        ``preprocessing`` ``None`` takes the model's own (none when it has none).
+        """
+        chosen = resolve_preprocessing(preprocessing, model)
         weights_of = weight_function(method)
         autocast = autocast_dtype(precision)
         layer_name, module = resolve_layer(model, layer)
@@ -86,7 +103,16 @@ class RunSetup:
             placement=None if device is None else run_device,
             dtype=model_float_dtype(model),
             fixed_batch_size=getattr(model, "fixed_batch_size", None),
+            preprocessing=chosen,
         )
+
+    def with_statistics(self, statistics: IntensityStatistics) -> RunSetup:
+        """The same setup with the tomogram's statistics for its preprocessing."""
+        return replace(self, statistics=statistics)
+
+    def model_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Raw ``inputs`` on the device as the network takes them (preprocessed)."""
+        return self.preprocessing.apply(inputs, self.statistics)
 
     def batch_size(self, requested: int | None, default: int) -> int:
         """Samples per pass: the exported size, else the one requested, else ``default``."""

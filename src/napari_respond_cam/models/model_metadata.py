@@ -1,4 +1,5 @@
-"""What a model carries besides its weights: class names, input shape, training record.
+"""What a model carries besides its weights: class names, input shape, training record,
+input preprocessing and the voxel size it was trained at.
 
 These travel as attributes of the module (set by the registry, ``register_model`` and
 ``load_model``) and as JSON beside the weights in the files ``save_model`` writes.
@@ -6,23 +7,35 @@ These travel as attributes of the module (set by the registry, ``register_model`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
+
+from ..engine.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
     from torch import nn
 
-#: Attributes saved with a model and restored on loading, and the type each takes back.
-METADATA_ATTRIBUTES = {
+#: Attributes saved with a model and restored on loading, and how each is read back
+#: from its JSON value.
+METADATA_ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "class_names": tuple,
     "input_shape": tuple,
     "training_record": dict,
+    "preprocessing": Preprocessing.from_json,
+    "voxel_size_a": float,
 }
 #: Where each attribute is stored in a file's metadata, where the name differs.
 _STORED_AS = {"training_record": "training"}
 
 #: The plain attributes the package sets on a model.
-ModelAttribute = Literal["class_names", "input_shape", "training_record", "fixed_batch_size"]
+ModelAttribute = Literal[
+    "class_names",
+    "input_shape",
+    "training_record",
+    "fixed_batch_size",
+    "preprocessing",
+    "voxel_size_a",
+]
 
 
 def set_model_attribute(model: nn.Module, name: ModelAttribute, value: object) -> None:
@@ -59,8 +72,16 @@ def metadata_of(model: nn.Module) -> dict[str, Any]:
     for attribute, kind in METADATA_ATTRIBUTES.items():
         value = getattr(model, attribute, None)
         if value is not None:
-            metadata[_STORED_AS.get(attribute, attribute)] = list(value) if kind is tuple else value
+            metadata[_STORED_AS.get(attribute, attribute)] = _json_value(kind(value))
     return metadata
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Preprocessing):
+        return value.to_json()
+    return value
 
 
 def attach_metadata(model: nn.Module, metadata: Mapping[str, Any]) -> None:

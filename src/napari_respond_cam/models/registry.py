@@ -16,7 +16,9 @@ from pathlib import Path
 
 from torch import nn
 
+from ..engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from ..errors import RespondCamError
+from ..simulation.templates import TEMPLATE_VOXEL_SIZE_A
 from .architectures import ARCHITECTURES
 from .model_files import load_model_file
 from .model_metadata import fallback_class_names, set_model_attribute
@@ -33,6 +35,8 @@ class RegisteredModel:
     input_shape: tuple[int, ...] | None = None
     trained: bool = True
     description: str = ""
+    preprocessing: Preprocessing | None = None
+    voxel_size_a: float | None = None
 
 
 _MODELS: dict[str, RegisteredModel] = {}
@@ -53,6 +57,8 @@ def register_model(
     description: str = "",
     first: bool = False,
     overwrite: bool = False,
+    preprocessing: Preprocessing | str | None = None,
+    voxel_size_a: float | None = None,
 ) -> None:
     """Make a model available by name (to ``load_model`` and the napari widget).
 
@@ -74,6 +80,13 @@ def register_model(
         List it before the others (the demo model is).
     overwrite : bool
         Replace a model already registered under ``name``.
+    preprocessing : Preprocessing or str, optional
+        How raw voxels become its input (a :class:`Preprocessing` or one of its
+        names, such as ``"zscore-window"``); ``explain`` and ``explain_volume``
+        apply it unless told otherwise.
+    voxel_size_a : float, optional
+        The voxel size in ångström it was trained at, which tomograms are compared
+        with (a binning factor is suggested when they differ).
     """
     if name in _MODELS and not overwrite:
         raise RespondCamError(
@@ -89,11 +102,23 @@ def register_model(
         tuple(input_shape) if input_shape is not None else None,
         trained,
         description,
+        None if preprocessing is None else Preprocessing.from_json(preprocessing),
+        None if voxel_size_a is None else _positive_size(voxel_size_a),
     )
     _MODELS.pop(name, None)
     _MODELS[name] = entry
     if first:
         _move_first(name)
+
+
+def _positive_size(voxel_size_a: float) -> float:
+    size = float(voxel_size_a)
+    if not size > 0:
+        raise RespondCamError(
+            f"voxel_size_a is the voxel size in ångström the model was trained at, a "
+            f"positive number, not {voxel_size_a!r}."
+        )
+    return size
 
 
 def _move_first(name: str) -> None:
@@ -110,10 +135,10 @@ def registered(name: str) -> RegisteredModel | None:
 
 
 def build_registered(name: str) -> nn.Module:
-    """Build the named model and attach the class names and input shape registered with it.
+    """Build the named model and attach the metadata registered with it.
 
     A live module is handed back as the user's own object, not a copy; it gains only
-    the class names and input shape its registration named.
+    the class names, input shape, preprocessing and voxel size its registration named.
     """
     entry = _MODELS[name]
     if not entry.trained:
@@ -128,6 +153,10 @@ def build_registered(name: str) -> nn.Module:
         set_model_attribute(model, "class_names", entry.class_names)
     if entry.input_shape is not None:
         set_model_attribute(model, "input_shape", entry.input_shape)
+    if entry.preprocessing is not None:
+        set_model_attribute(model, "preprocessing", entry.preprocessing)
+    if entry.voxel_size_a is not None:
+        set_model_attribute(model, "voxel_size_a", entry.voxel_size_a)
     return model
 
 
@@ -147,9 +176,20 @@ def _load_shipped(filename: str) -> nn.Module:
     return load_model_file(Path(str(files(__package__) / "weights" / filename)))
 
 
+#: The demo models were trained on subtomograms normalised per cube (``simulation.imaging
+#: .normalise``), at the simulator's voxel size.
+_DEMO_PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
+
+
 def _register_demo_models() -> None:
     for name, (filename, description) in _DEMO_MODELS.items():
-        register_model(name, partial(_load_shipped, filename), description=description)
+        register_model(
+            name,
+            partial(_load_shipped, filename),
+            description=description,
+            preprocessing=_DEMO_PREPROCESSING,
+            voxel_size_a=TEMPLATE_VOXEL_SIZE_A,
+        )
 
 
 def _build_untrained(name: str) -> nn.Module:

@@ -7,11 +7,15 @@ the choices costs nothing until a model is actually loaded.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from ..engine.options import ALL_CLASSES
+from ..engine.preprocessing import PREPROCESSING_LABELS, Preprocessing, resolve_preprocessing
 from ..errors import RespondCamError
 from ..models.model_metadata import fallback_class_names
 
@@ -21,6 +25,12 @@ AUTO_DEVICE = "auto"
 
 #: Window side for models that take any input size (fully convolutional ones).
 DEFAULT_FREE_WINDOW = 64
+
+#: How far (relative) a tomogram's voxel size may be from the model's before a run warns.
+VOXEL_SIZE_TOLERANCE = 0.25
+
+#: A voxel size in ångström: one for all axes, or one per axis ``(z, y, x)``.
+VoxelSize = float | tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -140,3 +150,78 @@ def tiling_defaults(model: Any) -> TilingDefaults:
     window = min(size) if size else DEFAULT_FREE_WINDOW
     batch = default_batch_size(torch.device(resolve_device(AUTO_DEVICE)).type)
     return TilingDefaults(window=window, stride=max(1, window // 2), batch_size=batch)
+
+
+def preprocessing_choices(model: Any) -> list[str]:
+    """Preprocessing names for a picker: the model's own first (``"none"`` when it has
+    none), then the others; :data:`.PREPROCESSING_LABELS` holds their labels."""
+    own = resolve_preprocessing(None, model).kind
+    return [own, *(name for name in PREPROCESSING_LABELS if name != own)]
+
+
+def preprocessing_argument(
+    choice: str | None, model: Any, invert: bool | None = None
+) -> Preprocessing | None:
+    """The settings' ``preprocessing`` for a picked name and the invert switch.
+
+    ``None`` (nothing picked, invert as the model has it) leaves the model's own. Picking
+    the model's own kind keeps its percentiles; ``invert`` ``None`` keeps the inversion of
+    what is picked.
+
+    Raises
+    ------
+    RespondCamError
+        For a name that is not a preprocessing.
+    """
+    if choice is None and invert is None:
+        return None
+    own = resolve_preprocessing(None, model)
+    chosen = own if choice in (None, own.kind) else Preprocessing.from_json(choice)
+    return chosen if invert is None else replace(chosen, invert=bool(invert))
+
+
+def suggested_binning(trained_at_a: float, voxel_size_a: VoxelSize) -> int:
+    """The whole binning factor that brings the tomogram's voxel size closest (by ratio)
+    to the ``trained_at_a`` of the model; 1 for a tomogram as coarse or coarser."""
+    size = _mean_size(voxel_size_a)
+    below = max(1, math.floor(trained_at_a / size))
+    return min((below, below + 1), key=lambda b: abs(math.log(b * size / trained_at_a)))
+
+
+def voxel_size_warning(
+    trained_at_a: float | None, voxel_size_a: VoxelSize | None, binning: int = 1
+) -> str | None:
+    """A sentence saying what to do when the tomogram's voxel size, binned by ``binning``,
+    differs from the model's ``trained_at_a`` by more than :data:`VOXEL_SIZE_TOLERANCE`.
+
+    ``None`` when they are close, or when either is unknown. The tomogram's voxel size
+    is one value or ``(z, y, x)`` (their mean is compared).
+    """
+    if trained_at_a is None or voxel_size_a is None:
+        return None
+    size = _mean_size(voxel_size_a)
+    if abs(size * binning / trained_at_a - 1) <= VOXEL_SIZE_TOLERANCE:
+        return None
+    seen = f"{size:.3g} Å" + (
+        f" ({size * binning:.3g} Å binned by {binning})" if binning > 1 else ""
+    )
+    problem = (
+        f"The tomogram's voxels are {seen} but the model was trained at {trained_at_a:.3g} Å, "
+        "so it sees every particle at the wrong size"
+    )
+    best = suggested_binning(trained_at_a, voxel_size_a)
+    if best == binning:
+        return (
+            f"{problem}, and no whole binning factor brings them closer; rescale the "
+            f"tomogram to about {trained_at_a:.3g} Å per voxel first."
+        )
+    how = (
+        f"binning={best} in Python, --bin {best} on the command line, the 'binning' "
+        f"control set to {best} in napari"
+    )
+    to = f"bin it by {best}" if best > 1 else "explain it unbinned"
+    return f"{problem}; {to} ({how}) to explain it at {size * best:.3g} Å."
+
+
+def _mean_size(voxel_size_a: VoxelSize) -> float:
+    return float(np.mean(voxel_size_a, dtype=np.float64))

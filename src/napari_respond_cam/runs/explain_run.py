@@ -6,10 +6,15 @@ class probabilities and the sum-to-score numbers directly. A larger volume is
 tiled with ``explain_volume``; its summary averages the windows' probabilities and
 checks sum-to-score on the most confident window, from the tiler's own record of
 that window. No Qt, no napari: this runs (and is tested) anywhere.
+
+With ``binning`` above 1 the model sees a block-averaged view of the volume (binned
+lazily, block by block) and the map comes back on the volume's own grid.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..engine.options import ALL_CLASSES
+from ..engine.preprocessing import resolve_preprocessing
 from ..errors import RespondCamError
+from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
 from .choices import model_input_size, resolve_device
 from .request import ExplainRequest
@@ -49,6 +56,10 @@ def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
         "volume": request.volume_name,
         "device": resolve_device(request.settings.device),
         "precision": request.settings.precision,
+        "preprocessing": resolve_preprocessing(
+            request.settings.preprocessing, request.model
+        ).to_json(),
+        "binning": request.settings.binning,
         **summary_metadata(outcome.summary),
     }
 
@@ -85,6 +96,14 @@ def run_explanation(
 ) -> ExplainOutcome:
     """Explain the request's volume; ``progress(done, total)`` may answer ``False`` to stop.
 
+    When the volume's voxel size (binned as set) is far from the model's, a
+    ``UserWarning`` says which binning to use. With ``settings.binning`` ``b > 1`` the
+    model explains the volume block-averaged over ``b``-sided cubes, and the map is
+    brought back to the volume's grid by repeating each binned voxel's value over the
+    cube it averaged; the ``shape % b`` voxels left over at a far edge take the last
+    binned voxel's value (see ``tiling.binned_volume.unbin``). Window positions in
+    the summary are in the volume's voxels.
+
     Parameters
     ----------
     request : ExplainRequest
@@ -97,20 +116,36 @@ def run_explanation(
     ExplainOutcome
     """
     settings = request.settings
-    if explained_in_one_pass(request.volume.shape, request.model, settings.window):
-        return _explain_whole(request, progress)
-    if settings.target == ALL_CLASSES:
-        return _explain_tiled_per_class(request, progress)
-    return _explain_tiled(request, progress)
+    warning = request.voxel_size_warning
+    if warning is not None:
+        warnings.warn(warning, UserWarning, stacklevel=2)
+    volume = _binned(request.volume, settings.binning)
+    if explained_in_one_pass(volume.shape, request.model, settings.window):
+        outcome = _explain_whole(request, volume, progress)
+    elif settings.target == ALL_CLASSES:
+        outcome = _explain_tiled_per_class(request, volume, progress)
+    else:
+        outcome = _explain_tiled(request, volume, progress)
+    if volume is request.volume:
+        return outcome
+    heatmap = unbin(outcome.heatmap, settings.binning, tuple(request.volume.shape[-3:]))
+    return dataclasses.replace(outcome, heatmap=heatmap)
 
 
-def _explain_whole(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
+def _binned(volume: Any, binning: int) -> Any:
+    """The volume the model sees: the volume itself, or a lazily binned view of it."""
+    return volume if binning == 1 else BinnedVolume(volume, binning, ndim=3)
+
+
+def _explain_whole(
+    request: ExplainRequest, volume: Any, progress: ProgressCallback | None
+) -> ExplainOutcome:
     from ..engine.explain import explain
 
     report_progress(progress, 0, 1)
     explanation = explain(
         request.model,
-        np.asarray(request.volume),
+        np.asarray(volume),
         target=request.settings.target,
         **request.settings.engine_arguments(),
     )
@@ -119,13 +154,15 @@ def _explain_whole(request: ExplainRequest, progress: ProgressCallback | None) -
     return ExplainOutcome(request, explanation.heatmap[0], summary)
 
 
-def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
-    heatmap, windows = _tiled_heatmap(request, request.settings.target, progress)
+def _explain_tiled(
+    request: ExplainRequest, volume: Any, progress: ProgressCallback | None
+) -> ExplainOutcome:
+    heatmap, windows = _tiled_heatmap(request, volume, request.settings.target, progress)
     return ExplainOutcome(request, heatmap, summarise_windows([windows], request.class_names))
 
 
 def _explain_tiled_per_class(
-    request: ExplainRequest, progress: ProgressCallback | None
+    request: ExplainRequest, volume: Any, progress: ProgressCallback | None
 ) -> ExplainOutcome:
     # explain_volume explains one class per call: run it per class, one progress bar for all.
     n_classes = len(request.class_names)
@@ -136,7 +173,7 @@ def _explain_tiled_per_class(
         )
     maps, records = [], []
     for k in range(n_classes):
-        heatmap, windows = _tiled_heatmap(request, k, _offset(progress, k, n_classes))
+        heatmap, windows = _tiled_heatmap(request, volume, k, _offset(progress, k, n_classes))
         maps.append(heatmap)
         records.append(windows)
     return ExplainOutcome(request, np.stack(maps), summarise_windows(records, request.class_names))
@@ -148,14 +185,24 @@ def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressC
     return lambda done, total: progress(run * total + done, runs * total)
 
 
-def _tiled_heatmap(request: ExplainRequest, target: Any, progress: ProgressCallback | None) -> Any:
+def _tiled_heatmap(
+    request: ExplainRequest, volume: Any, target: Any, progress: ProgressCallback | None
+) -> Any:
+    """The tiled map of ``volume`` and its windows, placed in the request's volume's voxels."""
     from ..tiling.explain_volume import explain_volume
 
-    return explain_volume(
+    heatmap, windows = explain_volume(
         request.model,
-        request.volume,
+        volume,
         target=target,
         progress=progress,
         return_windows=True,
         **request.settings.tiling_arguments(),
     )
+    binning = request.settings.binning
+    if binning == 1:
+        return heatmap, windows
+    unbinned = dataclasses.replace(
+        windows, starts=windows.starts * binning, window=tuple(w * binning for w in windows.window)
+    )
+    return heatmap, unbinned

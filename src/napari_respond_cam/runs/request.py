@@ -6,8 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.options import ALL_CLASSES, DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS
+from ..engine.preprocessing import Preprocessing
 from ..models.model_metadata import class_label
-from .choices import ALL_CLASSES_LABEL, AUTO_DEVICE, PREDICTED, resolve_device
+from .choices import (
+    ALL_CLASSES_LABEL,
+    AUTO_DEVICE,
+    PREDICTED,
+    VoxelSize,
+    resolve_device,
+    voxel_size_warning,
+)
 
 #: The core's ``target`` for a run: each window's predicted class, every class, or one.
 TargetArgument = str | int | None
@@ -20,6 +28,9 @@ class ExplainSettings:
     ``device`` may be ``"auto"``, resolved where the run happens (a cluster worker
     picks its own GPU). ``window`` and ``stride`` are a side or one size per axis;
     ``None`` takes the tiler's defaults (the model's input size, half the window).
+    ``preprocessing`` ``None`` applies the model's own (see
+    :func:`.choices.preprocessing_argument`); ``binning`` explains the volume
+    block-averaged by that whole factor and brings the map back to its grid.
     """
 
     layer: str
@@ -30,14 +41,18 @@ class ExplainSettings:
     window: int | tuple[int, ...] | None = None
     stride: int | tuple[int, ...] | None = None
     batch_size: int | None = None
+    preprocessing: Preprocessing | str | None = None
+    binning: int = 1
 
     def engine_arguments(self) -> dict[str, Any]:
-        """Layer, method, device and precision as ``explain`` takes them, device resolved."""
+        """Layer, method, device, precision and preprocessing as ``explain`` takes them,
+        device resolved."""
         return {
             "layer": self.layer,
             "method": self.method,
             "device": resolve_device(self.device),
             "precision": self.precision,
+            "preprocessing": self.preprocessing,
         }
 
     def tiling_arguments(self) -> dict[str, Any]:
@@ -52,7 +67,11 @@ class ExplainSettings:
 
 @dataclass(frozen=True)
 class ExplainRequest:
-    """One run: a model, a volume, the settings, and the names to report them under."""
+    """One run: a model, a volume, the settings, and the names to report them under.
+
+    ``voxel_size_a`` is the volume's voxel size in ångström (one, or ``(z, y, x)``),
+    when known: it is compared with the one the model was trained at.
+    """
 
     model: Any
     volume: Any
@@ -60,6 +79,13 @@ class ExplainRequest:
     model_name: str = ""
     volume_name: str = ""
     class_names: tuple[str, ...] = field(default_factory=tuple)
+    voxel_size_a: VoxelSize | None = None
+
+    @property
+    def voxel_size_warning(self) -> str | None:
+        """What to do when the volume's voxel size, binned as set, is far from the model's."""
+        trained_at = getattr(self.model, "voxel_size_a", None)
+        return voxel_size_warning(trained_at, self.voxel_size_a, self.settings.binning)
 
     @property
     def target_label(self) -> str:

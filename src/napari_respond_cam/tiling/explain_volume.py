@@ -10,6 +10,7 @@ from torch import nn
 
 from ..engine.batch_cam import check_gradients
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
+from ..engine.preprocessing import Preprocessing
 from ..engine.targets import Target
 from ..errors import RespondCamError
 from .progress import ProgressCallback
@@ -32,6 +33,7 @@ def explain_volume(
     return_windows: bool = False,
     out: Any = None,
     precision: str = DEFAULT_PRECISION,
+    preprocessing: Preprocessing | str | None = None,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -47,6 +49,9 @@ def explain_volume(
     the volume. A volume shorter than the window along an axis is padded at the
     far end with each window's mean (with a warning), and the padded part of the
     map is dropped. Voxels covered by a single window get that window's map.
+
+    Integer and float16 volumes (MRC modes 0, 1, 3, 6 and 12) are read in their own
+    type and become float32 window by window, on the device.
 
     Memory: the volume is read one row of windows at a time (a NumPy memmap such
     as ``mrcfile.mmap(...).data``, a Dask or a zarr array is never loaded whole);
@@ -94,6 +99,14 @@ def explain_volume(
     precision : {"fp32", "bf16", "fp16"}
         Forward and backward passes under autocast to bfloat16 or float16; the maps
         are computed and blended in float32.
+    preprocessing : Preprocessing or str, optional
+        How raw voxels become the network's input, applied to each window on the
+        device before the forward pass (so the maps explain the network's actual
+        input): a :class:`Preprocessing` or one of its names (``"none"``,
+        ``"zscore-window"``, ``"zscore-tomogram"``, ``"percentile"``). By default
+        the model's own (its ``preprocessing`` attribute), or none. The statistics
+        of ``"zscore-tomogram"`` and ``"percentile"`` are the whole volume's, read
+        once block by block before the first window.
 
     Returns
     -------
@@ -120,6 +133,7 @@ def explain_volume(
         batch_size=batch_size,
         device=device,
         precision=precision,
+        preprocessing=preprocessing,
     )
     out = _output_array(out, explainer.grid.shape, explainer.source.array)
     windows = explainer.run(out, progress=progress)

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..engine.batch_cam import explain_batch
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
+from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..engine.run_setup import RunSetup
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..engine.transfers import HostCopy, staged, to_device
@@ -33,6 +34,7 @@ from .overlap import host_work_runner
 from .progress import ProgressCallback, report_progress
 from .stitching import add_windows, cut_windows
 from .volume_source import VolumeSource, require_finite
+from .volume_statistics import volume_statistics
 from .window_predictions import WindowPredictions, batch_predictions, record_tensors
 from .windows import Run, window_grid, window_shape
 
@@ -50,9 +52,11 @@ class VolumeExplainer:
     """Checked settings for explaining one volume, and the loop over its windows.
 
     Construction validates everything (layer, target, method, window, stride,
-    volume layout, device) without running the model, so mistakes surface before
-    any work. :meth:`run` explains any consecutive range of the grid's windows,
-    which lets a cluster split one volume into tasks.
+    volume layout, device, preprocessing) without running the model, so mistakes
+    surface before any work. :meth:`run` explains any consecutive range of the grid's
+    windows, which lets a cluster split one volume into tasks; the tomogram's
+    statistics, when the preprocessing needs them, are read on the first run (one pass
+    over the volume) unless given as ``statistics``.
     """
 
     def __init__(
@@ -68,10 +72,19 @@ class VolumeExplainer:
         batch_size: int | None = None,
         device: str | torch.device | None = None,
         precision: str = DEFAULT_PRECISION,
+        preprocessing: Preprocessing | str | None = None,
+        statistics: IntensityStatistics | None = None,
     ):
         self.setup = RunSetup.prepare(
-            model, layer, method=method, precision=precision, device=device
+            model,
+            layer,
+            method=method,
+            precision=precision,
+            device=device,
+            preprocessing=preprocessing,
         )
+        if statistics is not None:
+            self.setup = self.setup.with_statistics(statistics)
         spec = self.setup.spec
         ndim = spec.spatial_dims or _spatial_dims_without_spec(window, volume)
         window = window_shape(window, spec.shape, ndim)
@@ -97,6 +110,9 @@ class VolumeExplainer:
         origin by default) and must cover every window in ``indices``.
         """
         indices = range(len(self.grid)) if indices is None else indices
+        if self.setup.preprocessing.needs_volume_statistics and self.setup.statistics is None:
+            statistics = volume_statistics(self.source, self.setup.preprocessing)
+            self.setup = self.setup.with_statistics(statistics)
         offset = offset or (0,) * len(self.grid.shape)
         total = len(indices)
         size = self.batch_size

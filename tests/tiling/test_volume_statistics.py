@@ -1,0 +1,78 @@
+"""A tomogram's statistics read block by block equal the in-memory ones, exactly."""
+
+import numpy as np
+import pytest
+
+from napari_respond_cam.engine.preprocessing import Preprocessing, statistics_of
+from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.tiling.volume_source import VolumeSource
+from napari_respond_cam.tiling.volume_statistics import volume_statistics
+
+PERCENTILE = Preprocessing("percentile", low=2.5, high=99.5)
+
+
+class SlicedOnly:
+    """An array that can only be sliced (like zarr), recording the largest block read."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype = data, data.shape, data.dtype
+        self.largest = 0
+        self.reads = 0
+
+    def __getitem__(self, key):
+        block = self.data[key]
+        self.largest = max(self.largest, block.size)
+        self.reads += 1
+        return block
+
+
+def streamed(volume, preprocessing=PERCENTILE, block_voxels=1000, ndim=3):
+    return volume_statistics(VolumeSource(volume, ndim, None), preprocessing, block_voxels)
+
+
+def test_hand_computed_statistics_of_a_small_volume():
+    volume = np.arange(27, dtype=np.int16).reshape(3, 3, 3)
+    found = streamed(volume, Preprocessing("percentile", low=25, high=75), block_voxels=9)
+    # mean 13; variance (27^2 - 1) / 12; ranks 6.5 and 19.5 fall between voxels
+    assert found.mean == (13.0,)
+    assert found.std == pytest.approx((np.sqrt((27**2 - 1) / 12),), rel=1e-14)
+    assert (found.low, found.high) == ((6.5,), (19.5,))
+
+
+def test_negative_values_zeros_and_ties_sort_as_numbers():
+    values = np.array([-3.5, -1.0, -0.0, 0.0, 2.0, 2.0, 2.0, 7.25, -1e-30, 1e30], np.float32)
+    volume = values.reshape(1, 2, 5)
+    for low, high in [(0, 100), (10, 90), (35, 65), (1, 99)]:
+        chosen = Preprocessing("percentile", low=low, high=high)
+        found = streamed(volume, chosen, block_voxels=1)
+        assert (found.low[0], found.high[0]) == tuple(
+            np.percentile(values.astype(float), [low, high])
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32, np.uint16])
+def test_a_memmap_read_in_blocks_gives_the_in_memory_statistics(dtype, tmp_path):
+    rng = np.random.default_rng(0)
+    volume = (rng.normal(size=(17, 12, 10)) * 800 + 3000).astype(dtype)
+    mapped = read_mrc(write_mrc(tmp_path / "t.mrc", volume)).data
+    assert isinstance(mapped, np.memmap)
+    sliced = SlicedOnly(mapped)
+    found = streamed(sliced, block_voxels=250)  # two planes of 120 voxels per block
+    expected = statistics_of(volume[None, None], PERCENTILE)
+    assert (found.low, found.high) == (expected.low, expected.high)
+    np.testing.assert_allclose(found.mean, expected.mean, rtol=1e-14)
+    np.testing.assert_allclose(found.std, expected.std, rtol=1e-12)
+    assert sliced.largest == 240 < volume.size  # never loaded whole
+    assert sliced.reads == 2 * 9  # one pass for the moments, one more for the percentiles
+
+
+def test_channels_have_statistics_of_their_own_and_z_scoring_reads_once():
+    rng = np.random.default_rng(1)
+    volume = np.stack([rng.normal(0, 1, (6, 7, 8)), rng.normal(50, 5, (6, 7, 8))])
+    sliced = SlicedOnly(volume)
+    found = streamed(sliced, Preprocessing("zscore-tomogram"), block_voxels=100)
+    expected = statistics_of(volume[None], Preprocessing("zscore-tomogram"))
+    np.testing.assert_allclose(found.mean, expected.mean, rtol=1e-13)
+    np.testing.assert_allclose(found.std, expected.std, rtol=1e-12)
+    assert np.isnan(found.low).all() and np.isnan(found.high).all()
+    assert sliced.reads == 6  # one plane (2 x 56 voxels) at a time, once

@@ -320,3 +320,82 @@ def test_model_picker_lists_registry_then_files_then_the_loader():
         "mine.pt2 (file)",
         LOAD_FROM_FILE,
     ]
+
+
+def test_h_toggles_the_heatmaps_of_the_volume_picked_in_the_widget(viewer, widget, qtbot):
+    first = add_tomogram(viewer, name="first")
+    second = add_tomogram(viewer, name="second")
+    for volume in (first, second):
+        widget.volume.value = volume
+        run(widget, qtbot)
+    first_map, second_map = heatmaps(viewer)  # second's is the topmost
+    widget.volume.value = first
+    assert "heatmaps of 'first'" in widget.results.value
+    canvas = viewer.window._qt_viewer.canvas.native
+
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert (first_map.visible, second_map.visible) == (False, True)
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert (first_map.visible, second_map.visible) == (True, True)
+
+
+def test_h_brings_back_only_the_class_maps_it_hid(viewer, widget, qtbot):
+    add_tomogram(viewer)
+    widget.target.value = "all classes"
+    run(widget, qtbot)
+    layers = heatmaps(viewer)
+    layers[0].visible = layers[2].visible = True
+    layers[1].visible = False  # the user hid one class
+    canvas = viewer.window._qt_viewer.canvas.native
+
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert [layer.visible for layer in layers] == [False, False, False]
+    qtbot.keyClick(canvas, Qt.Key_H)
+    assert [layer.visible for layer in layers] == [True, False, True]
+
+
+def test_the_window_is_bounded_by_the_model_and_the_volume(gap_model, viewer, widget):
+    assert (widget.window.min, widget.window.max) == (16, 4096)  # tiny-cnn1 takes 16^3
+    widget.model.value = "gap"
+    assert (widget.window.min, widget.window.max) == (4, 4096)
+
+    widget.volume.value = add_tomogram(viewer, shape=(16, 24, 40))
+
+    assert (widget.window.min, widget.window.max) == (4, 40)
+    assert widget.window.value == 40  # the 64 proposed for the model is more than needed
+    assert "at most 40, the largest side of 'tomo'" in widget.window.tooltip
+    widget.window.native.setValue(1000)  # as typing into the control does
+    assert widget.window.value == 40
+
+
+def test_an_image_stack_is_refused_with_how_to_take_a_volume_out(
+    viewer, widget, tmp_path, new_notifications
+):
+    from napari_respond_cam.mrc_io import write_mrc
+
+    path = write_mrc(tmp_path / "tilts.mrcs", noise_volume((16, 16, 16)))
+    [stack] = viewer.open(path, plugin="napari-respond-cam")
+    before = np.array(stack.data)
+    widget.volume.value = stack
+
+    widget.explain_button.native.click()
+
+    message = new_notifications()[-1]
+    assert message.startswith("'tilts' is a stack of 16 2D images")
+    assert "under 'volume'" in message
+    assert "viewer.add_image(viewer.layers['tilts'].data, scale=" in message
+    assert not widget.running and heatmaps(viewer) == []
+    np.testing.assert_array_equal(stack.data, before)
+
+
+def test_the_widgets_own_messages_name_its_controls(viewer, widget, new_notifications):
+    widget.model.value = LOAD_FROM_FILE
+    widget.load_file.native.click()
+    widget.explain_button.native.click()
+    messages = new_notifications()
+    assert messages == [
+        "Choose a file under 'model file' first (.pt2, .pt, .pth or .safetensors), then "
+        "press 'Load model file'.",
+        "Open a tomogram first (File > Open, or File > Open Sample > Respond-CAM), then pick "
+        "it under 'volume'.",
+    ]

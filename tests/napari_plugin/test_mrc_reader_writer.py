@@ -199,3 +199,12 @@ def test_writer_refuses_rgb_with_a_notification(tmp_path, new_notifications):
     assert not (tmp_path / "rgb.mrc").exists()
     [message] = new_notifications()
     assert "Cannot save 'photo' as MRC" in message
+
+
+def test_the_layer_records_whether_the_file_is_an_image_stack(tmp_path):
+    volume = write_mrc(tmp_path / "tomo.mrc", np.zeros((3, 4, 5), np.float32))
+    stack = write_mrc(tmp_path / "particles.mrcs", np.zeros((3, 4, 5), np.float32))
+    [(_, volume_meta, _)] = read_mrc_layers(str(volume))
+    [(_, stack_meta, _)] = read_mrc_layers(str(stack))
+    assert volume_meta["metadata"]["is_image_stack"] is False
+    assert stack_meta["metadata"]["is_image_stack"] is True

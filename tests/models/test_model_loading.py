@@ -157,6 +157,41 @@ def test_live_module_registered_by_name_is_handed_back_untouched(cnn1):
     assert cnn1.training
 
 
+@pytest.mark.parametrize("source", [123, None, 4.5])
+def test_a_source_that_is_no_name_file_or_module(source):
+    with pytest.raises(
+        RespondCamError, match=rf"takes a model name \('cnn1-demo'.* not \w+ {source}"
+    ):
+        load_model(source)
+
+
+def test_weights_saved_from_data_parallel_load_with_a_note(cnn1, tmp_path):
+    # DistributedDataParallel names its weights the same way but needs a process group.
+    state = torch.nn.DataParallel(cnn1).state_dict()
+    path = tmp_path / "parallel.pt"
+    torch.save(state, path)
+    before = path.read_bytes()
+    assert all(key.startswith("module.") for key in state)
+    with pytest.warns(
+        UserWarning, match=r"DataParallel .* starts with 'module\.'.*prefix was removed"
+    ):
+        loaded = load_model(path, architecture="cnn1")
+    assert loaded.config == cnn1.config
+    same_maps(cnn1, loaded)
+    assert path.read_bytes() == before
+
+
+def test_bare_weights_name_the_architecture_setting_of_every_front_end(cnn1, tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(cnn1.state_dict(), path)
+    message = (
+        r"architecture='cnn1' in Python, --architecture cnn1 on the command line, the "
+        r"'architecture' control set to cnn1 in napari"
+    )
+    with pytest.raises(RespondCamError, match=message):
+        load_model(path)
+
+
 @pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
 def test_preprocessing_and_voxel_size_travel_with_the_file(cnn1, tmp_path, suffix):
     chosen = Preprocessing("percentile", low=0.5, high=99.5, invert=True)

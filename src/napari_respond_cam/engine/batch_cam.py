@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .activation_capture import ActivationCapture
 from .cam_weights import relevance_total, weighted_map
 from .model_inputs import InputSpec, describe_layout
@@ -104,21 +104,58 @@ def _only(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
     return tensors[0]
 
 
+class DeviceOutOfMemory(RespondCamError, torch.OutOfMemoryError):
+    """The device ran out of memory on a batch: a smaller batch or window may fit.
+
+    Still a ``torch.OutOfMemoryError``, so that the tiler halves its batch and goes on.
+    """
+
+
 def _forward(model: nn.Module, inputs: torch.Tensor, spec: InputSpec) -> Any:
     """Run the model; its errors come back with the input's shape and what it expects."""
     try:
         return model(inputs)
-    except (RespondCamError, torch.OutOfMemoryError):
+    except RespondCamError:
         raise
     except RuntimeError as err:
-        expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
-        if spec.shape is not None:
-            expected = f" (one sample shaped {spec.shape})"
-        raise RespondCamError(
-            f"The model raised an error on an input batch of shape {tuple(inputs.shape)}: "
-            f"{err}\nIf the input's channels or size differ from those the model was trained "
-            f"on{expected}, pass inputs that fit; otherwise the error is the model's own."
-        ) from err
+        if _is_out_of_memory(err):
+            raise _out_of_memory(inputs) from err
+        raise _model_error(inputs, spec, err) from err
+
+
+def _is_out_of_memory(err: RuntimeError) -> bool:
+    # The CPU allocator reports a failed allocation as a plain RuntimeError.
+    return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
+
+
+def _out_of_memory(inputs: torch.Tensor) -> DeviceOutOfMemory:
+    n_samples, size = inputs.shape[0], tuple(inputs.shape[2:])
+    smaller = setting("batch_size", max(1, n_samples // 2))
+    return DeviceOutOfMemory(
+        f"The {inputs.device.type} device ran out of memory running the model on a batch of "
+        f"{n_samples} sample(s) of {size} voxels. Lower the batch size (now {n_samples}; "
+        f"{smaller}) or, for a tiled volume, the window (now {size}), or run on another "
+        f"device ({setting('device', 'cpu')})."
+    )
+
+
+def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> RespondCamError:
+    size = tuple(inputs.shape[2:])
+    if spec.shape is not None and size != spec.shape[1:]:
+        return RespondCamError(
+            f"The model takes inputs of {spec.shape[1:]} voxels (its input_shape) and raised "
+            f"an error on a batch of {size} voxels: {err}\nA model with a fixed input size "
+            "dictates the size of the samples, and the window of a tiled volume: leave the "
+            f"window unset, or set it to the model's size ({setting('window', spec.shape[1:])})."
+        )
+    expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
+    if spec.shape is not None:
+        expected = f" (one sample shaped {spec.shape})"
+    return RespondCamError(
+        f"The model raised an error on an input batch of shape {tuple(inputs.shape)}: "
+        f"{err}\nIf the input's channels or size differ from those the model was trained "
+        f"on{expected}, pass inputs that fit; otherwise the error is the model's own."
+    )
 
 
 def _gradient(

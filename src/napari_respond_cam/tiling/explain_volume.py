@@ -15,6 +15,7 @@ from ..engine.targets import Target
 from ..errors import RespondCamError
 from .progress import ProgressCallback
 from .volume_explainer import VolumeExplainer
+from .volume_source import shares_file_bytes
 from .window_predictions import WindowPredictions
 
 
@@ -155,6 +156,12 @@ def _output_array(out: Any, shape: tuple[int, ...], volume: Any) -> Any:
             raise RespondCamError(
                 "out shares memory with the volume, which would be overwritten while it is "
                 "read; pass a separate array."
+            )
+        if shares_file_bytes(out, volume):
+            raise RespondCamError(
+                "out is a memory map of the volume's own file, over the volume's bytes: "
+                "writing the heatmap there would overwrite the tomogram. Pass an array, or "
+                "a memmap of another file."
             )
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         raise RespondCamError("out is read-only; pass a writeable array or memmap.")

@@ -11,6 +11,7 @@ batches; the device holds one batch.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..engine.run_setup import RunSetup
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..engine.transfers import HostCopy, staged, to_device
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .blending import BlendWeights
 from .oom import can_shrink, halved_batch, out_of_memory
 from .overlap import host_work_runner
@@ -154,7 +155,8 @@ class VolumeExplainer:
             return self._explain_batch(prepared)
         except torch.OutOfMemoryError as error:
             if not can_shrink(len(prepared.batch), bool(self.setup.fixed_batch_size)):
-                raise out_of_memory(len(prepared.batch), self.setup.device) from error
+                window = self.grid.window
+                raise out_of_memory(len(prepared.batch), window, self.setup.device) from error
             return None
 
     def _explain_batch(self, prepared: PreparedBatch) -> HostCopy:
@@ -209,11 +211,27 @@ def _window_targets(target: Target, n_windows: int) -> TargetPlan:
 def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:
     names = "zyx"[-len(shape) :] if len(shape) <= 3 else range(len(shape))
     along = ", ".join(str(names[a]) for a in axes)
+    inside = tuple(min(n, w) for n, w in zip(shape, window, strict=True))
+    share = 1 - math.prod(inside) / math.prod(window)
+    # Past twice the volume along an axis, most of what the model sees there is padding.
+    far = [a for a in axes if window[a] > 2 * shape[a]]
+    if far:
+        advice = (
+            f"The window is more than twice the volume along "
+            f"{', '.join(str(names[a]) for a in far)}, so the maps rest mostly on padding. "
+            f"A model that takes any input size can use a window that fits the volume "
+            f"({setting('window', inside)}); a model with a fixed input size needs a larger "
+            "volume or a model with a smaller input."
+        )
+    else:
+        advice = (
+            "Maps near that edge rest partly on padding; a model with a smaller input avoids it."
+        )
     warnings.warn(
         f"The volume {shape} is smaller than the window {window} along {along}: each window "
-        "is padded at the far end with its mean value to the size the model takes, and "
-        "the padded part of the map is dropped. Maps near that edge rest partly on "
-        "padding; a model with a smaller input avoids it.",
+        "is padded at the far end with its mean value to the size the model takes, so "
+        f"{share:.0%} of each window is padding, and the padded part of the map is dropped. "
+        f"{advice}",
         UserWarning,
         stacklevel=4,
     )

@@ -34,6 +34,8 @@ def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     assert model.architecture == "cnn2"
     assert model.input_shape == (1, 40, 40, 40)
     assert model.training_record["config"]["n_train"] == 12
+    # What the simulated subtomograms were: normalised per cube, at 11.4 Å voxels.
+    assert model.preprocessing.kind == "zscore-window" and model.voxel_size_a == 11.4
     assert "epoch 1/1" in capsys.readouterr().out
     assert main(args) == 1  # never overwrites
     assert "exists" in capsys.readouterr().err
@@ -45,6 +47,7 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
         (["--out", str(tmp_path / "missing" / "model.pt")], "does not exist"),
         (["--out", str(tmp_path / "model.pt"), "--epochs", "0"], "at least 1"),
         (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
+        (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "Unknown architecture"),
     ]:
         assert main(["train", *args]) == 1
         assert message in capsys.readouterr().err

@@ -16,6 +16,7 @@ _PUBLIC = {
     "explain_volume": "napari_respond_cam.tiling.explain_volume",
     "Cancelled": "napari_respond_cam.tiling.progress",
     "Explanation": "napari_respond_cam.engine.explanation",
+    "Preprocessing": "napari_respond_cam.engine.preprocessing",
     "region_target": "napari_respond_cam.engine.targets",
     "target_layers": "napari_respond_cam.engine.layers",
     "available_models": "napari_respond_cam.models.registry",
@@ -28,6 +29,7 @@ _PUBLIC = {
 __all__ = [
     "Cancelled",
     "Explanation",
+    "Preprocessing",
     "RespondCamError",
     "available_models",
     "explain",
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .engine.explain import explain
     from .engine.explanation import Explanation
     from .engine.layers import target_layers
+    from .engine.preprocessing import Preprocessing
     from .engine.targets import region_target
     from .errors import RespondCamError
     from .models.loading import load_model

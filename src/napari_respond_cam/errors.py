@@ -23,6 +23,9 @@ SETTING_NAMES = {
     "window": ("window", "--window", "window"),
     "stride": ("stride", "--stride", "stride"),
     "batch_size": ("batch_size", "--batch-size", "batch size"),
+    "preprocessing": ("preprocessing", "--preprocessing", "preprocessing"),
+    "invert": ("invert", "--invert", "invert contrast"),
+    "binning": ("binning", "--bin", "binning"),
 }
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
-from .simulation import simulate_subtomograms
+from .simulation import TEMPLATE_VOXEL_SIZE_A, simulate_subtomograms
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ def train_and_save(
     model, history = train(config, log)
     record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
     set_model_attribute(model, "training_record", record)
+    # The subtomograms it learnt from were normalised per cube, at the templates' voxels.
+    set_model_attribute(model, "preprocessing", Preprocessing(WINDOW_ZSCORE))
+    set_model_attribute(model, "voxel_size_a", TEMPLATE_VOXEL_SIZE_A)
     save_model(model.cpu(), out)
     log(f"saved {out}")
     return model

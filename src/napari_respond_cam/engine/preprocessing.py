@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 if TYPE_CHECKING:
     import torch
@@ -37,11 +37,7 @@ PREPROCESSING_LABELS = {
 #: The kinds whose statistics come from the whole tomogram, computed before the windows.
 NEEDS_VOLUME_STATISTICS = (TOMOGRAM_ZSCORE, PERCENTILE)
 
-#: How to choose a preprocessing, in words that fit Python, the command line and napari.
-_HOW_TO_CHOOSE = (
-    "preprocessing= in Python, --preprocessing on the command line, the 'preprocessing' "
-    "control in napari"
-)
+_HOW_TO_CHOOSE = setting("preprocessing")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..engine.options import ALL_CLASSES
 from ..engine.preprocessing import PREPROCESSING_LABELS, Preprocessing, resolve_preprocessing
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from ..models.model_metadata import fallback_class_names
 
 PREDICTED = "predicted class"
@@ -215,10 +215,7 @@ def voxel_size_warning(
             f"{problem}, and no whole binning factor brings them closer; rescale the "
             f"tomogram to about {trained_at_a:.3g} Å per voxel first."
         )
-    how = (
-        f"binning={best} in Python, --bin {best} on the command line, the 'binning' "
-        f"control set to {best} in napari"
-    )
+    how = setting("binning", best)
     to = f"bin it by {best}" if best > 1 else "explain it unbinned"
     return f"{problem}; {to} ({how}) to explain it at {size * best:.3g} Å."
 

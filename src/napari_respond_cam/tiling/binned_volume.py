@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 #: How to set the binning, in words that fit Python, the command line and napari.
-_HOW_TO_BIN = "binning= in Python, --bin on the command line, the 'binning' control in napari"
+_HOW_TO_BIN = setting("binning")
 
 
 class BinnedVolume:

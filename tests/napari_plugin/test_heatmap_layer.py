@@ -25,9 +25,9 @@ from napari_respond_cam.napari_plugin.heatmap_layer import (
 
 GEOMETRY = LayerGeometry((11.4, 11.4, 11.4), (0.0, 0.0, -22.8), ("angstrom",) * 3)
 SIGNED_MAP = np.array([[[-3.0, 0.5], [1.5, 2.0]]], dtype=np.float32)
-# |SIGNED_MAP| sorted is 0.5, 1.5, 2, 3: the 99.5th percentile lies at 0.995 * 3 = 2.985
-# places, 2 + 0.985 * (3 - 2).
-SIGNED_SCALE = 2.985
+# |SIGNED_MAP| sorted is 0.5, 1.5, 2, 3: the 99.9th percentile lies at 0.999 * 3 = 2.997
+# places, 2 + 0.997 * (3 - 2).
+SIGNED_SCALE = 2.997
 
 
 def layer_data(heatmap=SIGNED_MAP, name="tomo Respond-CAM (ribosome)", mode=POSITIVE, **meta):
@@ -45,31 +45,32 @@ def test_positive_and_signed_limits_share_the_robust_magnitude_scale():
 
 def test_weak_positive_evidence_is_not_stretched_to_full_brightness():
     # Magnitudes 0.005, 0.010, ..., 1.000 (negative) and one weak positive voxel: 201
-    # values whose 99.5th percentile sits at 0.995 * 200 = 199 places, on 0.995.
+    # values whose 99.9th percentile sits at 0.999 * 200 = 199.8 places, between 0.995
+    # and 1.000: 0.995 + 0.8 * 0.005.
     heatmap = -np.arange(201, dtype=np.float64).reshape(1, 3, 67) / 200
     heatmap[0, 0, 0] = 0.026
     low, high = contrast_limits(heatmap, POSITIVE)
-    assert (low, high) == pytest.approx((0.0, 0.995))
+    assert (low, high) == pytest.approx((0.0, 0.999))
     assert heatmap.max() / high < 0.03  # the weak evidence stays dark
 
 
 def test_one_bright_voxel_does_not_set_the_scale():
-    heatmap = np.full(1000, 0.5)
-    heatmap[0] = 100.0
+    heatmap = np.full(10_000, 0.5)
+    heatmap[0] = 100.0  # above the 99.9th percentile, at 9989.001 of 9999 places
     assert evidence_scale(heatmap) == pytest.approx(0.5)
 
 
 def test_maps_without_evidence_keep_a_valid_range():
     assert contrast_limits(np.zeros((2, 2, 2)), POSITIVE) == (0.0, 1.0)
     assert contrast_limits(np.zeros((2, 2, 2)), SIGNED) == (-1.0, 1.0)
-    sparse = np.zeros(1000)
+    sparse = np.zeros(10_000)
     sparse[0] = -0.2  # evidence in fewer voxels than the percentile looks past
     assert contrast_limits(sparse, SIGNED) == pytest.approx((-0.2, 0.2))
 
 
 def test_a_large_map_is_scaled_from_an_even_sample():
     heatmap = np.tile(np.linspace(0.0, 1.0, 1001), 2100)  # 2.1 million values
-    assert evidence_scale(heatmap) == pytest.approx(0.995, abs=2e-3)
+    assert evidence_scale(heatmap) == pytest.approx(0.999, abs=2e-3)
 
 
 def test_geometry_is_read_from_the_layer_as_plain_values():
@@ -124,8 +125,8 @@ def test_all_classes_give_a_layer_per_class_on_its_own_scale():
     assert (second["target"], second["class_index"], second["volume"]) == ("class 1", 1, "tomo")
     assert colour_scale_text(layers) == (
         "Colour scale, each class its own:\n"
-        "  ribosome: 0 to 2.98 (99.5th percentile of |map|)\n"
-        "  class 1: 0 to 0.0298 (99.5th percentile of |map|)"
+        "  ribosome: 0 to 3 (99.9th percentile of |map|)\n"
+        "  class 1: 0 to 0.03 (99.9th percentile of |map|)"
     )
 
 
@@ -142,12 +143,12 @@ def test_positive_view_is_hot_and_additive():
             "model": "tiny",
             "colour_scale": {
                 "contrast_limits": [0.0, pytest.approx(SIGNED_SCALE)],
-                "rule": "99.5th percentile of |map|",
+                "rule": "99.9th percentile of |map|",
             },
         }
     }
     assert colour_scale_text([layer_data()]) == (
-        "Colour scale: 0 to 2.98 (99.5th percentile of |map|)"
+        "Colour scale: 0 to 3 (99.9th percentile of |map|)"
     )
 
 

@@ -18,7 +18,7 @@ mode) one by one, and need no extra slider beside the tomogram's. Only the predi
 class is shown at first, since the additive overlays of several maps would add up.
 
 Contrast: positive evidence and the signed view share one symmetric, robust scale, the
-99.5th percentile of the map's magnitude. A map whose positive values are small next
+99.9th percentile of the map's magnitude. A map whose positive values are small next
 to its negative ones then looks weak in both views, instead of being stretched to full
 brightness, and one bright voxel does not darken the rest. The scale is written in the
 layer's metadata and the widget's results box, so maps can be compared by number.
@@ -64,7 +64,7 @@ def heatmap_name(volume_name: str, method_label: str, target_label: str) -> str:
 
 
 #: The percentile of ``|map|`` that is shown at full colour.
-SCALE_PERCENTILE = 99.5
+SCALE_PERCENTILE = 99.9
 SCALE_RULE = f"{SCALE_PERCENTILE:g}th percentile of |map|"
 # At most this many voxels (evenly strided) set the scale: enough for a percentile to
 # three digits, and quick on the GUI thread for any tomogram.
@@ -103,7 +103,7 @@ def contrast_limits(heatmap: np.ndarray, mode: str) -> tuple[float, float]:
 
 
 def scale_text(limits: Sequence[float]) -> str:
-    """The colour scale in words: ``"0 to 0.71 (99.5th percentile of |map|)"``."""
+    """The colour scale in words: ``"0 to 0.71 (99.9th percentile of |map|)"``."""
     low, high = limits
     return f"{low:.3g} to {high:.3g} ({SCALE_RULE})"
 

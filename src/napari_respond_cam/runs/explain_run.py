@@ -68,9 +68,10 @@ def check_volume(shape: Sequence[int], name: str) -> None:
     """Refuse anything but a 3D volume, saying what to do instead."""
     if len(shape) != 3:
         raise RespondCamError(
-            f"The layer {name!r} has {len(shape)} axes (shape {tuple(shape)}); pick a 3D "
-            "volume (Z, Y, X). For a stack or a time series, slice out one volume first, "
-            "e.g. viewer.add_image(layer.data[0], scale=layer.scale[1:])."
+            f"The volume {name!r} has {len(shape)} axes (shape {tuple(shape)}); pick a 3D "
+            "volume (Z, Y, X) under 'volume'. For a stack or a time series, add one volume "
+            f"of it first, e.g. in napari's console: viewer.add_image("
+            f"viewer.layers[{name!r}].data[0], scale=viewer.layers[{name!r}].scale[1:])."
         )
 
 

@@ -33,14 +33,19 @@ from qtpy.QtWidgets import QWidget
 
 from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
-from ..errors import RespondCamError
+from ..engine.preprocessing import PREPROCESSING_LABELS, resolve_preprocessing
+from ..errors import SETTING_NAMES, RespondCamError
 from ..runs.choices import (
     class_names_of,
     device_choices,
     model_input_size,
+    preprocessing_argument,
+    preprocessing_choices,
+    suggested_binning,
     target_argument,
     target_choices,
     tiling_defaults,
+    voxel_size_warning,
 )
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
 from ..runs.request import ExplainRequest, ExplainSettings
@@ -57,6 +62,7 @@ from .heatmap_layer import (
     is_heatmap_layer,
     show_heatmap,
 )
+from .layer_units import voxel_size_in_angstrom
 from .mrc_reader_writer import check_not_image_stack
 from .overlay_toggle import TOGGLE_KEY, HeatmapToggle, bind_toggle_key, unbind_toggle_key
 from .window_bounds import window_bounds
@@ -69,6 +75,9 @@ _REGISTRY_POLL_MS = 1000
 # Lines the results box shows before it scrolls: a summary of three classes fits.
 _RESULTS_LINES = 12
 _MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
+#: Each control's label, as messages from the core name it (one source: errors.SETTING_NAMES).
+_LABELS = {name: control for name, (_, _, control) in SETTING_NAMES.items()}
+_MAX_BINNING = 8
 
 LOAD_FROM_FILE = "Load from file..."
 ARCHITECTURE_FROM_FILE = "as saved in the file"
@@ -133,7 +142,7 @@ class RespondCamWidget(Container):
 
         return [
             ComboBox(name="volume", label="volume", choices=self._volume_choices),
-            ComboBox(name="model", label="model", choices=self._model_choices),
+            ComboBox(name="model", label=_LABELS["model"], choices=self._model_choices),
             FileEdit(
                 name="model_file",
                 label="model file",
@@ -142,7 +151,7 @@ class RespondCamWidget(Container):
             ),
             ComboBox(
                 name="architecture",
-                label="architecture",
+                label=_LABELS["architecture"],
                 choices=[ARCHITECTURE_FROM_FILE, *ARCHITECTURES],
                 tooltip="For a bare state dict: the registered architecture it belongs to.",
             ),
@@ -155,25 +164,48 @@ class RespondCamWidget(Container):
             PushButton(name="load_file", text="Load model file"),
             # Choices are callables reading the chosen model's entries, so that napari's
             # reset_choices (on every layer change) keeps them.
-            ComboBox(name="target_layer", label="target layer", choices=self._target_layer_choices),
-            ComboBox(name="target", label="target class", choices=self._target_choices),
+            ComboBox(
+                name="target_layer", label=_LABELS["layer"], choices=self._target_layer_choices
+            ),
+            ComboBox(name="target", label=_LABELS["target"], choices=self._target_choices),
             ComboBox(
                 name="method",
-                label="method",
+                label=_LABELS["method"],
                 choices=[(label, name) for name, label in METHOD_LABELS.items()],
             ),
-            ComboBox(name="device", label="device", choices=device_choices()),
+            ComboBox(name="device", label=_LABELS["device"], choices=device_choices()),
             ComboBox(
                 name="precision",
-                label="precision",
+                label=_LABELS["precision"],
                 choices=list(PRECISIONS),
                 value=DEFAULT_PRECISION,
                 tooltip="bf16/fp16 run the network under autocast (faster on recent GPUs); "
                 "the maps are computed in float32.",
             ),
-            SpinBox(name="window", label="window"),
-            SpinBox(name="stride", label="stride", min=1, max=4096),
-            SpinBox(name="batch_size", label="batch size", min=1, max=4096),
+            ComboBox(
+                name="preprocessing",
+                label=_LABELS["preprocessing"],
+                choices=self._preprocessing_choices,
+                tooltip="How raw voxels become the network's input, applied to every window "
+                "on the device; the model's own comes first.",
+            ),
+            CheckBox(
+                name="invert",
+                text=_LABELS["invert"],
+                tooltip="Negate the preprocessed input: for tomograms whose particles are "
+                "bright where the model learnt them dark, or the other way round.",
+            ),
+            SpinBox(
+                name="binning",
+                label=_LABELS["binning"],
+                min=1,
+                max=_MAX_BINNING,
+                tooltip="Average each cube of N^3 voxels before explaining, to match the voxel "
+                "size the model was trained at; the map comes back on the tomogram's grid.",
+            ),
+            SpinBox(name="window", label=_LABELS["window"]),
+            SpinBox(name="stride", label=_LABELS["stride"], min=1, max=4096),
+            SpinBox(name="batch_size", label=_LABELS["batch_size"], min=1, max=4096),
             ComboBox(name="display", label="display", choices=list(DISPLAY_MODES), value=POSITIVE),
             PushButton(
                 name="explain_button",
@@ -233,6 +265,14 @@ class RespondCamWidget(Container):
     def _target_choices(self, _widget: Any = None) -> list[str]:
         return self._target_names
 
+    def _preprocessing_choices(self, _widget: Any = None) -> list[tuple[str, str]]:
+        if self._model is None:
+            return []
+        names = preprocessing_choices(self._model)
+        labels = [PREPROCESSING_LABELS[name] for name in names]
+        labels[0] = f"{labels[0]} (the model's own)"
+        return list(zip(labels, names, strict=True))
+
     def _refresh_volumes(self, _event: Any = None) -> None:
         self.volume.reset_choices()
         # A rename changes the name H looks for without changing the picked layer.
@@ -244,11 +284,33 @@ class RespondCamWidget(Container):
 
     def _on_volume_changed(self, _value: Any = None) -> None:
         self._apply_window_bounds()
+        self._suggest_binning()
         if not self.running:
             self.results.value = self._idle_hint()
 
     def _idle_hint(self) -> str:
-        return f"Press Explain. {self._toggle_hint()}"
+        hint = f"Press Explain. {self._toggle_hint()}"
+        warning = self._voxel_size_warning()
+        return hint if warning is None else f"{warning}\n{hint}"
+
+    def _picked_voxel_size(self) -> tuple[float, ...] | None:
+        source = self.volume.value
+        return None if source is None else voxel_size_in_angstrom(source)
+
+    def _voxel_size_warning(self) -> str | None:
+        trained_at = getattr(self._model, "voxel_size_a", None)
+        return voxel_size_warning(trained_at, self._picked_voxel_size(), self.binning.value)
+
+    def _suggest_binning(self) -> None:
+        """Bin by the factor that brings the picked volume closest to the model's voxels."""
+        trained_at, voxel_size = (
+            getattr(self._model, "voxel_size_a", None),
+            self._picked_voxel_size(),
+        )
+        if trained_at is None or voxel_size is None:
+            self.binning.value = 1
+            return
+        self.binning.value = min(suggested_binning(trained_at, voxel_size), _MAX_BINNING)
 
     def _toggle_hint(self) -> str:
         name = self._picked_volume_name()
@@ -325,9 +387,15 @@ class RespondCamWidget(Container):
         self._target_names = target_choices(classes) if self._model is not None else []
         self.target_layer.reset_choices()
         self.target.reset_choices()
+        self.preprocessing.reset_choices()
         if layers:
             self.target_layer.value = default_target_layer(layers)
+        if self._model is not None:
+            self.invert.value = resolve_preprocessing(None, self._model).invert
         self._apply_tiling_defaults()
+        self._suggest_binning()
+        if not self.running:
+            self.results.value = self._idle_hint()
 
     def _apply_tiling_defaults(self) -> None:
         if self._model is None:
@@ -417,6 +485,10 @@ class RespondCamWidget(Container):
             window=self.window.value if self._window_is_free() else None,
             stride=self.stride.value,
             batch_size=self.batch_size.value,
+            preprocessing=preprocessing_argument(
+                self.preprocessing.value, self._model, self.invert.value
+            ),
+            binning=self.binning.value,
         )
         request = ExplainRequest(
             model=self._model,
@@ -425,6 +497,7 @@ class RespondCamWidget(Container):
             model_name=self._model_label,
             volume_name=source.name,
             class_names=tuple(self._class_names),
+            voxel_size_a=voxel_size_in_angstrom(source),
         )
         return request, source
 

@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pint
 from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
+from .layer_units import in_angstrom
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | Sequence[str]
@@ -106,8 +106,8 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         data = data[0]  # the full-resolution level
     ndim = len(data.shape)
     units = meta.get("units") or (None,) * ndim
-    scale = _in_angstrom(meta.get("scale", (1.0,) * ndim), units)
-    translate = _in_angstrom(meta.get("translate", (0.0,) * ndim), units)
+    scale = in_angstrom(meta.get("scale", (1.0,) * ndim), units)
+    translate = in_angstrom(meta.get("translate", (0.0,) * ndim), units)
     try:
         written = write_mrc(
             path,
@@ -193,16 +193,3 @@ def _per_axis(zyx: Sequence[Any], ndim: int, fill: Any) -> tuple:
 def _last_three(values: Sequence[float], fill: float) -> tuple[float, ...]:
     padded = (fill,) * max(0, 3 - len(values)) + tuple(float(v) for v in values)
     return padded[-3:]
-
-
-def _in_angstrom(values: Sequence[float], units: Sequence[Any]) -> list[float]:
-    registry = pint.get_application_registry()
-    converted = []
-    for value, unit in zip(values, units, strict=True):
-        quantity = registry.Quantity(float(value), unit)
-        # Pixels and unitless axes have no length to convert: keep the number.
-        if quantity.check("[length]"):
-            converted.append(float(quantity.to("angstrom").magnitude))
-        else:
-            converted.append(float(value))
-    return converted

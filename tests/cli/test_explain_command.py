@@ -284,3 +284,47 @@ def test_a_warning_is_shown_once_as_a_sentence(model_file, tmp_path, capsys):
     assert warnings[0].startswith("respond-cam: warning: The volume (12, 14, 16) ")
     assert "34%" in warnings[0]
     assert read_mrc(tmp_path / "maps" / "small_respondcam.mrc").data.shape == data.shape
+
+
+def test_preprocessing_and_invert_flags_reach_the_model(tomogram, model_file, tmp_path):
+    out = tmp_path / "maps"
+    extra = ["--target", "1", "--stride", "6", "--preprocessing", "zscore-window", "--invert"]
+    assert main(explain_args(tomogram, model_file, out, *extra)) == 0
+    chosen = napari_respond_cam.Preprocessing("zscore-window", invert=True)
+    expected = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
+                              target=1, stride=6, preprocessing=chosen)  # fmt: skip
+    np.testing.assert_array_equal(read_mrc(out / "tomo_respondcam.mrc").data, expected)
+    raw = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
+                         target=1, stride=6)  # fmt: skip
+    assert not np.allclose(expected, raw)  # the flags changed what the model saw
+
+
+def test_bin_explains_the_binned_tomogram_on_its_own_grid(model_file, tmp_path, capsys):
+    data = np.random.default_rng(1).normal(size=(33, 40, 36)).astype(np.float32)
+    tomogram = write_mrc(tmp_path / "fine.mrc", data, voxel_size=(5.0, 5.0, 5.0), origin=(0, 0, 0))
+    model = load_model(model_file)
+    model.voxel_size_a = 10.0
+    trained_at_10 = save_model(model, tmp_path / "at10.pt")
+    out = tmp_path / "maps"
+    assert main(explain_args(tomogram, trained_at_10, out, "--target", "0")) == 0
+    assert (
+        "bin it by 2 (binning=2 in Python, --bin 2 on the command line" in capsys.readouterr().err
+    )
+    assert main(explain_args(tomogram, trained_at_10, out, "--target", "0", "--bin", "2",
+                             "--overwrite")) == 0  # fmt: skip
+    assert "voxels" not in capsys.readouterr().err  # 5 Å binned by 2 is the model's 10 Å
+    written = read_mrc(out / "fine_respondcam.mrc")
+    assert written.data.shape == data.shape and written.voxel_size == (5.0, 5.0, 5.0)
+    averaged = data[:32, :40, :36].reshape(16, 2, 20, 2, 18, 2).mean(axis=(1, 3, 5))
+    binned_map = explain_volume(model, averaged, "maxpool2", target=0)
+    np.testing.assert_allclose(written.data[:32:2, ::2, ::2], binned_map, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(written.data[:32:2, 1::2, 1::2], written.data[:32:2, ::2, ::2])
+
+
+def test_a_binning_the_tomogram_cannot_take_is_refused_before_any_work(
+    tomogram, model_file, tmp_path, capsys
+):
+    out = tmp_path / "maps"
+    assert main(explain_args(tomogram, model_file, out, "--bin", "0")) == 1
+    assert "--bin" in capsys.readouterr().err
+    assert not list(out.glob("*.mrc")) if out.exists() else True

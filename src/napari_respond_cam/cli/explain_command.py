@@ -16,6 +16,7 @@ from ..engine.options import (
     METHOD_LABELS,
     PRECISIONS,
 )
+from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
 
 if TYPE_CHECKING:
@@ -76,6 +77,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_PRECISION,
         help="run the network under autocast (bf16: faster on recent GPUs); maps stay float32",
     )
+    parser.add_argument(
+        "--preprocessing",
+        choices=tuple(PREPROCESSING_LABELS),
+        help="how raw voxels become the network's input (default: the model's own; "
+        + "; ".join(f"{name}: {label}" for name, label in PREPROCESSING_LABELS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--invert",
+        action=argparse.BooleanOptionalAction,
+        help="negate the preprocessed input, for contrast opposite to the model's training "
+        "data (default: as the model's own preprocessing says)",
+    )
+    parser.add_argument(
+        "--bin",
+        type=int,
+        default=1,
+        metavar="N",
+        help="average N^3 voxel cubes first, to reach the voxel size the model was trained "
+        "at; the heatmap is written on the tomogram's own grid (default: 1)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"
@@ -106,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.layers import resolve_layer
     from ..jobs.file_jobs import ModelSource, explain_mrc_file
     from ..mrc_io import read_mrc
-    from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
+    from ..runs.choices import (
+        AUTO_DEVICE,
+        class_names_of,
+        preprocessing_argument,
+        resolve_device,
+    )
+    from ..runs.explain_run import binned
     from ..runs.request import ExplainSettings
     from ..tiling.volume_explainer import VolumeExplainer
     from .file_plan import check_inputs, plan_jobs
@@ -134,14 +162,21 @@ def run(args: argparse.Namespace) -> int:
         window=_shape(args.window, "--window"),
         stride=_shape(args.stride, "--stride"),
         batch_size=args.batch_size,
+        preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),
+        binning=args.bin,
     )
+    if args.bin > 1 and on_cluster and args.tasks_per_file > 1:
+        raise RespondCamError(
+            "--bin with --tasks-per-file above 1 is not available yet; bin with one task "
+            "per file (leave --tasks-per-file out)."
+        )
     # Build (not run) the first file's explainer: a wrong window, stride, target or
     # device fails now, with a message, rather than after the first file's work.
     # On a cluster the device is the workers' business: check the rest on the CPU.
     # The tiler takes one class at a time: for all classes, checking any one will do.
     checked = dataclasses.replace(settings, device="cpu") if on_cluster else settings
     one_target = None if target == ALL_CLASSES else target
-    first = read_mrc(jobs[0].source).data
+    first = binned(read_mrc(jobs[0].source).data, settings.binning)
     VolumeExplainer(model, first, target=one_target, **checked.tiling_arguments())
     started = time.monotonic()
     if on_cluster:

@@ -78,13 +78,15 @@ def file_request(
     model: nn.Module, job: FileJob, settings: ExplainSettings, model_name: str = ""
 ) -> ExplainRequest:
     """The run-layer request for a file job (the tomogram memory-mapped)."""
+    tomogram = read_mrc(job.source)
     return ExplainRequest(
         model,
-        read_mrc(job.source).data,
+        tomogram.data,
         settings,
         model_name=model_name,
         volume_name=job.source.name,
         class_names=tuple(class_names_of(model)),
+        voxel_size_a=tomogram.voxel_size,
     )
 
 

@@ -120,7 +120,7 @@ def run_explanation(
     warning = request.voxel_size_warning
     if warning is not None:
         warnings.warn(warning, UserWarning, stacklevel=2)
-    volume = _binned(request.volume, settings.binning)
+    volume = binned(request.volume, settings.binning)
     if explained_in_one_pass(volume.shape, request.model, settings.window):
         outcome = _explain_whole(request, volume, progress)
     elif settings.target == ALL_CLASSES:
@@ -133,8 +133,14 @@ def run_explanation(
     return dataclasses.replace(outcome, heatmap=heatmap)
 
 
-def _binned(volume: Any, binning: int) -> Any:
-    """The volume the model sees: the volume itself, or a lazily binned view of it."""
+def binned(volume: Any, binning: int) -> Any:
+    """The volume the model sees: the volume itself, or a lazily binned view of it.
+
+    Raises
+    ------
+    RespondCamError
+        For a factor that is not a whole number from 1 to the volume's shortest side.
+    """
     return volume if binning == 1 else BinnedVolume(volume, binning, ndim=3)
 
 

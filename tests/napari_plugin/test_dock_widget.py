@@ -5,6 +5,7 @@ import pytest
 import torch
 from qtpy.QtCore import Qt
 
+import napari_respond_cam
 from napari_respond_cam import explain, register_model
 from napari_respond_cam.napari_plugin.dock_widget import (
     LOAD_FROM_FILE,
@@ -399,3 +400,38 @@ def test_the_widgets_own_messages_name_its_controls(viewer, widget, new_notifica
         "Open a tomogram first (File > Open, or File > Open Sample > Respond-CAM), then pick "
         "it under 'volume'.",
     ]
+
+
+def test_preprocessing_picker_offers_the_models_own_first_and_reaches_the_core(
+    viewer, widget, qtbot
+):
+    tomo = add_tomogram(viewer)
+    tomo.data = tomo.data * -500.0 + 2000.0  # raw counts, inverted contrast
+    assert widget.preprocessing.choices[0] == "none"  # the tiny model carries none
+    assert widget.preprocessing.native.itemText(0) == "none (raw voxels) (the model's own)"
+    widget.preprocessing.value = "zscore-window"
+    widget.invert.value = True
+    run(widget, qtbot)
+    [layer] = heatmaps(viewer)
+    chosen = napari_respond_cam.Preprocessing("zscore-window", invert=True)
+    expected = explain(tiny_cnn1(), tomo.data, "maxpool2", preprocessing=chosen)
+    np.testing.assert_allclose(layer.data, expected.heatmap[0], rtol=1e-5, atol=1e-7)
+    recorded = layer.metadata[METADATA_KEY]["preprocessing"]
+    assert recorded["kind"] == "zscore-window" and recorded["invert"] is True
+
+
+def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
+    viewer, widget, qtbot
+):
+    widget._model.voxel_size_a = 11.4
+    viewer.add_image(noise_volume((32, 32, 32)), name="fine", scale=(5.7,) * 3, units="angstrom")
+    assert widget.binning.value == 2  # 5.7 Å binned by 2 is the model's 11.4 Å
+    assert "voxels" not in widget.results.value
+    widget.binning.value = 1
+    assert "bin it by 2" in widget.results.value
+    assert "the 'binning' control set to 2 in napari" in widget.results.value
+    widget.binning.value = 2
+    run(widget, qtbot)
+    [layer] = heatmaps(viewer)
+    assert layer.data.shape == (32, 32, 32)
+    assert layer.metadata[METADATA_KEY]["binning"] == 2

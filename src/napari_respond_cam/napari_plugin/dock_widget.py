@@ -226,6 +226,7 @@ class RespondCamWidget(Container):
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.connect(self._refresh_volumes)
         self.volume.changed.connect(self._on_volume_changed)
+        self.binning.changed.connect(self._show_idle_hint)
         self.native.destroyed.connect(self._close_down)
         # napari's dock close button takes the widget out of its dock without deleting it.
         self._orphan_watch = _OrphanWatch(self.native, self._close_down)
@@ -285,6 +286,9 @@ class RespondCamWidget(Container):
     def _on_volume_changed(self, _value: Any = None) -> None:
         self._apply_window_bounds()
         self._suggest_binning()
+        self._show_idle_hint()
+
+    def _show_idle_hint(self, _value: Any = None) -> None:
         if not self.running:
             self.results.value = self._idle_hint()
 
@@ -394,8 +398,7 @@ class RespondCamWidget(Container):
             self.invert.value = resolve_preprocessing(None, self._model).invert
         self._apply_tiling_defaults()
         self._suggest_binning()
-        if not self.running:
-            self.results.value = self._idle_hint()
+        self._show_idle_hint()
 
     def _apply_tiling_defaults(self) -> None:
         if self._model is None:

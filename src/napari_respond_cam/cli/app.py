@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import RespondCamError
-from . import demo_command, explain_command, info_command, train_command
+from . import demo_command, explain_command, info_command, layers_command, train_command
 
-COMMANDS = (demo_command, explain_command, info_command, train_command)
+COMMANDS = (demo_command, explain_command, info_command, layers_command, train_command)
 
 PROGRAM = "respond-cam"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 
 _CPU = torch.device("cpu")
 
@@ -32,7 +32,7 @@ def model_device(model: nn.Module) -> torch.device:
     if len(devices) > 1:
         raise RespondCamError(
             f"The model is spread over several devices ({sorted(map(str, devices))}); "
-            "leave device=None to run it where it is."
+            "explain it from Python with device=None, which runs it where it is."
         )
     return devices.pop() if devices else torch.device("cpu")
 
@@ -49,12 +49,17 @@ def requested_device(device: str | torch.device | None, model: nn.Module) -> tor
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise RespondCamError(
-            f"{device!r} is not a device name; use 'cpu', 'cuda', 'cuda:1' or 'mps'."
+            f"{device!r} is not a device name; use 'cpu', 'cuda', 'cuda:1' or 'mps' "
+            f"({setting('device')})."
         ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RespondCamError("CUDA is not available here; use device='cpu' or leave it out.")
+        raise RespondCamError(
+            f"CUDA is not available here; run on the CPU ({setting('device', 'cpu')})."
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RespondCamError("MPS is not available here; use device='cpu' or leave it out.")
+        raise RespondCamError(
+            f"MPS is not available here; run on the CPU ({setting('device', 'cpu')})."
+        )
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     return device

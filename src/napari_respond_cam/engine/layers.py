@@ -9,7 +9,7 @@ from typing import TypeGuard
 import torch
 from torch import nn
 
-from ..errors import RespondCamError, setting
+from ..errors import RespondCamError, in_every_front_end, setting
 from .model_inputs import input_spec, model_float_dtype
 from .model_state import evaluation_mode
 
@@ -40,8 +40,10 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     raise RespondCamError(
         f"The model has no layer named {layer!r}.{hint} "
-        "target_layers(model) in Python and the 'target layer' control in napari list the "
-        "layers a CAM can target."
+        + in_every_front_end(
+            "target_layers(model)", "respond-cam layers --model MODEL", "the 'target layer' control"
+        )
+        + " list the layers a CAM can target."
     )
 
 
@@ -93,7 +95,8 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     raise RespondCamError(
         "Could not run the model to find its spatial layers (tried input shapes "
         f"{', '.join(str(s) for s in shapes)}; last error: {last_error}); "
-        "pass input_shape=(C, *spatial) of one sample."
+        "say what one sample looks like: pass input_shape=(C, *spatial) to target_layers, "
+        "or give the model that shape (register_model(..., input_shape=...))."
     ) from last_error
 
 
@@ -108,7 +111,8 @@ def _candidate_shapes(model: nn.Module) -> list[tuple[int, ...]]:
         return [spec.shape]
     if spec.spatial_dims is None:
         raise RespondCamError(
-            "Cannot tell what input this model takes; pass input_shape=(C, *spatial)."
+            "Cannot tell what input this model takes; pass input_shape=(C, *spatial) to "
+            "target_layers, or give the model that shape (register_model(..., input_shape=...))."
         )
     return [(spec.channels or 1, *(size,) * spec.spatial_dims) for size in _PROBE_SIZES]
 

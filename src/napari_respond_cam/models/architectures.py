@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .paper_cnns import CNN1, CNN2, config_from_state_dict
 
 
@@ -45,4 +45,6 @@ def architecture(name: str) -> Architecture:
         return ARCHITECTURES[name]
     except (KeyError, TypeError):
         known = ", ".join(repr(a) for a in ARCHITECTURES)
-        raise RespondCamError(f"Unknown architecture {name!r}; registered: {known}.") from None
+        raise RespondCamError(
+            f"Unknown architecture {name!r}; registered: {known} ({setting('architecture')})."
+        ) from None

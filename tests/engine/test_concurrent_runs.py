@@ -99,3 +99,32 @@ def test_the_lock_does_not_keep_a_dropped_model_alive():
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_a_waiting_run_reads_the_models_placement_after_the_other_run_put_it_back():
+    # A run on another device moves the model for its duration; one that waits for it
+    # must not send its inputs where the model was meanwhile. On a CPU-only machine the
+    # dtype stands in for the device: both are read when the run is prepared.
+    model = half_in_training()
+    expected = explain(model, X, "pool", target=2).cam
+    moved, release, results = threading.Event(), threading.Event(), {}
+
+    def run_elsewhere():
+        with exclusive_use(model):
+            model.double()
+            moved.set()
+            release.wait(timeout=10)
+            model.float()
+
+    other = threading.Thread(target=run_elsewhere)
+    other.start()
+    assert moved.wait(timeout=10)
+    waiting = threading.Thread(
+        target=lambda: results.update(cam=explain(model, X, "pool", target=2).cam)
+    )
+    waiting.start()
+    waiting.join(timeout=0.3)
+    release.set()
+    other.join(timeout=10)
+    waiting.join(timeout=10)
+    np.testing.assert_array_equal(results["cam"], expected)

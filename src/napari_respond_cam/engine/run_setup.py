@@ -18,7 +18,7 @@ from .cam_weights import WeightFunction, weight_function
 from .devices import requested_device
 from .layers import resolve_layer
 from .model_inputs import InputSpec, input_spec, model_float_dtype, positive_batch_size
-from .model_state import evaluation_mode, placed_on
+from .model_state import evaluation_mode, exclusive_use, placed_on
 from .precision import autocast_dtype
 from .preprocessing import (
     NO_PREPROCESSING,
@@ -91,7 +91,11 @@ class RunSetup:
         weights_of = weight_function(method)
         autocast = autocast_dtype(precision)
         layer_name, module = resolve_layer(model, layer)
-        run_device = requested_device(device, model)
+        # Another run may have moved the model for its duration: read where it lives
+        # once that run has put it back.
+        with exclusive_use(model):
+            run_device = requested_device(device, model)
+            dtype = model_float_dtype(model)
         return cls(
             model=model,
             layer_name=layer_name,
@@ -101,7 +105,7 @@ class RunSetup:
             spec=input_spec(model),
             device=run_device,
             placement=None if device is None else run_device,
-            dtype=model_float_dtype(model),
+            dtype=dtype,
             fixed_batch_size=getattr(model, "fixed_batch_size", None),
             preprocessing=chosen,
         )

@@ -301,7 +301,7 @@ def test_origin_field_wins_over_start_indices(tmp_path):
     assert read_mrc(path).origin == pytest.approx((300.0, 200.0, 100.0))
 
 
-def test_missing_voxel_size_falls_back_to_one_angstrom_with_a_warning(tmp_path):
+def test_missing_voxel_size_falls_back_to_one_per_voxel_with_a_warning(tmp_path):
     path = tmp_path / "no_size.mrc"
     with mrcfile.new(path, data=np.zeros((2, 2, 2), np.float32)) as mrc:
         mrc.header.cella = (0.0, 0.0, 0.0)
@@ -309,7 +309,8 @@ def test_missing_voxel_size_falls_back_to_one_angstrom_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="no voxel size along x, y, z"):
         volume = read_mrc(path)
 
-    assert volume.voxel_size == (1.0, 1.0, 1.0)
+    assert volume.voxel_size == (1.0, 1.0, 1.0) and not volume.voxel_size_known
+    assert read_mrc(EMD_3197).voxel_size_known
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,9 @@ class MrcVolume:
     is_image_stack : bool
         Whether the file holds a stack of 2D images (space group 0, or a ``.mrcs``
         name) rather than one volume: its first axis counts images, not sections.
+    voxel_size_known : bool
+        False when the header gives no voxel size and ``voxel_size`` is a stand-in
+        of 1 per voxel.
     """
 
     data: np.ndarray
@@ -101,6 +104,7 @@ class MrcVolume:
     origin: tuple[float, float, float]
     header: dict[str, Any] = field(default_factory=dict)
     is_image_stack: bool = False
+    voxel_size_known: bool = True
 
 
 def is_mrc_path(path: str | os.PathLike) -> bool:
@@ -183,13 +187,14 @@ def read_mrc(path: str | os.PathLike, mmap: bool = True) -> MrcVolume:
     except (ValueError, EOFError, OSError, zlib.error) as strict_error:
         data, header = _read_permissively(path, use_mmap, strict_error)
     axes = _crystal_axes(header, path)
-    voxel_size = _voxel_size_zyx(header, path)
+    voxel_size, voxel_size_known = _voxel_size_zyx(header, path)
     return MrcVolume(
         data=_to_zyx(data, axes),
         voxel_size=voxel_size,
         origin=_origin_zyx(header, axes, voxel_size),
         header=header_to_dict(header),
         is_image_stack=_is_image_stack(path, header, data),
+        voxel_size_known=voxel_size_known,
     )
 
 
@@ -415,7 +420,7 @@ def _to_zyx(data: np.ndarray, axes: tuple[int, int, int]) -> np.ndarray:
     return data.transpose(*range(lead), *(lead + i for i in order))
 
 
-def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[float, float, float]:
+def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[tuple[float, float, float], bool]:
     sizes_xyz = []
     missing = []
     samplings = (int(header.mx), int(header.my), int(header.mz))
@@ -429,11 +434,12 @@ def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[float, float, floa
     if missing:
         warnings.warn(
             f"'{path.name}' has no voxel size along {', '.join(missing)} in its header; "
-            "using 1 Å. Set the layer scale by hand if you know the real voxel size.",
+            "its voxels count as 1 pixel. Set the layer scale in ångström by hand if you "
+            "know the real voxel size.",
             UserWarning,
             stacklevel=3,
         )
-    return (sizes_xyz[2], sizes_xyz[1], sizes_xyz[0])
+    return (sizes_xyz[2], sizes_xyz[1], sizes_xyz[0]), not missing
 
 
 def _origin_zyx(

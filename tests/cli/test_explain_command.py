@@ -328,3 +328,15 @@ def test_a_binning_the_tomogram_cannot_take_is_refused_before_any_work(
     assert main(explain_args(tomogram, model_file, out, "--bin", "0")) == 1
     assert "--bin" in capsys.readouterr().err
     assert not list(out.glob("*.mrc")) if out.exists() else True
+
+
+def test_a_tomogram_without_a_voxel_size_gets_no_voxel_size_warning(model_file, tmp_path, capsys):
+    path = tmp_path / "no_size.mrc"
+    with mrcfile.new(path, data=np.zeros((20, 24, 30), np.float32)) as handle:
+        handle.header.cella = (0.0, 0.0, 0.0)
+    model = load_model(model_file)
+    model.voxel_size_a = 11.4
+    trained = save_model(model, tmp_path / "at11.pt")
+    assert main(explain_args(path, trained, tmp_path / "maps", "--target", "0")) == 0
+    err = capsys.readouterr().err
+    assert "no voxel size" in err and "bin it" not in err

@@ -1,5 +1,6 @@
 """The dock widget in a napari viewer: pickers, Explain, Cancel, errors and the toggle key."""
 
+import mrcfile
 import numpy as np
 import pytest
 import torch
@@ -435,3 +436,15 @@ def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
     [layer] = heatmaps(viewer)
     assert layer.data.shape == (32, 32, 32)
     assert layer.metadata[METADATA_KEY]["binning"] == 2
+
+
+def test_a_tomogram_without_a_voxel_size_gets_no_binning_proposal(viewer, widget, tmp_path):
+    path = tmp_path / "no_size.mrc"
+    with mrcfile.new(path, data=noise_volume((20, 20, 20))) as handle:
+        handle.header.cella = (0.0, 0.0, 0.0)
+    widget._model.voxel_size_a = 11.4
+    with pytest.warns(UserWarning, match="no voxel size"):
+        [layer] = viewer.open(path, plugin="napari-respond-cam")
+    assert tuple(layer.units) == ("pixel",) * 3
+    assert widget.volume.value is layer
+    assert widget.binning.value == 1 and "voxels" not in widget.results.value

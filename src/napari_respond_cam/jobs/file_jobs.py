@@ -86,7 +86,7 @@ def file_request(
         model_name=model_name,
         volume_name=job.source.name,
         class_names=tuple(class_names_of(model)),
-        voxel_size_a=tomogram.voxel_size,
+        voxel_size_a=tomogram.voxel_size if tomogram.voxel_size_known else None,
     )
 
 

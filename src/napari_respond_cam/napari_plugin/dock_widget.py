@@ -77,7 +77,7 @@ _RESULTS_LINES = 12
 _MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
 #: Each control's label, as messages from the core name it (one source: errors.SETTING_NAMES).
 _LABELS = {name: control for name, (_, _, control) in SETTING_NAMES.items()}
-_MAX_BINNING = 8
+_MAX_BINNING = 16
 
 LOAD_FROM_FILE = "Load from file..."
 ARCHITECTURE_FROM_FILE = "as saved in the file"

@@ -173,7 +173,10 @@ def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
         "name": mrc_stem(path),
         "scale": _per_axis(volume.voxel_size, ndim, fill=1.0),
         "translate": _per_axis(volume.origin, ndim, fill=0.0),
-        "units": _per_axis(("angstrom",) * 3, ndim, fill="pixel"),
+        # Without a voxel size in the header the scale is a stand-in, not ångström.
+        "units": _per_axis(
+            ("angstrom" if volume.voxel_size_known else "pixel",) * 3, ndim, fill="pixel"
+        ),
         "metadata": {
             "mrc_header": volume.header,
             "source_path": os.path.abspath(path),

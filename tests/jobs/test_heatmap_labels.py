@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from napari_respond_cam import __version__
+from napari_respond_cam import Preprocessing, __version__
 from napari_respond_cam.jobs.heatmap_labels import heatmap_labels
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
@@ -21,6 +21,16 @@ def test_one_label_per_fact():
         "target: ribosome",
         "method: Grad-CAM",
         "precision: bf16",
+        "preprocessing: none (raw voxels)",
+    ]
+
+
+def test_preprocessing_and_binning_say_what_the_model_saw():
+    chosen = Preprocessing("percentile", low=2, high=98, invert=True)
+    labels = heatmap_labels(request("m", preprocessing=chosen, binning=2), "ribosome")
+    assert labels[-2:] == [
+        "preprocessing: percentile clipping and scaling (2-98 %), inverted",
+        "binning: 2",
     ]
 
 
@@ -41,4 +51,5 @@ def test_a_model_without_a_name_gets_no_model_label():
         "target",
         "method",
         "precision",
+        "preprocessing",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
+from ..engine.preprocessing import resolve_preprocessing
 from ..mrc_io import LABEL_LENGTH
 from ..runs.request import ExplainRequest
 
@@ -10,7 +11,8 @@ _CUT = "..."
 
 
 def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
-    """One label per fact: package version, model, layer, target, method and precision.
+    """One label per fact: package version, model, layer, target, method, precision,
+    preprocessing, and the binning when there was one.
 
     A fact the request leaves empty (a model without a name) gets no label.
 
@@ -33,6 +35,8 @@ def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
         "target": target,
         "method": request.method_label,
         "precision": request.settings.precision,
+        "preprocessing": resolve_preprocessing(request.settings.preprocessing, request.model).label,
+        "binning": request.settings.binning if request.settings.binning > 1 else None,
     }
     lines = [f"napari-respond-cam {__version__}"]
     lines += [f"{name}: {value}" for name, value in facts.items() if value]

@@ -18,6 +18,7 @@ from ..engine.options import (
 )
 from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
+from .model_arguments import add_model_arguments
 
 if TYPE_CHECKING:
     from ..runs.request import TargetArgument
@@ -38,12 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain", help="explain whole tomograms, writing MRC heatmaps", description=DESCRIPTION
     )
     parser.add_argument("tomograms", nargs="+", type=Path, metavar="TOMO.mrc")
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="NAME_OR_FILE",
-        help="a built-in model name or a model file (.pt2, .pt, .pth, .safetensors)",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument("--layer", help="target layer (default: the model's last spatial layer)")
     parser.add_argument(
@@ -99,15 +95,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "at; the heatmap is written on the tomogram's own grid (default: 1)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument(
-        "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"
-    )
-    parser.add_argument(
-        "--trust",
-        action="store_true",
-        help="allow a model file that runs code when it loads (a pickled module, a .pt2 "
-        "with more than weights): only for files you trust",
-    )
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .model_arguments import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``layers`` subcommand."""
@@ -13,20 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the layers of a model whose output has spatial axes, in the order "
         "the forward pass reaches them; the default target layer is marked.",
     )
-    parser.add_argument(
-        "--model",
-        required=True,
-        metavar="NAME_OR_FILE",
-        help="a built-in model name or a model file (.pt2, .pt, .pth, .safetensors)",
-    )
-    parser.add_argument(
-        "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"
-    )
-    parser.add_argument(
-        "--trust",
-        action="store_true",
-        help="allow a model file that runs code when it loads: only for files you trust",
-    )
+    add_model_arguments(parser)
     parser.set_defaults(run=run)
 
 

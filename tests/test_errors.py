@@ -24,7 +24,9 @@ def test_a_setting_by_name_and_with_a_value():
     assert "--window 16 on the command line, the 'window' control set to 16" in setting(
         "window", (16, 16, 16)
     )
-    assert "--window 8 12 16 on the command line" in setting("window", (8, 12, 16))
+    assert "--window 8 12 16 on the command line, the 'window' control set to 8 in" in setting(
+        "window", (8, 12, 16)
+    )
 
 
 def test_every_flag_named_in_messages_is_a_flag_of_respond_cam_explain():

@@ -48,8 +48,10 @@ def setting(name: str, value: object = None) -> str:
     if value is None:
         return in_every_front_end(python, flag, f"the '{control}' control")
     sides = value if isinstance(value, tuple) else (value,)
-    # The widget's spin boxes take one side of a cube; the command line takes one or all.
+    # The command line takes one size or one per axis; the widget's spin boxes take one
+    # side of a cube, so they get the smallest, the cube that fits in all directions.
     shown = str(sides[0]) if len(set(sides)) == 1 else " ".join(str(v) for v in sides)
+    cube = str(min(sides)) if len(set(sides)) > 1 else shown
     return in_every_front_end(
-        f"{python}={value!r}", f"{flag} {shown}", f"the '{control}' control set to {shown}"
+        f"{python}={value!r}", f"{flag} {shown}", f"the '{control}' control set to {cube}"
     )

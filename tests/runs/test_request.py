@@ -72,3 +72,14 @@ def test_targets_read_in_words(target, label):
 def test_methods_read_by_their_published_names():
     request = ExplainRequest(None, None, ExplainSettings("conv3", method="grad"))
     assert request.method_label == "Grad-CAM"
+
+
+def test_the_voxel_size_warning_names_the_volume_it_is_about():
+    model = torch.nn.Linear(1, 1)
+    model.voxel_size_a = 11.4
+    request = ExplainRequest(
+        model, None, ExplainSettings("conv3"), volume_name="TS_01.mrc", voxel_size_a=5.7
+    )
+    assert request.voxel_size_warning.startswith("TS_01.mrc: The tomogram's voxels are 5.7 Å")
+    close = ExplainRequest(model, None, ExplainSettings("conv3", binning=2), voxel_size_a=5.7)
+    assert close.voxel_size_warning is None

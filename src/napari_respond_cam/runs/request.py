@@ -85,7 +85,9 @@ class ExplainRequest:
     def voxel_size_warning(self) -> str | None:
         """What to do when the volume's voxel size, binned as set, is far from the model's."""
         trained_at = getattr(self.model, "voxel_size_a", None)
-        return voxel_size_warning(trained_at, self.voxel_size_a, self.settings.binning)
+        warning = voxel_size_warning(trained_at, self.voxel_size_a, self.settings.binning)
+        # Several files in one command: say which one.
+        return f"{self.volume_name}: {warning}" if warning and self.volume_name else warning
 
     @property
     def target_label(self) -> str:

@@ -70,3 +70,16 @@ def test_a_binning_that_does_not_fit_says_what_fits(factor):
     ):
         BinnedVolume(volume, factor)
     assert not volume.any()
+
+
+@pytest.mark.parametrize("shape", [(8, 10, 12), (9, 11, 13), (11, 10, 14)])
+def test_unbin_repeats_each_value_over_its_cube_and_the_edge_over_the_rest(shape):
+    classes = np.random.default_rng(5).normal(size=(3, 4, 5, 6)).astype(np.float32)
+    expected = classes
+    for axis in (1, 2, 3):
+        expected = np.repeat(expected, 2, axis=axis)
+    rest = [(0, 0)] + [(0, n - e) for n, e in zip(shape, expected.shape[1:], strict=True)]
+    expected = np.pad(expected, rest, mode="edge")
+    result = unbin(classes, 2, shape)
+    assert result.shape == (3, *shape) and result.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)

@@ -93,11 +93,16 @@ def unbin(binned_map: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.nda
     the value of the last binned voxel along it. Leading axes (classes) are kept.
     """
     ndim = len(shape)
-    expanded = binned_map
-    for axis in range(-ndim, 0):
-        expanded = np.repeat(expanded, factor, axis=axis)
-    leftover = [(0, 0)] * (binned_map.ndim - ndim)
-    leftover += [(0, n - e) for n, e in zip(shape, expanded.shape[-ndim:], strict=True)]
-    if any(after for _, after in leftover):
-        expanded = np.pad(expanded, leftover, mode="edge")
-    return np.ascontiguousarray(expanded, dtype=np.float32)
+    lead, binned = binned_map.shape[:-ndim], binned_map.shape[-ndim:]
+    # One output array, filled in place: the map is as large as the tomogram.
+    out = np.empty((*lead, *shape), dtype=np.float32)
+    covered = tuple(b * factor for b in binned)
+    cubes = [size for b in binned for size in (b, factor)]
+    # Splitting each axis of the covered block into (binned, factor) is a view of `out`.
+    core = out[(..., *(slice(0, c) for c in covered))].reshape(*lead, *cubes)
+    core[...] = binned_map.reshape(*lead, *(size for b in binned for size in (b, 1)))
+    for axis, (c, n) in enumerate(zip(covered, shape, strict=True)):
+        if c < n:
+            before, after = (slice(None),) * axis, (slice(None),) * (ndim - axis - 1)
+            out[(..., *before, slice(c, n), *after)] = out[(..., *before, slice(c - 1, c), *after)]
+    return out

@@ -220,3 +220,10 @@ def test_heatmap_lands_on_the_source_grid():
     np.testing.assert_allclose(layer.translate, [0.0, 0.0, -22.8])
     assert [str(unit) for unit in layer.units] == ["angstrom"] * 3
     np.testing.assert_allclose(layer.extent.world[:, 2], [-22.8, -22.8 + 11.4])
+
+
+def test_the_scale_of_a_large_map_is_not_fooled_by_evidence_in_every_other_column():
+    # 2^21 voxels: a sample taken every second voxel would see only the even columns.
+    heatmap = np.full((64, 128, 256), 0.001, dtype=np.float32)
+    heatmap[..., 1::2] = 1.0
+    assert evidence_scale(heatmap) == pytest.approx(1.0)

@@ -26,7 +26,6 @@ layer's metadata and the widget's results box, so maps can be compared by number
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +85,11 @@ def evidence_scale(heatmap: np.ndarray) -> float:
     flat = np.asarray(heatmap).reshape(-1)
     if flat.size == 0:
         return 1.0
-    step = math.ceil(flat.size / _SCALE_SAMPLE)
-    magnitude = np.abs(flat[::step].astype(np.float64))
+    if flat.size > _SCALE_SAMPLE:
+        # Voxels drawn at random (fixed seed): an even stride can fall on a few columns.
+        picks = np.random.default_rng(0).integers(0, flat.size, _SCALE_SAMPLE)
+        flat = flat[np.sort(picks)]
+    magnitude = np.abs(flat.astype(np.float64))
     scale = float(np.percentile(magnitude, SCALE_PERCENTILE))
     if scale <= 0:
         # Evidence in fewer voxels than the percentile looks past: show it all the same.

@@ -153,6 +153,17 @@ def test_running_out_of_memory_says_what_to_lower_with_the_numbers_in_use():
     assert model.batches == [4, 1, 1, 1, 1]
 
 
+def test_a_model_exported_with_a_fixed_batch_is_not_told_to_lower_it():
+    model = AsksForTooMuchMemory(dense_head(), limit=1)
+    model.fixed_batch_size = 4
+    x = torch.rand(4, 1, 8, 8, 8)
+    with pytest.raises(
+        RespondCamError, match=r"voxels\. Lower the window of a tiled volume \(now \(8, 8, 8\)\)"
+    ) as caught:
+        explain(model, x, "model.pool")
+    assert "batch size" not in str(caught.value)
+
+
 def test_batch_size_names_every_front_end():
     message = (
         r"batch_size must be a positive int, not 2\.0 \(batch_size in Python, --batch-size on "

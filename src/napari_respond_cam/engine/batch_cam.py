@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import RespondCamError, setting
 from .activation_capture import ActivationCapture
@@ -70,7 +69,7 @@ def _explain_padded(
         torch.no_grad(),
         forward_precision(inputs.device, setup.autocast),
     ):
-        output = _forward(setup.model, inputs, setup.spec)
+        output = _forward(setup, inputs)
     activation = capture.captured()
     scores, classes = plan.scores(output)
     columns = scores[:, None] if scores.ndim == 1 else scores
@@ -111,16 +110,16 @@ class DeviceOutOfMemory(RespondCamError, torch.OutOfMemoryError):
     """
 
 
-def _forward(model: nn.Module, inputs: torch.Tensor, spec: InputSpec) -> Any:
+def _forward(setup: RunSetup, inputs: torch.Tensor) -> Any:
     """Run the model; its errors come back with the input's shape and what it expects."""
     try:
-        return model(inputs)
+        return setup.model(inputs)
     except RespondCamError:
         raise
     except RuntimeError as err:
         if _is_out_of_memory(err):
-            raise _out_of_memory(inputs) from err
-        raise _model_error(inputs, spec, err) from err
+            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        raise _model_error(inputs, setup.spec, err) from err
 
 
 def _is_out_of_memory(err: RuntimeError) -> bool:
@@ -128,14 +127,18 @@ def _is_out_of_memory(err: RuntimeError) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
 
 
-def _out_of_memory(inputs: torch.Tensor) -> DeviceOutOfMemory:
+def _out_of_memory(inputs: torch.Tensor, fixed_batch: bool) -> DeviceOutOfMemory:
     n_samples, size = inputs.shape[0], tuple(inputs.shape[2:])
-    smaller = setting("batch_size", max(1, n_samples // 2))
+    lower = []
+    # A model exported with a fixed batch size takes no other; one sample is the least.
+    if n_samples > 1 and not fixed_batch:
+        smaller = setting("batch_size", n_samples // 2)
+        lower.append(f"the batch size (now {n_samples}; {smaller})")
+    lower.append(f"the window of a tiled volume (now {size})")
     return DeviceOutOfMemory(
         f"The {inputs.device.type} device ran out of memory running the model on a batch of "
-        f"{n_samples} sample(s) of {size} voxels. Lower the batch size (now {n_samples}; "
-        f"{smaller}) or, for a tiled volume, the window (now {size}), or run on another "
-        f"device ({setting('device', 'cpu')})."
+        f"{n_samples} sample(s) of {size} voxels. Lower {' or '.join(lower)}, or run on "
+        f"another device ({setting('device', 'cpu')})."
     )
 
 

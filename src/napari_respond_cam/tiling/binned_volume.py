@@ -99,10 +99,13 @@ def unbin(binned_map: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.nda
     covered = tuple(b * factor for b in binned)
     cubes = [size for b in binned for size in (b, factor)]
     # Splitting each axis of the covered block into (binned, factor) is a view of `out`.
-    core = out[(..., *(slice(0, c) for c in covered))].reshape(*lead, *cubes)
+    block: tuple[Any, ...] = (Ellipsis, *(slice(0, c) for c in covered))
+    core = out[block].reshape(*lead, *cubes)
     core[...] = binned_map.reshape(*lead, *(size for b in binned for size in (b, 1)))
     for axis, (c, n) in enumerate(zip(covered, shape, strict=True)):
         if c < n:
             before, after = (slice(None),) * axis, (slice(None),) * (ndim - axis - 1)
-            out[(..., *before, slice(c, n), *after)] = out[(..., *before, slice(c - 1, c), *after)]
+            rest: tuple[Any, ...] = (Ellipsis, *before, slice(c, n), *after)
+            last: tuple[Any, ...] = (Ellipsis, *before, slice(c - 1, c), *after)
+            out[rest] = out[last]
     return out

@@ -284,6 +284,28 @@ def test_twin_members_are_refused(genuine_pt2, tmp_path, marker):
         refuses_without_running(load_model, path, marker)
 
 
+def copy_into_a_second_folder(genuine: Path, target: Path, hostile: bytes) -> Path:
+    """The genuine archive, plus a copy of it under another top folder, first in the zip,
+    whose sample inputs are hostile."""
+    with zipfile.ZipFile(genuine) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            inner = info.filename.split("/", 1)[1]
+            data = hostile if inner == "data/sample_inputs/model.pt" else old.read(info)
+            new.writestr(f"evil/{inner}", data)
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+    return target
+
+
+def test_members_in_two_top_folders_are_refused(genuine_pt2, tmp_path, marker):
+    # Checked by their names inside the folder, one copy would stand for the other.
+    path = copy_into_a_second_folder(
+        genuine_pt2, tmp_path / "two.pt2", torch_saved(WritesMarker(marker))
+    )
+    with pytest.raises(RespondCamError, match="several top folders"):
+        refuses_without_running(load_model, path, marker)
+
+
 @pytest.mark.parametrize(
     "metadata",
     [

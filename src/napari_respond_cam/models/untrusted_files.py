@@ -199,9 +199,21 @@ def check_exported_archive(path: Path) -> None:
     UnsafeFile, MalformedFile
     """
     with _zip(path, path.name) as archive:
-        members = {_inner_name(n).lower(): n for n in _unique_names(archive, path.name)}
+        names = _unique_names(archive, path.name)
+        _check_one_top_folder(names)
+        members = {_inner_name(n).lower(): n for n in names}
+        if len(members) != len(names):
+            raise UnsafeFile("two of its members stand for the same part of a program")
         for inner, name in members.items():
             _check_export_member(archive, inner, name, members)
+
+
+def _check_one_top_folder(names: list[str]) -> None:
+    # Members are checked by their names inside the top folder: with two top folders,
+    # one would stand for the other, and torch might read the one never checked.
+    tops = {name.split("/", 1)[0] for name in names if "/" in name}
+    if len(tops) > 1:
+        raise UnsafeFile(f"its members lie in several top folders ({', '.join(sorted(tops))})")
 
 
 def _inner_name(name: str) -> str:

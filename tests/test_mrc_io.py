@@ -407,3 +407,27 @@ def test_complex_integer_mode_3_is_refused_with_what_it_holds(tmp_path):
         "convert this one in the program that made it."
     )
     assert path.read_bytes() == before
+
+
+def write_imod_bytes(path, values: np.ndarray, flags: int) -> Path:
+    """A mode-0 file as IMOD writes it: its stamp, and its flag saying whether bytes are signed."""
+    with mrcfile.new(path) as handle:
+        handle.set_data(values.view(np.int8))
+        handle.voxel_size = 10.0
+        extra = bytearray(bytes(handle.header.extra2))
+        extra[40:48] = np.array([1146047817, flags], dtype="<i4").tobytes()
+        handle.header.extra2 = bytes(extra)
+    return path
+
+
+def test_imod_bytes_are_unsigned_unless_its_flag_says_signed(tmp_path):
+    values = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)
+    unsigned = read_mrc(write_imod_bytes(tmp_path / "imod.mrc", values, flags=0))
+    assert unsigned.data.dtype == np.uint8 and isinstance(unsigned.data, np.memmap)
+    np.testing.assert_array_equal(unsigned.data, values)
+    signed = read_mrc(write_imod_bytes(tmp_path / "signed.mrc", values, flags=1))
+    np.testing.assert_array_equal(signed.data, values.view(np.int8))
+    # Without IMOD's stamp, mode 0 is signed, as MRC2014 says.
+    with mrcfile.new(tmp_path / "plain.mrc", data=values.view(np.int8)) as handle:
+        handle.voxel_size = 10.0
+    assert read_mrc(tmp_path / "plain.mrc").data.dtype == np.int8

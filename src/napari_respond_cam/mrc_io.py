@@ -347,7 +347,24 @@ def _read_raw(path: Path, use_mmap: bool, permissive: bool) -> tuple[np.ndarray,
     opener = mrcfile.mmap if use_mmap else mrcfile.open
     with opener(path, mode="r", permissive=permissive) as mrc:
         # The memmap keeps its own mapping, so it stays valid after close.
-        return mrc.data, mrc.header.copy()
+        data, header = mrc.data, mrc.header.copy()
+    if data is not None and data.dtype == np.int8 and _imod_unsigned_bytes(header):
+        data = data.view(np.uint8)
+    return data, header
+
+
+#: IMOD's mark in the header (bytes 152-155), and its flag for signed bytes (156-159).
+_IMOD_STAMP = 1146047817
+_IMOD_SIGNED_BYTES = 1
+
+
+def _imod_unsigned_bytes(header: np.recarray) -> bool:
+    """Whether an IMOD file says its mode-0 bytes are unsigned (0 to 255), as IMOD
+    writes them unless told otherwise; MRC2014 and mrcfile read mode 0 as signed."""
+    order = header.nx.dtype.byteorder
+    words = np.frombuffer(bytes(header.extra2)[40:48], dtype=np.dtype(np.int32).newbyteorder(order))
+    stamp, flags = (int(w) for w in words)
+    return stamp == _IMOD_STAMP and not flags & _IMOD_SIGNED_BYTES
 
 
 def _read_permissively(

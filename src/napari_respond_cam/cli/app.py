@@ -12,6 +12,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import RespondCamError
@@ -36,9 +37,16 @@ _USER_ERRORS = (
 )
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A parser whose mistakes read as one line, as the commands' own errors do."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    """The parser with every subcommand registered (subcommands share its class)."""
+    parser = _OneLineErrors(
         prog=PROGRAM,
         description="Respond-CAM and Grad-CAM explanations of 3D CNNs on tomograms.",
     )

@@ -1,0 +1,28 @@
+"""respond-cam as a program: arguments it cannot use are one line on stderr, exit code 2."""
+
+import pytest
+
+from napari_respond_cam.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["explain", "t.mrc", "--model", "m", "--out", "o", "--stride", "8.5"],
+            "respond-cam explain: error: argument --stride: invalid int value: '8.5' "
+            "(see respond-cam explain --help)",
+        ),
+        (
+            ["explain", "t.mrc", "--model", "m", "--out", "o", "--preprocessing", "zscore"],
+            "respond-cam explain: error: argument --preprocessing: invalid choice: 'zscore'",
+        ),
+        ([], "respond-cam: error: the following arguments are required: COMMAND"),
+    ],
+)
+def test_unusable_arguments_are_one_line_and_exit_2(argv, line, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1

@@ -13,7 +13,9 @@ from napari_respond_cam import (
     region_target,
     target_layers,
 )
+from napari_respond_cam.engine.batch_cam import check_input_fits
 from napari_respond_cam.engine.explanation import Explanation
+from napari_respond_cam.engine.run_setup import RunSetup
 from tiny_classifier import tiny_cnn1
 from toy_models import DenseHead, TinyUNet
 
@@ -171,3 +173,15 @@ def test_batch_size_names_every_front_end():
     )
     with pytest.raises(RespondCamError, match=message):
         explain(dense_head(), samples(), "pool", batch_size=2.0)
+
+
+def test_an_input_a_fixed_size_model_cannot_take_fails_in_one_line_before_any_work():
+    model = tiny_cnn1()
+    setup = RunSetup.prepare(model, "maxpool2", method="respond", precision="fp32", device=None)
+    check_input_fits(setup, (16, 16, 16))  # its own size: runs quietly
+    with pytest.raises(RespondCamError) as refused:
+        check_input_fits(setup, (12, 12, 12))
+    message = str(refused.value)
+    assert message.startswith("The model takes inputs of (16, 16, 16) voxels (its input_shape)")
+    assert "--window 16 on the command line" in message and "\n" not in message
+    assert model.training is False  # left as found

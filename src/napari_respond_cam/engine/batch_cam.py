@@ -122,6 +122,21 @@ def _forward(setup: RunSetup, inputs: torch.Tensor) -> Any:
         raise _model_error(inputs, setup.spec, err) from err
 
 
+def _one_line(err: Exception) -> str:
+    # A message is one line on the command line and in a notification.
+    return " ".join(str(err).split()).rstrip(".")
+
+
+def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> None:
+    """Run the model once on zeros of ``spatial`` shape, so an input it cannot take
+    (a window other than a fixed-input model's size) fails before any real work."""
+    batch = setup.fixed_batch_size or 1
+    channels = setup.spec.channels or 1
+    zeros = torch.zeros((batch, channels, *spatial), dtype=setup.dtype, device=setup.device)
+    with setup.running(), torch.no_grad():
+        _forward(setup, zeros)
+
+
 def _is_out_of_memory(err: RuntimeError) -> bool:
     # The CPU allocator reports a failed allocation as a plain RuntimeError.
     return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
@@ -147,8 +162,9 @@ def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> Re
     if spec.shape is not None and size != spec.shape[1:]:
         return RespondCamError(
             f"The model takes inputs of {spec.shape[1:]} voxels (its input_shape) and raised "
-            f"an error on a batch of {size} voxels: {err}\nA model with a fixed input size "
-            "dictates the size of the samples, and the window of a tiled volume: leave the "
+            f"an error on a batch of {size} voxels: {_one_line(err)}. A model with a fixed "
+            "input size dictates the size of the samples, and the window of a tiled volume: "
+            "leave the "
             f"window unset, or set it to the model's size ({setting('window', spec.shape[1:])})."
         )
     expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
@@ -156,8 +172,8 @@ def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> Re
         expected = f" (one sample shaped {spec.shape})"
     return RespondCamError(
         f"The model raised an error on an input batch of shape {tuple(inputs.shape)}: "
-        f"{err}\nIf the input's channels or size differ from those the model was trained "
-        f"on{expected}, pass inputs that fit; otherwise the error is the model's own."
+        f"{_one_line(err)}. If the input's channels or size differ from those the model was "
+        f"trained on{expected}, pass inputs that fit; otherwise the error is the model's own."
     )
 
 

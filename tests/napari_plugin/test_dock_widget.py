@@ -422,7 +422,7 @@ def test_preprocessing_picker_offers_the_models_own_first_and_reaches_the_core(
 
 
 def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
-    viewer, widget, qtbot
+    viewer, widget, qtbot, new_notifications
 ):
     widget._model.voxel_size_a = 11.4
     viewer.add_image(noise_volume((32, 32, 32)), name="fine", scale=(5.7,) * 3, units="angstrom")
@@ -431,6 +431,9 @@ def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
     widget.binning.value = 1
     assert "bin it by 2" in widget.results.value
     assert "the 'binning' control set to 2 in napari" in widget.results.value
+    run(widget, qtbot)
+    assert any("bin it by 2" in message for message in new_notifications())
+    assert widget.results.value.startswith("fine: The tomogram's voxels are 5.7 Å")
     widget.binning.value = 2
     run(widget, qtbot)
     [layer] = heatmaps(viewer)

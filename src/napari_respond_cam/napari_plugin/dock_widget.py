@@ -529,9 +529,10 @@ class RespondCamWidget(Container):
         for layer_data in layers:
             show_heatmap(self._viewer, layer_data)
         self._outcome_shown = True
-        self.results.value = "\n".join(
-            [summary_text(outcome.summary), colour_scale_text(layers), self._toggle_hint()]
-        )
+        lines = [summary_text(outcome.summary), colour_scale_text(layers), self._toggle_hint()]
+        # A voxel-size mismatch stays in view beside the numbers it puts in doubt.
+        warning = request.voxel_size_warning
+        self.results.value = "\n".join([warning, *lines] if warning else lines)
 
     def _finished(self) -> None:
         self._job = None

@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import RespondCamError, explain
+from napari_respond_cam import RespondCamError, explain, explain_volume
 from napari_respond_cam.engine.preprocessing import (
     PREPROCESSING_LABELS,
     IntensityStatistics,
     Preprocessing,
+    StatisticsTensors,
     resolve_preprocessing,
     statistics_of,
 )
+from napari_respond_cam.engine.run_setup import RunSetup
 from tiny_classifier import tiny_cnn1
 
 NO_PERCENTILES = (float("nan"),)
@@ -140,3 +142,61 @@ def test_the_names_are_listed_without_importing_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        Preprocessing("zscore-window"),
+        Preprocessing("zscore-tomogram", invert=True),
+        Preprocessing("percentile", low=5, high=95),
+    ],
+)
+def test_half_inputs_of_raw_voxel_values_are_scaled_in_float32(chosen):
+    # Centred raw values of ~800 square to ~640 000, past float16's largest, 65 504.
+    raw = np.random.default_rng(2).normal(3000, 800, size=(2, 1, 6, 6, 6))
+    half = torch.from_numpy(raw).half()
+    statistics = statistics_of(half.float(), chosen)
+    before = half.clone()
+    out = chosen.apply(half, statistics)
+    expected = chosen.apply(half.float(), statistics)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert expected.abs().max() > 0.5  # a real scaling, not zeros
+    np.testing.assert_allclose(out.float(), expected, rtol=1e-3, atol=1e-3)
+    assert torch.equal(half, before)
+
+
+def test_inputs_come_out_in_the_dtype_asked_for():
+    x = torch.tensor([[[1.0, 2, 3, 6]]], dtype=torch.float64)
+    out = Preprocessing("zscore-window").apply(x, dtype=torch.float16)
+    assert out.dtype == torch.float16
+    expected = (np.array([1, 2, 3, 6]) - 3) / np.sqrt(3.5)
+    np.testing.assert_allclose(out[0, 0].double(), expected, rtol=1e-3)
+    assert Preprocessing().apply(x, dtype=torch.float32).dtype == torch.float32
+
+
+def test_a_half_model_explains_raw_voxels_as_the_float_model_does():
+    volume = np.random.default_rng(0).normal(3000, 800, (24, 20, 18)).astype(np.float32)
+    before = volume.copy()
+    options = {"target": 1, "stride": 8, "preprocessing": "zscore-window"}
+    reference = explain_volume(tiny_cnn1(), volume, "maxpool2", **options)
+    halved = explain_volume(tiny_cnn1().half(), volume, "maxpool2", **options)
+    top = np.abs(reference).max()
+    assert top > 0
+    np.testing.assert_allclose(halved, reference, rtol=0, atol=1e-2 * top)
+    np.testing.assert_array_equal(volume, before)
+
+
+def test_the_setup_holds_the_statistics_on_its_device_in_float32():
+    model = tiny_cnn1()
+    chosen = Preprocessing("percentile", low=10, high=90)
+    setup = RunSetup.prepare(
+        model, "maxpool2", method="respond", precision="fp32", device="cpu", preprocessing=chosen
+    )
+    x = torch.arange(11.0).reshape(1, 1, 11)
+    held = setup.with_statistics(statistics_of(x, chosen)).statistics
+    assert isinstance(held, StatisticsTensors)
+    assert [held.low.item(), held.high.item()] == [1.0, 9.0]
+    assert held.low.dtype == torch.float32 and held.low.device.type == "cpu"
+    scaled = chosen.apply(x, held)
+    np.testing.assert_allclose(scaled[0, 0], np.clip((np.arange(11) - 1) / 8, 0, 1), rtol=1e-6)

@@ -120,35 +120,54 @@ class Preprocessing:
         )
 
     def apply(
-        self, inputs: torch.Tensor, statistics: IntensityStatistics | None = None
+        self,
+        inputs: torch.Tensor,
+        statistics: IntensityStatistics | StatisticsTensors | None = None,
+        dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
         """The network's input for raw ``inputs`` ``(N, C, *spatial)``, on their device.
 
-        ``statistics`` are the tomogram's (required by :attr:`needs_volume_statistics`).
-        Computed in the inputs' dtype; the inputs are not modified.
+        ``statistics`` are the tomogram's (required by :attr:`needs_volume_statistics`),
+        best as :meth:`IntensityStatistics.tensors` made once for the device: given as
+        numbers, they are copied to the device on every call. Computed in at least
+        float32 (squares of raw 16-bit voxel values overflow float16) and returned as
+        ``dtype`` (the inputs' by default); the inputs are not modified.
         """
+        dtype = inputs.dtype if dtype is None else dtype
+        if self.kind == NONE and not self.invert:
+            return inputs.to(dtype)
+        import torch
+
+        compute = torch.promote_types(inputs.dtype, torch.float32)
+        values = inputs.to(compute)
         axes = tuple(range(2, inputs.ndim))
         if self.kind == WINDOW_ZSCORE:
-            mean = inputs.mean(dim=axes, keepdim=True)
-            centred = inputs - mean
+            mean = values.mean(dim=axes, keepdim=True)
+            centred = values - mean
             std = centred.square().mean(dim=axes, keepdim=True).sqrt()
             scaled = centred / std.masked_fill(std == 0, 1.0)
         elif self.kind == TOMOGRAM_ZSCORE:
-            mean, std = _per_channel(self._statistics(statistics), inputs, "mean", "std")
-            scaled = (inputs - mean) / std.masked_fill(std == 0, 1.0)
+            held = self._tensors(statistics, values)
+            mean, std = held.per_channel(values.ndim, "mean", "std")
+            scaled = (values - mean) / std.masked_fill(std == 0, 1.0)
         elif self.kind == PERCENTILE:
-            low, high = _per_channel(self._statistics(statistics), inputs, "low", "high")
+            held = self._tensors(statistics, values)
+            low, high = held.per_channel(values.ndim, "low", "high")
             span = (high - low).masked_fill(high == low, 1.0)
-            scaled = ((inputs - low) / span).clamp(0.0, 1.0)
+            scaled = ((values - low) / span).clamp(0.0, 1.0)
         else:
-            scaled = inputs
-        if not self.invert:
-            return scaled
-        return 1.0 - scaled if self.kind == PERCENTILE else -scaled
+            scaled = values
+        if self.invert:
+            scaled = 1.0 - scaled if self.kind == PERCENTILE else -scaled
+        return scaled.to(dtype)
 
-    def _statistics(self, statistics: IntensityStatistics | None) -> IntensityStatistics:
+    def _tensors(
+        self, statistics: IntensityStatistics | StatisticsTensors | None, values: torch.Tensor
+    ) -> StatisticsTensors:
         if statistics is None:
             raise ValueError(f"The preprocessing {self.kind!r} needs the tomogram's statistics.")
+        if isinstance(statistics, IntensityStatistics):
+            return statistics.tensors(values.device, values.dtype)
         return statistics
 
 
@@ -167,12 +186,53 @@ class IntensityStatistics:
         The preprocessing's ``low`` and ``high`` percentiles per channel (linear
         interpolation, as ``numpy.percentile``), of the voxels as float32; ``nan``
         where the preprocessing needs none.
+    percentiles : (float, float) or None
+        Which percentiles ``low`` and ``high`` are (the preprocessing's ``low`` and
+        ``high``); ``None`` when none were computed.
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
     low: tuple[float, ...]
     high: tuple[float, ...]
+    percentiles: tuple[float, float] | None = None
+
+    @property
+    def channels(self) -> int:
+        """How many channels they describe."""
+        return len(self.mean)
+
+    def tensors(self, device: torch.device, dtype: torch.dtype) -> StatisticsTensors:
+        """The statistics as tensors on ``device``: one copy, made once per run."""
+        import torch
+
+        fields = (self.mean, self.std, self.low, self.high)
+        # One array, so one copy; the percentiles' single nan stands for every channel.
+        values = np.stack(
+            [np.broadcast_to(np.asarray(f, np.float64), self.channels) for f in fields]
+        )
+        mean, std, low, high = torch.from_numpy(values).to(device, dtype)
+        return StatisticsTensors(mean, std, low, high)
+
+
+@dataclass(frozen=True)
+class StatisticsTensors:
+    """:class:`IntensityStatistics` as ``(C,)`` tensors on the run's device.
+
+    Made once per run, so that a batch copies nothing to the device but its windows:
+    building tensors from Python numbers per batch is a blocking copy that waits for
+    the device's queued work.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+
+    def per_channel(self, ndim: int, *names: str) -> list[torch.Tensor]:
+        """The named statistics shaped ``(1, C, 1, ...)`` to broadcast over ``ndim`` axes."""
+        shape = (1, -1) + (1,) * (ndim - 2)
+        return [getattr(self, name).reshape(shape) for name in names]
 
 
 def statistics_of(batch: Any, preprocessing: Preprocessing) -> IntensityStatistics:
@@ -196,14 +256,8 @@ def statistics_of(batch: Any, preprocessing: Preprocessing) -> IntensityStatisti
         std=tuple(float(v) for v in wide.std(axis=1)),
         low=tuple(float(b[0]) for b in bounds),
         high=tuple(float(b[1]) for b in bounds),
+        percentiles=preprocessing.percentiles if percentiles else None,
     )
-
-
-def _per_channel(
-    statistics: IntensityStatistics, inputs: torch.Tensor, *names: str
-) -> list[torch.Tensor]:
-    shape = (1, -1) + (1,) * (inputs.ndim - 2)
-    return [inputs.new_tensor(getattr(statistics, name)).reshape(shape) for name in names]
 
 
 def resolve_preprocessing(choice: Preprocessing | str | None, model: Any) -> Preprocessing:

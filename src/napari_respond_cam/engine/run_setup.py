@@ -24,6 +24,7 @@ from .preprocessing import (
     NO_PREPROCESSING,
     IntensityStatistics,
     Preprocessing,
+    StatisticsTensors,
     resolve_preprocessing,
 )
 
@@ -55,8 +56,9 @@ class RunSetup:
         The batch size a model was exported with, which every batch is padded to.
     preprocessing : Preprocessing
         What raw inputs go through on the device before the forward pass.
-    statistics : IntensityStatistics or None
-        The tomogram's statistics, for a preprocessing that needs them.
+    statistics : StatisticsTensors or None
+        The tomogram's statistics, for a preprocessing that needs them, already on
+        ``device``.
     """
 
     model: nn.Module
@@ -70,7 +72,7 @@ class RunSetup:
     dtype: torch.dtype
     fixed_batch_size: int | None
     preprocessing: Preprocessing = NO_PREPROCESSING
-    statistics: IntensityStatistics | None = None
+    statistics: StatisticsTensors | None = None
 
     @classmethod
     def prepare(
@@ -110,13 +112,24 @@ class RunSetup:
             preprocessing=chosen,
         )
 
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype raw inputs cross to the device in: the model's, or at least float32
+        when they are preprocessed there (raw voxel values overflow float16)."""
+        if self.preprocessing == NO_PREPROCESSING:
+            return self.dtype
+        return torch.promote_types(self.dtype, torch.float32)
+
     def with_statistics(self, statistics: IntensityStatistics) -> RunSetup:
-        """The same setup with the tomogram's statistics for its preprocessing."""
-        return replace(self, statistics=statistics)
+        """The same setup with the tomogram's statistics for its preprocessing, copied
+        to the run's device once."""
+        held = statistics.tensors(self.device, torch.promote_types(self.dtype, torch.float32))
+        return replace(self, statistics=held)
 
     def model_input(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Raw ``inputs`` on the device as the network takes them (preprocessed)."""
-        return self.preprocessing.apply(inputs, self.statistics)
+        """Raw ``inputs`` on the device as the network takes them: preprocessed, in the
+        model's dtype."""
+        return self.preprocessing.apply(inputs, self.statistics, self.dtype)
 
     def batch_size(self, requested: int | None, default: int) -> int:
         """Samples per pass: the exported size, else the one requested, else ``default``."""

@@ -5,6 +5,7 @@ import pytest
 
 from napari_respond_cam.engine.preprocessing import Preprocessing, statistics_of
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.tiling.progress import Cancelled
 from napari_respond_cam.tiling.volume_source import VolumeSource
 from napari_respond_cam.tiling.volume_statistics import volume_statistics
 
@@ -26,8 +27,9 @@ class SlicedOnly:
         return block
 
 
-def streamed(volume, preprocessing=PERCENTILE, block_voxels=1000, ndim=3):
-    return volume_statistics(VolumeSource(volume, ndim, None), preprocessing, block_voxels)
+def streamed(volume, preprocessing=PERCENTILE, block_voxels=1000, ndim=3, progress=None):
+    source = VolumeSource(volume, ndim, None)
+    return volume_statistics(source, preprocessing, block_voxels, progress=progress)
 
 
 def test_hand_computed_statistics_of_a_small_volume():
@@ -76,3 +78,42 @@ def test_channels_have_statistics_of_their_own_and_z_scoring_reads_once():
     np.testing.assert_allclose(found.std, expected.std, rtol=1e-12)
     assert np.isnan(found.low).all() and np.isnan(found.high).all()
     assert sliced.reads == 6  # one plane (2 x 56 voxels) at a time, once
+
+
+class Recorder:
+    """A progress callback that remembers its calls and answers False from ``stop_at`` on."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def __call__(self, done, total):
+        self.calls.append((done, total))
+        return self.stop_at is None or done < self.stop_at
+
+
+def test_progress_counts_the_blocks_of_both_passes():
+    volume = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3)
+    progress = Recorder()
+    found = volume_statistics(volume, PERCENTILE, block_voxels=24, progress=progress)
+    # blocks of two 12-voxel planes: 3 per pass, two passes for the percentiles
+    assert progress.calls == [(done, 6) for done in range(7)]
+    assert found == statistics_of(volume[None, None], PERCENTILE)
+    assert found.percentiles == (2.5, 99.5)
+    z_scoring = Recorder()
+    volume_statistics(volume, "zscore-tomogram", block_voxels=24, progress=z_scoring)
+    assert z_scoring.calls == [(done, 3) for done in range(4)]
+
+
+def test_a_callback_answering_false_stops_the_pass_after_the_first_block():
+    data = np.random.default_rng(2).normal(size=(8, 6, 5)).astype(np.float32)
+    before = data.copy()
+    sliced = SlicedOnly(data)
+    progress = Recorder(stop_at=1)
+    with pytest.raises(Cancelled) as caught:
+        streamed(sliced, block_voxels=60, progress=progress)  # two planes a block: 4 a pass
+    assert sliced.reads == 1
+    assert progress.calls == [(0, 8), (1, 8)]
+    # in blocks, not windows: no window was explained
+    assert (caught.value.done, caught.value.total) == (None, None)
+    assert str(caught.value) == "Cancelled."
+    np.testing.assert_array_equal(data, before)

@@ -12,16 +12,21 @@ histogram), which finds the bin holding each wanted rank, and a second pass coun
 the lower 16 bits inside those bins only, which finds the voxel of that rank. The
 percentile is then interpolated linearly between neighbouring ranks, as
 ``numpy.percentile`` does. Memory: one block plus a few 65 536-bin histograms.
+
+On a large memory-mapped tomogram the passes take minutes, so they report progress
+in blocks read and stop between blocks when the caller asks (see ``progress``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..engine.preprocessing import PERCENTILE, IntensityStatistics, Preprocessing
+from .progress import Cancelled, ProgressCallback, report_progress
 from .volume_source import VolumeSource
 
 #: Voxels per block read (16 MB as float32); a block is at least one plane of the first axis.
@@ -33,24 +38,53 @@ _SIGN = np.uint32(1 << 31)
 
 
 def volume_statistics(
-    source: VolumeSource, preprocessing: Preprocessing, block_voxels: int = DEFAULT_BLOCK_VOXELS
+    volume: Any,
+    preprocessing: Preprocessing | str,
+    block_voxels: int = DEFAULT_BLOCK_VOXELS,
+    *,
+    progress: ProgressCallback | None = None,
+    spatial_dims: int = 3,
 ) -> IntensityStatistics:
-    """The per-channel statistics of ``source``'s volume that ``preprocessing`` needs.
+    """The per-channel statistics of a volume that ``preprocessing`` needs.
 
     Mean and standard deviation always (one pass); the preprocessing's ``low`` and
-    ``high`` percentiles only for ``"percentile"`` (two more passes), ``nan`` otherwise.
+    ``high`` percentiles only for ``"percentile"`` (one more pass), ``nan`` otherwise.
+    Pass them to ``explain_volume(..., statistics=...)`` to reuse them over several
+    calls on the same volume.
+
+    Parameters
+    ----------
+    volume : array-like or VolumeSource
+        ``(*spatial)`` or ``(C, *spatial)``, read block by block (a memmap, Dask or
+        zarr array is never loaded whole). Not modified.
+    preprocessing : Preprocessing or str
+        The preprocessing (or its name) the statistics are for.
+    block_voxels : int
+        Voxels per block read; a block is at least one plane of the first spatial axis.
+    progress : callable, optional
+        ``progress(done, total)`` counted in blocks read, over both passes: called
+        with ``done = 0`` before the first block and after each block. Returning
+        ``False`` (or raising :class:`Cancelled`) stops before the next block with
+        ``Cancelled`` (whose ``done`` is ``None``: no window was explained yet).
+    spatial_dims : int
+        The number of spatial axes, for a ``volume`` that is not a ``VolumeSource``.
     """
+    chosen = Preprocessing.from_json(preprocessing)
+    source = (
+        volume if isinstance(volume, VolumeSource) else VolumeSource(volume, spatial_dims, None)
+    )
     moments = [_Moments() for _ in range(source.channels)]
     high_bins = np.zeros((source.channels, _BINS), np.int64)
-    percentiles = preprocessing.kind == PERCENTILE
-    for block in _blocks(source, block_voxels):
+    percentiles = chosen.kind == PERCENTILE
+    blocks = _BlockCount(source, block_voxels, passes=2 if percentiles else 1, progress=progress)
+    for block in blocks.read():
         for channel, values in enumerate(block):
             moments[channel].add(values)
             if percentiles:
                 high_bins[channel] += np.bincount(_sort_keys(values) >> _HALF, minlength=_BINS)
     n_voxels = math.prod(source.shape)
     if percentiles:
-        bounds = _percentiles(source, block_voxels, high_bins, n_voxels, preprocessing.percentiles)
+        bounds = _percentiles(blocks, high_bins, n_voxels, chosen.percentiles)
     else:
         bounds = [(math.nan, math.nan)] * source.channels
     return IntensityStatistics(
@@ -58,17 +92,46 @@ def volume_statistics(
         std=tuple(m.std for m in moments),
         low=tuple(b[0] for b in bounds),
         high=tuple(b[1] for b in bounds),
+        percentiles=chosen.percentiles if percentiles else None,
     )
 
 
-def _blocks(source: VolumeSource, block_voxels: int) -> Iterator[np.ndarray]:
-    """The volume as blocks ``(C, k, *rest)`` of whole planes along the first axis."""
-    plane = math.prod(source.shape[1:])
-    step = max(1, block_voxels // plane)
-    rest = tuple(slice(0, n) for n in source.shape[1:])
-    for start in range(0, source.shape[0], step):
-        stop = min(start + step, source.shape[0])
-        yield source.read((slice(start, stop), *rest)).reshape(source.channels, -1)
+class _BlockCount:
+    """The volume's passes as blocks ``(C, voxels)`` of whole planes along the first axis,
+    reporting each block read to the caller's progress callback."""
+
+    def __init__(
+        self,
+        source: VolumeSource,
+        block_voxels: int,
+        passes: int,
+        progress: ProgressCallback | None,
+    ):
+        plane = math.prod(source.shape[1:])
+        self.source = source
+        self.step = max(1, block_voxels // plane)
+        self.progress = progress
+        self.done = 0
+        self.total = passes * math.ceil(source.shape[0] / self.step)
+
+    def read(self) -> Iterator[np.ndarray]:
+        """One pass over the volume, block by block."""
+        source = self.source
+        rest = tuple(slice(0, n) for n in source.shape[1:])
+        for start in range(0, source.shape[0], self.step):
+            self._report()
+            stop = min(start + self.step, source.shape[0])
+            yield source.read((slice(start, stop), *rest)).reshape(source.channels, -1)
+            self.done += 1
+        if self.done == self.total:
+            self._report()
+
+    def _report(self) -> None:
+        try:
+            report_progress(self.progress, self.done, self.total)
+        except Cancelled:
+            # Counted in blocks, not windows: no window was explained yet.
+            raise Cancelled() from None
 
 
 class _Moments:
@@ -105,8 +168,7 @@ def _key_value(key: int) -> float:
 
 
 def _percentiles(
-    source: VolumeSource,
-    block_voxels: int,
+    blocks: _BlockCount,
     high_bins: np.ndarray,
     n_voxels: int,
     percentiles: tuple[float, float],
@@ -124,7 +186,7 @@ def _percentiles(
         for channel, found in enumerate(wanted)
         for upper, _ in found
     }
-    for block in _blocks(source, block_voxels):
+    for block in blocks.read():
         for channel, values in enumerate(block):
             keys = _sort_keys(values)
             uppers = keys >> _HALF

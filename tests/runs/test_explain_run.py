@@ -23,6 +23,8 @@ from napari_respond_cam.runs.explain_run import (
 )
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
 from napari_respond_cam.runs.summary import summary_text
+from napari_respond_cam.tiling import volume_explainer
+from napari_respond_cam.tiling import volume_statistics as volume_statistics_module
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 from toy_models import GapHead, TinyUNet
 
@@ -295,3 +297,44 @@ def test_a_binning_that_does_not_fit_is_refused_before_any_work():
     with pytest.raises(RespondCamError, match=r"from 1 to the volume's shortest side \(16"):
         run_explanation(request(model, x, binning=17), progress)
     assert progress.calls == []
+
+
+def test_all_classes_read_the_tomograms_statistics_once(monkeypatch):
+    calls = []
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            calls.append(args[1])
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    # Both names the code may look the function up under.
+    for module in (volume_statistics_module, volume_explainer):
+        monkeypatch.setattr(module, "volume_statistics", counted(module.volume_statistics))
+    model, x = tiny_cnn1(), noise_volume((16, 16, 24)) * 400 + 3000
+    before = x.copy()
+    chosen = Preprocessing("percentile", low=2, high=98)
+    progress = Recorder()
+
+    outcome = run_explanation(request(model, x, target="all", preprocessing=chosen), progress)
+
+    assert calls == [chosen]
+    statistics = volume_statistics_module.volume_statistics(x, chosen)
+    for k in range(3):
+        alone = explain_volume(
+            model, x, "maxpool2", target=k, stride=8, preprocessing=chosen, statistics=statistics
+        )
+        np.testing.assert_allclose(outcome.heatmap[k], alone, rtol=1e-6)
+    # the statistics pass in blocks (one block, two passes), then 2 windows x 3 classes
+    assert progress.calls[:3] == [(0, 2), (1, 2), (2, 2)]
+    assert progress.calls[3:] == [(0, 6), (2, 6), (2, 6), (4, 6), (4, 6), (6, 6)]
+    np.testing.assert_array_equal(x, before)
+
+
+def test_cancelling_the_statistics_pass_stops_an_all_classes_run_before_any_window():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 24))
+    progress = Recorder(stop_after=0)
+    with pytest.raises(Cancelled):
+        run_explanation(request(model, x, target="all", preprocessing="percentile"), progress)
+    assert progress.calls == [(0, 2)]

@@ -11,12 +11,18 @@ import torch
 from torch import nn
 
 from napari_respond_cam import Cancelled, explain, explain_volume, region_target
-from napari_respond_cam.engine.preprocessing import Preprocessing
+from napari_respond_cam.engine.preprocessing import (
+    IntensityStatistics,
+    Preprocessing,
+    StatisticsTensors,
+)
+from napari_respond_cam.engine.run_setup import RunSetup
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling.overlap import BatchOverlap
+from napari_respond_cam.tiling.volume_statistics import volume_statistics
 from toy_models import GapHead, TinyUNet
 
 
@@ -398,3 +404,148 @@ def test_the_demo_model_explains_a_raw_int16_tomogram_as_the_float_one(tmp_path)
         model, raw.astype(np.float32), "maxpool2", preprocessing="none", **options
     )
     assert not np.allclose(without, on_floats)
+
+
+class Counted:
+    """Wraps a function, counting its calls."""
+
+    def __init__(self, function):
+        self.function, self.calls = function, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+def test_statistics_given_in_advance_are_used_without_reading_them_again(volume, monkeypatch):
+    model, raw = small_cnn(), volume * 300 + 1000
+    chosen = Preprocessing("percentile", low=5, high=95)
+    computed = explain_volume(model, raw, "maxpool2", target=1, preprocessing=chosen)
+    statistics = volume_statistics(raw, chosen)
+    counted = Counted(volume_explainer.volume_statistics)
+    monkeypatch.setattr(volume_explainer, "volume_statistics", counted)
+    given = explain_volume(
+        model, raw, "maxpool2", target=1, preprocessing=chosen, statistics=statistics
+    )
+    assert counted.calls == 0
+    np.testing.assert_array_equal(given, computed)
+
+
+@pytest.mark.parametrize(
+    ("preprocessing", "computed_for", "message"),
+    [
+        (
+            "percentile",
+            "zscore-tomogram",
+            r"hold no percentiles, but the preprocessing scales with the 1-99 % percentiles; "
+            r"compute them on this volume with napari_respond_cam\.tiling\.volume_statistics",
+        ),
+        (
+            Preprocessing("percentile", low=5, high=95),
+            "percentile",
+            r"hold the 1-99 % percentiles, but the preprocessing scales with the 5-95 %",
+        ),
+    ],
+)
+def test_statistics_that_do_not_fit_the_preprocessing_are_refused(
+    volume, preprocessing, computed_for, message
+):
+    before = volume.copy()
+    statistics = volume_statistics(volume, computed_for)
+    with pytest.raises(RespondCamError, match=message):
+        explain_volume(
+            small_cnn(), volume, "maxpool2", preprocessing=preprocessing, statistics=statistics
+        )
+    np.testing.assert_array_equal(volume, before)
+
+
+def test_statistics_of_another_channel_count_are_refused(volume):
+    before = volume.copy()
+    two = volume_statistics(np.stack([volume, volume]), "zscore-tomogram")
+    with pytest.raises(RespondCamError, match=r"describe 2 channel\(s\) but the volume has 1; "):
+        explain_volume(
+            small_cnn(), volume, "maxpool2", preprocessing="zscore-tomogram", statistics=two
+        )
+    np.testing.assert_array_equal(volume, before)
+
+
+def test_the_statistics_pass_reports_its_blocks_before_the_windows(volume):
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+
+    explain_volume(small_cnn(), volume, "maxpool2", preprocessing="percentile", progress=progress)
+    # one block holds the whole volume: one pass for the moments, one for the percentiles
+    assert calls[:3] == [(0, 2), (1, 2), (2, 2)]
+    assert calls[3] == (0, 12) and calls[-1] == (12, 12)
+
+
+def test_cancelling_before_the_statistics_pass_reads_nothing(volume):
+    model = small_cnn()
+    events = []
+    model.register_forward_hook(lambda module, args, output: events.append(("forward", "")))
+    out = np.zeros(volume.shape, np.float32)
+    watched = WatchedVolume(volume, events)
+    with pytest.raises(Cancelled):
+        explain_volume(
+            model, watched, "maxpool2", preprocessing="percentile", out=out, progress=stop_at_once
+        )
+    assert events == [] and not out.any()  # neither the statistics nor a window were read
+
+
+def stop_at_once(done, total):
+    return False
+
+
+def test_a_batch_reuses_the_statistics_put_on_the_device_once(volume, monkeypatch):
+    seen = []
+    apply = Preprocessing.apply
+
+    def recording(self, inputs, statistics=None, dtype=None):
+        seen.append(statistics)
+        return apply(self, inputs, statistics, dtype)
+
+    made = []
+    tensors = IntensityStatistics.tensors
+
+    def counted(self, device, dtype):
+        made.append(dtype)
+        return tensors(self, device, dtype)
+
+    monkeypatch.setattr(Preprocessing, "apply", recording)
+    monkeypatch.setattr(IntensityStatistics, "tensors", counted)
+    explain_volume(small_cnn(), volume, "maxpool2", preprocessing="percentile", batch_size=2)
+    assert len(seen) == 6  # 12 windows, 2 a batch
+    assert all(isinstance(s, StatisticsTensors) and s is seen[0] for s in seen)
+    assert seen[0].low.dtype == torch.float32
+    assert made == [torch.float32]
+
+
+@pytest.mark.gpu
+def test_on_cuda_a_batchs_preprocessing_copies_nothing_to_the_device(volume):
+    chosen = Preprocessing("percentile", low=5, high=95)
+    statistics = volume_statistics(volume, chosen)
+    setup = RunSetup.prepare(
+        small_cnn(),
+        "maxpool2",
+        method="respond",
+        precision="fp32",
+        device="cuda",
+        preprocessing=chosen,
+    ).with_statistics(statistics)
+    assert setup.statistics.low.device.type == "cuda"
+    window = torch.from_numpy(volume[None, None, :16, :16, :16])
+    inputs = window.to("cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # a blocking host-to-device copy raises
+    try:
+        first, second = setup.model_input(inputs), setup.model_input(inputs)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    expected = chosen.apply(window, statistics)
+    np.testing.assert_allclose(first.cpu(), expected, rtol=1e-6, atol=1e-7)
+    assert torch.equal(first, second)
+    on_cpu = explain_volume(small_cnn(), volume, "maxpool2", preprocessing=chosen)
+    on_gpu = explain_volume(small_cnn(), volume, "maxpool2", preprocessing=chosen, device="cuda")
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-4, atol=1e-7)

@@ -9,6 +9,10 @@ that window. No Qt, no napari: this runs (and is tested) anywhere.
 
 With ``binning`` above 1 the model sees a block-averaged view of the volume (binned
 lazily, block by block) and the map comes back on the volume's own grid.
+
+A tiled run whose preprocessing needs the tomogram's statistics reads them once, for
+every class, before the first window: progress first counts that pass in blocks,
+then the windows (of all classes, on one count).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.options import ALL_CLASSES
-from ..engine.preprocessing import resolve_preprocessing
+from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..errors import RespondCamError
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
@@ -110,7 +114,8 @@ def run_explanation(
     request : ExplainRequest
     progress : callable, optional
         Called before the first and after each batch with the number of windows done
-        and in all.
+        and in all; before that, for a tiled run whose preprocessing needs the
+        tomogram's statistics, with the blocks of their pass read and in all.
 
     Returns
     -------
@@ -129,8 +134,38 @@ def run_explanation(
         outcome = _explain_tiled(request, volume, progress)
     if volume is request.volume:
         return outcome
-    heatmap = unbin(outcome.heatmap, settings.binning, tuple(request.volume.shape[-3:]))
-    return dataclasses.replace(outcome, heatmap=heatmap)
+    return dataclasses.replace(outcome, heatmap=on_volume_grid(outcome.heatmap, request))
+
+
+def on_volume_grid(heatmap: np.ndarray, request: ExplainRequest) -> np.ndarray:
+    """A map of the volume the model saw (``binned``) on the request's volume's grid."""
+    binning = request.settings.binning
+    if binning == 1:
+        return heatmap
+    return unbin(heatmap, binning, tuple(request.volume.shape[-3:]))
+
+
+def tomogram_statistics(
+    request: ExplainRequest, volume: Any, progress: ProgressCallback | None = None
+) -> IntensityStatistics | None:
+    """The statistics of ``volume`` (the one the model sees) that the run's preprocessing
+    needs, read once for all its windows and classes; ``None`` when it needs none.
+
+    ``progress`` counts the blocks read and may answer ``False`` to stop. The settings
+    are checked first: a wrong window or stride fails before the pass, not minutes later.
+    """
+    from ..tiling.volume_explainer import VolumeExplainer
+    from ..tiling.volume_statistics import volume_statistics
+
+    settings = request.settings
+    preprocessing = resolve_preprocessing(settings.preprocessing, request.model)
+    if not preprocessing.needs_volume_statistics:
+        return None
+    one_target = None if settings.target == ALL_CLASSES else settings.target
+    checked = VolumeExplainer(
+        request.model, volume, target=one_target, **settings.tiling_arguments()
+    )
+    return volume_statistics(checked.source, preprocessing, progress=progress)
 
 
 def binned(volume: Any, binning: int) -> Any:
@@ -164,7 +199,9 @@ def _explain_whole(
 def _explain_tiled(
     request: ExplainRequest, volume: Any, progress: ProgressCallback | None
 ) -> ExplainOutcome:
-    heatmap, windows = _tiled_heatmap(request, volume, request.settings.target, progress)
+    # explain_volume reads the statistics itself, after checking the settings.
+    target = request.settings.target
+    heatmap, windows = _tiled_heatmap(request, volume, target, None, progress)
     return ExplainOutcome(request, heatmap, summarise_windows([windows], request.class_names))
 
 
@@ -178,9 +215,12 @@ def _explain_tiled_per_class(
             "This model does not say how many classes it has, so 'all classes' cannot be "
             "tiled; pick the predicted class or give the model class_names."
         )
+    # Read once for all classes, not once per class's explain_volume.
+    statistics = tomogram_statistics(request, volume, progress)
     maps, records = [], []
     for k in range(n_classes):
-        heatmap, windows = _tiled_heatmap(request, volume, k, _offset(progress, k, n_classes))
+        one_class = _offset(progress, k, n_classes)
+        heatmap, windows = _tiled_heatmap(request, volume, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
     return ExplainOutcome(request, np.stack(maps), summarise_windows(records, request.class_names))
@@ -193,7 +233,11 @@ def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressC
 
 
 def _tiled_heatmap(
-    request: ExplainRequest, volume: Any, target: Any, progress: ProgressCallback | None
+    request: ExplainRequest,
+    volume: Any,
+    target: Any,
+    statistics: IntensityStatistics | None,
+    progress: ProgressCallback | None,
 ) -> Any:
     """The tiled map of ``volume`` and its windows, placed in the request's volume's voxels."""
     from ..tiling.explain_volume import explain_volume
@@ -204,6 +248,7 @@ def _tiled_heatmap(
         target=target,
         progress=progress,
         return_windows=True,
+        statistics=statistics,
         **request.settings.tiling_arguments(),
     )
     binning = request.settings.binning

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..engine.batch_cam import check_gradients
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
-from ..engine.preprocessing import Preprocessing
+from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..engine.targets import Target
 from ..errors import RespondCamError
 from .progress import ProgressCallback
@@ -35,6 +35,7 @@ def explain_volume(
     out: Any = None,
     precision: str = DEFAULT_PRECISION,
     preprocessing: Preprocessing | str | None = None,
+    statistics: IntensityStatistics | None = None,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -89,7 +90,11 @@ def explain_volume(
         ``progress(done, total)`` in windows, called with ``done = 0`` before the
         first batch and after each batch. Returning ``False`` or raising
         :class:`Cancelled` stops before the next batch with ``Cancelled``
-        (``out``, when given, keeps the maps of the windows done).
+        (``out``, when given, keeps the maps of the windows done). When the
+        preprocessing needs the volume's statistics and none are given, their pass
+        comes first, reported in blocks read (``done`` from 0 to its own ``total``)
+        and cancelled the same way between blocks; then the windows count from 0:
+        a progress bar fills once for the statistics, then once for the windows.
     return_windows : bool
         Also return the per-window :class:`WindowPredictions` (position, target,
         score and class probabilities of each window).
@@ -107,7 +112,13 @@ def explain_volume(
         ``"zscore-window"``, ``"zscore-tomogram"``, ``"percentile"``). By default
         the model's own (its ``preprocessing`` attribute), or none. The statistics
         of ``"zscore-tomogram"`` and ``"percentile"`` are the whole volume's, read
-        once block by block before the first window.
+        once block by block before the first window unless given as ``statistics``.
+    statistics : IntensityStatistics, optional
+        The volume's statistics computed in advance, e.g. with
+        ``napari_respond_cam.tiling.volume_statistics.volume_statistics``, to reuse
+        over several calls (one per class, say) instead of reading the volume again
+        each time. Used only by a preprocessing that needs them; they must describe
+        the volume's channels and, for ``"percentile"``, its percentiles.
 
     Returns
     -------
@@ -119,7 +130,7 @@ def explain_volume(
     ------
     RespondCamError
         For a wrong layer, target, method, window, stride, batch size, device,
-        volume shape or output array, before the model runs.
+        volume shape, statistics or output array, before the model runs.
     Cancelled
         When ``progress`` asks to stop.
     """
@@ -135,6 +146,7 @@ def explain_volume(
         device=device,
         precision=precision,
         preprocessing=preprocessing,
+        statistics=statistics,
     )
     out = _output_array(out, explainer.grid.shape, explainer.source.array)
     windows = explainer.run(out, progress=progress)

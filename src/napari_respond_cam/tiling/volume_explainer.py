@@ -24,7 +24,7 @@ from torch import nn
 
 from ..engine.batch_cam import explain_batch
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
-from ..engine.preprocessing import IntensityStatistics, Preprocessing
+from ..engine.preprocessing import PERCENTILE, IntensityStatistics, Preprocessing
 from ..engine.run_setup import RunSetup
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..engine.transfers import HostCopy, staged, to_device
@@ -56,8 +56,9 @@ class VolumeExplainer:
     volume layout, device, preprocessing) without running the model, so mistakes
     surface before any work. :meth:`run` explains any consecutive range of the grid's
     windows, which lets a cluster split one volume into tasks; the tomogram's
-    statistics, when the preprocessing needs them, are read on the first run (one pass
-    over the volume) unless given as ``statistics``.
+    statistics, when the preprocessing needs them, are read on the first run (one or
+    two passes over the volume, reported to its ``progress`` in blocks) unless given as
+    ``statistics``: compute them once to share them between explainers of one volume.
     """
 
     def __init__(
@@ -84,12 +85,13 @@ class VolumeExplainer:
             device=device,
             preprocessing=preprocessing,
         )
-        if statistics is not None:
-            self.setup = self.setup.with_statistics(statistics)
         spec = self.setup.spec
         ndim = spec.spatial_dims or _spatial_dims_without_spec(window, volume)
         window = window_shape(window, spec.shape, ndim)
         self.source = VolumeSource(volume, len(window), spec.channels)
+        if statistics is not None and self.setup.preprocessing.needs_volume_statistics:
+            _check_statistics(statistics, self.setup.preprocessing, self.source.channels)
+            self.setup = self.setup.with_statistics(statistics)
         self.grid = window_grid(self.source.shape, window, stride)
         self.plan = _window_targets(target, len(self.grid))
         default = default_batch_size(self.setup.device.type)
@@ -108,11 +110,13 @@ class VolumeExplainer:
         """Explain windows ``indices`` (all by default), adding their maps into ``out``.
 
         ``out`` holds the region of the volume starting at voxel ``offset`` (the
-        origin by default) and must cover every window in ``indices``.
+        origin by default) and must cover every window in ``indices``. ``progress``
+        sees the statistics pass first, in blocks, when it is needed, then the windows.
         """
         indices = range(len(self.grid)) if indices is None else indices
         if self.setup.preprocessing.needs_volume_statistics and self.setup.statistics is None:
-            statistics = volume_statistics(self.source, self.setup.preprocessing)
+            preprocessing = self.setup.preprocessing
+            statistics = volume_statistics(self.source, preprocessing, progress=progress)
             self.setup = self.setup.with_statistics(statistics)
         offset = offset or (0,) * len(self.grid.shape)
         total = len(indices)
@@ -162,7 +166,7 @@ class VolumeExplainer:
     def _explain_batch(self, prepared: PreparedBatch) -> HostCopy:
         """Queue the batch on the device: maps weighted for blending, and the records."""
         device = self.setup.device
-        inputs = to_device(prepared.inputs, device, self.setup.dtype)
+        inputs = to_device(prepared.inputs, device, self.setup.input_dtype)
         batch = prepared.batch
         part = explain_batch(self.setup, inputs, self.plan.rows(batch.start, batch.stop))
         inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
@@ -187,6 +191,28 @@ class PreparedBatch:
     starts: np.ndarray
     inputs: torch.Tensor
     weights: torch.Tensor
+
+
+def _check_statistics(
+    statistics: IntensityStatistics, preprocessing: Preprocessing, channels: int
+) -> None:
+    """Refuse statistics given in advance that do not fit the volume or the preprocessing."""
+    redo = (
+        "compute them on this volume with napari_respond_cam.tiling.volume_statistics."
+        "volume_statistics(volume, preprocessing), or leave statistics out"
+    )
+    if statistics.channels != channels:
+        raise RespondCamError(
+            f"The statistics given describe {statistics.channels} channel(s) but the volume "
+            f"has {channels}; {redo}."
+        )
+    held = statistics.percentiles
+    if preprocessing.kind == PERCENTILE and held != preprocessing.percentiles:
+        what = "no percentiles" if held is None else f"the {held[0]:g}-{held[1]:g} % percentiles"
+        raise RespondCamError(
+            f"The statistics given hold {what}, but the preprocessing scales with the "
+            f"{preprocessing.low:g}-{preprocessing.high:g} % percentiles; {redo}."
+        )
 
 
 def _spatial_dims_without_spec(window: Any, volume: Any) -> int:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import save_model
+from napari_respond_cam import explain_volume, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
@@ -88,3 +88,46 @@ def test_all_classes_on_the_cluster_equal_in_process(cluster, inputs, tmp_path, 
         np.testing.assert_allclose(there[name].data, volume.data, rtol=0, atol=1e-6 * scale)
         assert there[name].header["labels"][1:] == volume.header["labels"][1:]
         assert there[name].header["labels"][4] == f"target: class {name[-5]}"
+
+
+def test_a_binned_split_file_with_tomogram_statistics_equals_in_process(cluster, inputs, tmp_path):
+    model_file, _ = inputs
+    raw = np.random.default_rng(1).normal(3000, 800, size=(40, 36, 34)).astype(np.float32)
+    tomogram = write_mrc(tmp_path / "big.mrc", raw, 5.7)
+    before = tomogram.read_bytes()
+    chosen = ["--bin", "2", "--preprocessing", "percentile", "--target", "1"]
+    here = run_cli(model_file, [tomogram], tmp_path / "here", *chosen)
+    split = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", "2"]
+    there = run_cli(model_file, [tomogram], tmp_path / "there", *chosen, *split)
+    expected, found = here["big_respondcam.mrc"], there["big_respondcam.mrc"]
+    assert found.data.shape == expected.data.shape == (40, 36, 34)
+    scale = float(np.abs(expected.data).max())
+    assert scale > 0
+    np.testing.assert_allclose(found.data, expected.data, rtol=0, atol=1e-6 * scale)
+    np.testing.assert_array_equal(found.data[0::2], found.data[1::2])  # binned cubes
+    assert found.voxel_size == pytest.approx((5.7, 5.7, 5.7))
+    assert tomogram.read_bytes() == before
+
+
+def test_a_tile_task_takes_the_clients_statistics_and_reads_none(inputs, tmp_path, monkeypatch):
+    from napari_respond_cam.jobs import distributed as jobs
+    from napari_respond_cam.runs.request import ExplainSettings
+    from napari_respond_cam.tiling import volume_explainer
+    from napari_respond_cam.tiling.volume_statistics import volume_statistics
+
+    model_file, tomograms = inputs
+    settings = ExplainSettings(layer="maxpool2", target=0, device="cpu", preprocessing="percentile")
+    job = jobs.FileJob(tomograms[0], (tmp_path / "unused.mrc",))
+    source = jobs.ModelSource(str(model_file))
+    volume = read_mrc(tomograms[0]).data
+    whole = explain_volume(
+        source.load("cpu"), volume, "maxpool2", target=0, preprocessing="percentile"
+    )
+    statistics = volume_statistics(volume, "percentile")
+    read = []
+    monkeypatch.setattr(volume_explainer, "volume_statistics", lambda *a, **k: read.append(a))
+    start, slab, windows = jobs.explain_tiles_task(job, source, settings, range(2), statistics)
+    assert read == []
+    assert start == 0 and len(windows) == 2 and slab.any()
+    # the first window's voxels covered by it alone hold its map, as in the whole run
+    np.testing.assert_allclose(slab[:8, :4, :2], whole[:8, :4, :2], rtol=1e-5, atol=1e-9)

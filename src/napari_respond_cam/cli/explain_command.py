@@ -152,11 +152,6 @@ def run(args: argparse.Namespace) -> int:
         preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),
         binning=args.bin,
     )
-    if args.bin > 1 and on_cluster and args.tasks_per_file > 1:
-        raise RespondCamError(
-            "--bin with --tasks-per-file above 1 is not available yet; bin with one task "
-            "per file (leave --tasks-per-file out)."
-        )
     # Build (not run) the first file's explainer: a wrong window, stride, target or
     # device fails now, with a message, rather than after the first file's work.
     # On a cluster the device is the workers' business: check the rest on the CPU.

@@ -2,8 +2,11 @@
 
 Each file is one task, or, for huge tomograms, ``tasks_per_file`` tasks that each
 explain a slab of rows of windows and send the blended slab back to be summed
-(the blending weights are normalised in advance, so slabs simply add up). Each
-worker process loads the model on its first task and keeps it. Workers read the
+(the blending weights are normalised in advance, so slabs simply add up). A split
+file's statistics (for a preprocessing that needs them) are read once, by the
+client, and shipped to its tasks; a binned file's tasks explain the binned view and
+the client brings the summed map back to the file's grid. Each worker process loads
+the model on its first task and keeps it. Workers read the
 tomograms and write the heatmaps themselves, so every path must be visible to
 them under the same name (a shared file system). Dask is imported only here,
 only when a cluster is used.
@@ -22,9 +25,11 @@ from torch import nn
 
 from ..engine.batch_cam import check_gradients
 from ..engine.options import ALL_CLASSES
+from ..engine.preprocessing import IntensityStatistics
 from ..errors import RespondCamError
 from ..mrc_io import read_mrc
 from ..runs.choices import resolve_device
+from ..runs.explain_run import binned, on_volume_grid, tomogram_statistics
 from ..runs.request import ExplainRequest, ExplainSettings, TargetArgument
 from ..tiling.progress import ProgressCallback
 from ..tiling.volume_explainer import VolumeExplainer
@@ -67,6 +72,8 @@ def explain_on_cluster(
         1 runs each file as one task; more splits each file into that many tasks
         along its first axis (files then run one after the other, and the client
         holds one output at a time; for all classes, one class's tasks per class).
+        The client then reads each file once more when its preprocessing needs the
+        tomogram's statistics.
     overwrite : bool
         Replace existing outputs.
     progress : callable, optional
@@ -98,9 +105,14 @@ def explain_on_cluster(
         total = sum(len(parts) for parts in splits) * len(targets)
         done = 0
         for job, request, grid, parts in zip(jobs, requests, grids, splits, strict=True):
+            statistics = tomogram_statistics(
+                _on_cpu(request), binned(request.volume, settings.binning)
+            )
             per_target = [
                 [
-                    client.submit(explain_tiles_task, job, source, one, part, pure=False)
+                    client.submit(
+                        explain_tiles_task, job, source, one, part, statistics, pure=False
+                    )
                     for part in parts
                 ]
                 for one in (dataclasses.replace(settings, target=t) for t in targets)
@@ -113,7 +125,7 @@ def explain_on_cluster(
                 for futures in per_target
             ]
             heatmap = np.stack(maps) if settings.target == ALL_CLASSES else maps[0]
-            write_heatmaps(job, heatmap, request, overwrite)
+            write_heatmaps(job, on_volume_grid(heatmap, request), request, overwrite)
 
 
 def explain_file_task(
@@ -126,16 +138,27 @@ def explain_file_task(
 
 
 def explain_tiles_task(
-    job: FileJob, source: ModelSource, settings: ExplainSettings, indices: range
+    job: FileJob,
+    source: ModelSource,
+    settings: ExplainSettings,
+    indices: range,
+    statistics: IntensityStatistics | None = None,
 ) -> tuple[int, np.ndarray, WindowPredictions]:
     """A worker task: the blended maps of windows ``indices`` of one file, as a slab.
 
-    Returns the slab's first voxel along the first axis, the slab and the windows' records.
+    The file is binned as ``settings`` say; ``statistics`` are the whole (binned)
+    file's, read once by the client, for a preprocessing that needs them. Returns the
+    slab's first voxel along the first axis (on the binned grid), the slab and the
+    windows' records.
     """
-    volume = read_mrc(job.source).data
+    volume = binned(read_mrc(job.source).data, settings.binning)
     with worker_model(source, settings.device) as model:
         explainer = VolumeExplainer(
-            model, volume, target=settings.target, **settings.tiling_arguments()
+            model,
+            volume,
+            target=settings.target,
+            statistics=statistics,
+            **settings.tiling_arguments(),
         )
         grid = explainer.grid
         start, stop = grid.first_axis_span(indices)
@@ -162,10 +185,17 @@ def _targets(request: ExplainRequest) -> list[TargetArgument]:
 
 
 def _client_grid(request: ExplainRequest) -> WindowGrid:
-    # Built here only to split the windows (the workers' device may not exist here), for
-    # any one target: the grid is the same for all. The memmap has read only the header.
-    here = dataclasses.replace(request.settings, device="cpu")
-    return VolumeExplainer(request.model, request.volume, **here.tiling_arguments()).grid
+    # Built here only to split the windows, for any one target: the grid is the same
+    # for all. The memmap has read only the header.
+    here = _on_cpu(request).settings
+    volume = binned(request.volume, here.binning)
+    return VolumeExplainer(request.model, volume, **here.tiling_arguments()).grid
+
+
+def _on_cpu(request: ExplainRequest) -> ExplainRequest:
+    # The workers' device may not exist on the client, which only checks and reads here.
+    settings = dataclasses.replace(request.settings, device="cpu")
+    return dataclasses.replace(request, settings=settings)
 
 
 def _wait(

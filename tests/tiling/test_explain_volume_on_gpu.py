@@ -14,12 +14,12 @@ def test_cuda_matches_cpu_and_model_returns_to_cpu(method, target):
     torch.manual_seed(0)
     model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16))
     volume = np.random.default_rng(0).normal(size=(21, 19, 26)).astype(np.float32)
-    on_cpu = explain_volume(model, volume, "maxpool2", target, method=method)
+    on_cpu = explain_volume(model, volume, "maxpool2", target=target, method=method)
     on_gpu, windows = explain_volume(
         model,
         volume,
         "maxpool2",
-        target,
+        target=target,
         method=method,
         device="cuda",
         batch_size=5,

@@ -22,6 +22,9 @@ class ProgressBar:
         self._started = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
+        if done == 0:
+            # A new phase (the tomogram's statistics, then the windows) starts its clock.
+            self._started = time.monotonic()
         if not self.interactive and done < total:
             return
         line = self._line(done, total)

@@ -86,7 +86,7 @@ def explain(
     with setup.running():
         for start in range(0, n_samples, chunk):
             stop = min(start + chunk, n_samples)
-            inputs = to_tensor(batch[start:stop], setup.device, setup.dtype)
+            inputs = to_tensor(batch[start:stop], setup.device, setup.input_dtype)
             parts.append(explain_batch(setup, inputs, plan.rows(start, stop)))
     return _assemble(parts, plan, method, setup.layer_name)
 

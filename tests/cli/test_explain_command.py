@@ -231,7 +231,7 @@ def test_target_all_writes_one_labelled_file_per_class(tomogram, model_file, tmp
             f"target: {name}",
             "method: Respond-CAM",
             "precision: fp32",
-                "preprocessing: none (raw voxels)",
+            "preprocessing: none (raw voxels)",
         ]
 
 

@@ -341,3 +341,23 @@ def test_a_tomogram_without_a_voxel_size_gets_no_voxel_size_warning(model_file, 
     assert main(explain_args(path, trained, tmp_path / "maps", "--target", "0")) == 0
     err = capsys.readouterr().err
     assert "no voxel size" in err and "bin it" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--window", "12"], "The model takes inputs of (16, 16, 16) voxels (its input_shape)"),
+        (["--layer", "fc1"], "The layer 'fc1' gives shape (1, 16), not a spatial map"),
+        (["--bin", "0"], "The binning must be a whole number from 1"),
+    ],
+)
+def test_a_mistake_found_before_any_work_leaves_no_out_folder(
+    extra, message, tomogram, model_file, tmp_path, capsys
+):
+    out = tmp_path / "not-yet"
+    before = tomogram.read_bytes()
+    assert main(explain_args(tomogram, model_file, out, *extra)) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("respond-cam: error:") == 1
+    assert not out.exists()
+    assert tomogram.read_bytes() == before

@@ -112,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, then explain each tomogram in turn (or on the cluster)."""
+    from ..engine.batch_cam import check_input_fits
     from ..engine.layers import resolve_layer
     from ..jobs.file_jobs import ModelSource, explain_mrc_file
     from ..mrc_io import read_mrc
@@ -139,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
     class_names = class_names_of(model)
     target = _target(args.target, class_names)
     every_class = class_names if target == ALL_CLASSES else None
-    jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class)
     settings = ExplainSettings(
         layer=layer,
         target=target,
@@ -152,14 +152,18 @@ def run(args: argparse.Namespace) -> int:
         preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),
         binning=args.bin,
     )
-    # Build (not run) the first file's explainer: a wrong window, stride, target or
-    # device fails now, with a message, rather than after the first file's work.
-    # On a cluster the device is the workers' business: check the rest on the CPU.
-    # The tiler takes one class at a time: for all classes, checking any one will do.
+    # Build the first file's explainer and run the model once on one window's shape: a
+    # wrong window, stride, target, binning or device fails now, with a message, rather
+    # than after the first file's work. On a cluster the device is the workers' business:
+    # check the rest on the CPU. The tiler takes one class at a time: for all classes,
+    # checking any one will do.
     checked = dataclasses.replace(settings, device="cpu") if on_cluster else settings
     one_target = None if target == ALL_CLASSES else target
-    first = binned(read_mrc(jobs[0].source).data, settings.binning)
-    VolumeExplainer(model, first, target=one_target, **checked.tiling_arguments())
+    first = binned(read_mrc(sources[0]).data, settings.binning)
+    explainer = VolumeExplainer(model, first, target=one_target, **checked.tiling_arguments())
+    check_input_fits(explainer.setup, explainer.grid.window)
+    # Only now, with everything checked, is the --out folder created.
+    jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class)
     started = time.monotonic()
     if on_cluster:
         from ..jobs.distributed import explain_on_cluster

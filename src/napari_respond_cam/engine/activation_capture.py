@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ..errors import RespondCamError
-from .layers import is_spatial
+from .layers import WHERE_LAYERS_ARE_LISTED, is_spatial
 
 
 class ActivationCapture:
@@ -50,7 +50,7 @@ class ActivationCapture:
             raise RespondCamError(
                 f"The layer {self.name!r} gives {what}, not a spatial map shaped "
                 "(N, C, *spatial); choose a convolution, pooling, normalisation or block "
-                "layer (target_layers(model) lists them)."
+                f"layer ({WHERE_LAYERS_ARE_LISTED} list them)."
             )
         self.activation = output.detach().requires_grad_(True)
         torch.set_grad_enabled(True)
@@ -61,6 +61,6 @@ class ActivationCapture:
         if self.activation is None:
             raise RespondCamError(
                 f"The forward pass never reached the layer {self.name!r} (for this input); "
-                "choose a layer the model uses (target_layers(model) lists them)."
+                f"choose a layer the model uses ({WHERE_LAYERS_ARE_LISTED} list them)."
             )
         return self.activation

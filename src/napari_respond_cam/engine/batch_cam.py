@@ -128,13 +128,19 @@ def _one_line(err: Exception) -> str:
 
 
 def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> None:
-    """Run the model once on zeros of ``spatial`` shape, so an input it cannot take
-    (a window other than a fixed-input model's size) fails before any real work."""
+    """Run the model once on zeros of ``spatial`` shape, so that an input it cannot take
+    (a window other than a fixed-input model's size), or a target layer that gives no
+    spatial map for it, fails before any real work."""
     batch = setup.fixed_batch_size or 1
     channels = setup.spec.channels or 1
     zeros = torch.zeros((batch, channels, *spatial), dtype=setup.dtype, device=setup.device)
-    with setup.running(), torch.no_grad():
+    with (
+        setup.running(),
+        ActivationCapture(setup.module, setup.layer_name) as capture,
+        torch.no_grad(),
+    ):
         _forward(setup, zeros)
+    capture.captured()
 
 
 def _is_out_of_memory(err: RuntimeError) -> bool:

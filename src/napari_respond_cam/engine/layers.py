@@ -13,6 +13,11 @@ from ..errors import RespondCamError, in_every_front_end, setting
 from .model_inputs import input_spec, model_float_dtype
 from .model_state import evaluation_mode
 
+#: Where users find the layers a CAM can target, in every front-end.
+WHERE_LAYERS_ARE_LISTED = in_every_front_end(
+    "target_layers(model)", "respond-cam layers --model MODEL", "the 'target layer' control"
+)
+
 # Sizes tried when a model declares no input shape: common subtomogram sizes first.
 _PROBE_SIZES = (32, 40, 64, 48, 24, 16, 96, 128)
 
@@ -39,11 +44,8 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     suggestions = difflib.get_close_matches(layer, [n for n in modules if n], n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
     raise RespondCamError(
-        f"The model has no layer named {layer!r}.{hint} "
-        + in_every_front_end(
-            "target_layers(model)", "respond-cam layers --model MODEL", "the 'target layer' control"
-        )
-        + " list the layers a CAM can target."
+        f"The model has no layer named {layer!r}.{hint} {WHERE_LAYERS_ARE_LISTED} list the "
+        "layers a CAM can target."
     )
 
 

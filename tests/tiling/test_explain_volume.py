@@ -549,3 +549,21 @@ def test_on_cuda_a_batchs_preprocessing_copies_nothing_to_the_device(volume):
     on_cpu = explain_volume(small_cnn(), volume, "maxpool2", preprocessing=chosen)
     on_gpu = explain_volume(small_cnn(), volume, "maxpool2", preprocessing=chosen, device="cuda")
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-4, atol=1e-7)
+
+
+def test_binning_explains_the_averaged_volume_and_brings_the_map_back():
+    model = small_cnn()
+    fine = np.random.default_rng(7).normal(size=(41, 38, 44)).astype(np.float32)
+    heatmap, windows = explain_volume(
+        model, fine, "maxpool2", target=1, binning=2, stride=4, return_windows=True
+    )
+    averaged = fine[:40].reshape(20, 2, 19, 2, 22, 2).mean(axis=(1, 3, 5))
+    coarse, coarse_windows = explain_volume(
+        model, averaged, "maxpool2", target=1, stride=4, return_windows=True
+    )
+    assert heatmap.shape == fine.shape
+    np.testing.assert_allclose(heatmap[:40:2, ::2, ::2], coarse, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(heatmap[:40:2, 1::2, 1::2], heatmap[:40:2, ::2, ::2])
+    np.testing.assert_array_equal(heatmap[40], heatmap[39])  # the voxel left over along z
+    np.testing.assert_array_equal(windows.starts, coarse_windows.starts * 2)
+    assert windows.window == (32, 32, 32)

@@ -17,7 +17,6 @@ then the windows (of all classes, on one count).
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,10 +130,8 @@ def run_explanation(
     elif settings.target == ALL_CLASSES:
         outcome = _explain_tiled_per_class(request, volume, progress)
     else:
-        outcome = _explain_tiled(request, volume, progress)
-    if volume is request.volume:
-        return outcome
-    return dataclasses.replace(outcome, heatmap=on_volume_grid(outcome.heatmap, request))
+        outcome = _explain_tiled(request, progress)
+    return outcome
 
 
 def on_volume_grid(heatmap: np.ndarray, request: ExplainRequest) -> np.ndarray:
@@ -193,15 +190,13 @@ def _explain_whole(
     )
     report_progress(progress, 1, 1)
     summary = summarise_explanation(explanation, request.class_names)
-    return ExplainOutcome(request, explanation.heatmap[0], summary)
+    return ExplainOutcome(request, on_volume_grid(explanation.heatmap[0], request), summary)
 
 
-def _explain_tiled(
-    request: ExplainRequest, volume: Any, progress: ProgressCallback | None
-) -> ExplainOutcome:
+def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
     # explain_volume reads the statistics itself, after checking the settings.
     target = request.settings.target
-    heatmap, windows = _tiled_heatmap(request, volume, target, None, progress)
+    heatmap, windows = _tiled_heatmap(request, target, None, progress)
     return ExplainOutcome(request, heatmap, summarise_windows([windows], request.class_names))
 
 
@@ -220,7 +215,7 @@ def _explain_tiled_per_class(
     maps, records = [], []
     for k in range(n_classes):
         one_class = _offset(progress, k, n_classes)
-        heatmap, windows = _tiled_heatmap(request, volume, k, statistics, one_class)
+        heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
     return ExplainOutcome(request, np.stack(maps), summarise_windows(records, request.class_names))
@@ -234,27 +229,20 @@ def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressC
 
 def _tiled_heatmap(
     request: ExplainRequest,
-    volume: Any,
     target: Any,
     statistics: IntensityStatistics | None,
     progress: ProgressCallback | None,
 ) -> Any:
-    """The tiled map of ``volume`` and its windows, placed in the request's volume's voxels."""
+    """The tiled map of the request's volume (binned as set) and its windows, on its grid."""
     from ..tiling.explain_volume import explain_volume
 
-    heatmap, windows = explain_volume(
+    return explain_volume(
         request.model,
-        volume,
+        request.volume,
         target=target,
         progress=progress,
         return_windows=True,
         statistics=statistics,
+        binning=request.settings.binning,
         **request.settings.tiling_arguments(),
     )
-    binning = request.settings.binning
-    if binning == 1:
-        return heatmap, windows
-    unbinned = dataclasses.replace(
-        windows, starts=windows.starts * binning, window=tuple(w * binning for w in windows.window)
-    )
-    return heatmap, unbinned

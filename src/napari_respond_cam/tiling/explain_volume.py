@@ -13,6 +13,7 @@ from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
 from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..engine.targets import Target
 from ..errors import RespondCamError
+from .binned_volume import unbin
 from .progress import ProgressCallback
 from .volume_explainer import VolumeExplainer
 from .volume_source import shares_file_bytes
@@ -36,6 +37,7 @@ def explain_volume(
     precision: str = DEFAULT_PRECISION,
     preprocessing: Preprocessing | str | None = None,
     statistics: IntensityStatistics | None = None,
+    binning: int = 1,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -119,6 +121,13 @@ def explain_volume(
         over several calls (one per class, say) instead of reading the volume again
         each time. Used only by a preprocessing that needs them; they must describe
         the volume's channels and, for ``"percentile"``, its percentiles.
+    binning : int
+        Explain the volume averaged over ``binning``-sided cubes (read lazily, block by
+        block), to bring its voxel size to the one the model was trained at. The map
+        comes back on the volume's own grid: each binned voxel's value repeated over
+        its cube, the ``shape % binning`` voxels left at a far edge taking the last
+        value; window positions are in the volume's voxels. Statistics given must be
+        the binned volume's.
 
     Returns
     -------
@@ -147,9 +156,15 @@ def explain_volume(
         precision=precision,
         preprocessing=preprocessing,
         statistics=statistics,
+        binning=binning,
     )
-    out = _output_array(out, explainer.grid.shape, explainer.source.array)
-    windows = explainer.run(out, progress=progress)
+    out = _output_array(out, explainer.volume.shape, explainer.volume.array)
+    if binning == 1:
+        windows = explainer.run(out, progress=progress)
+    else:
+        seen = np.zeros(explainer.grid.shape, dtype=np.float32)
+        windows = explainer.run(seen, progress=progress).scaled(binning)
+        out[...] = unbin(seen, binning, explainer.volume.shape)
     check_gradients(windows.nonzero_gradient[:, None], explainer.setup.layer_name)
     return (out, windows) if return_windows else out
 

@@ -29,6 +29,7 @@ from ..engine.run_setup import RunSetup
 from ..engine.targets import Target, TargetPlan, plan_targets
 from ..engine.transfers import HostCopy, staged, to_device
 from ..errors import RespondCamError, setting
+from .binned_volume import BinnedVolume
 from .blending import BlendWeights
 from .oom import can_shrink, halved_batch, out_of_memory
 from .overlap import host_work_runner
@@ -76,6 +77,7 @@ class VolumeExplainer:
         precision: str = DEFAULT_PRECISION,
         preprocessing: Preprocessing | str | None = None,
         statistics: IntensityStatistics | None = None,
+        binning: int = 1,
     ):
         self.setup = RunSetup.prepare(
             model,
@@ -88,7 +90,13 @@ class VolumeExplainer:
         spec = self.setup.spec
         ndim = spec.spatial_dims or _spatial_dims_without_spec(window, volume)
         window = window_shape(window, spec.shape, ndim)
-        self.source = VolumeSource(volume, len(window), spec.channels)
+        #: The volume as given, and ``source``, what the model sees: it, or its binned view.
+        self.volume = VolumeSource(volume, len(window), spec.channels)
+        self.binning = binning
+        self.source = self.volume
+        if binning != 1:
+            seen = BinnedVolume(self.volume.array, binning, ndim=len(window))
+            self.source = VolumeSource(seen, len(window), spec.channels)
         if statistics is not None and self.setup.preprocessing.needs_volume_statistics:
             _check_statistics(statistics, self.setup.preprocessing, self.source.channels)
             self.setup = self.setup.with_statistics(statistics)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,13 @@ class WindowPredictions:
         if self.probabilities is None:
             return None
         return self.probabilities.argmax(axis=1)
+
+    def scaled(self, factor: int) -> WindowPredictions:
+        """The same windows placed on a grid ``factor`` times finer (a binned volume's
+        windows in the voxels of the volume it was binned from)."""
+        return replace(
+            self, starts=self.starts * factor, window=tuple(w * factor for w in self.window)
+        )
 
     @classmethod
     def concatenate(cls, parts: Sequence[WindowPredictions]) -> WindowPredictions:

@@ -6,6 +6,7 @@ from napari.utils.notifications import notification_manager
 
 from napari_respond_cam import register_model
 from napari_respond_cam.models import registry
+from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
 from tiny_classifier import CLASSES, tiny_cnn1
 from toy_models import GapHead
 
@@ -40,3 +41,16 @@ def new_notifications():
     """Messages napari shows from here on."""
     start = len(notification_manager.records)
     return lambda: [str(n.message) for n in notification_manager.records[start:]]
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, tiny_model, qtbot):
+    """The dock widget on the tiny model, docked in the viewer."""
+    widget = RespondCamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return widget

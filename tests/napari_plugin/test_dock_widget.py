@@ -10,7 +10,6 @@ import napari_respond_cam
 from napari_respond_cam import explain, register_model
 from napari_respond_cam.napari_plugin.dock_widget import (
     LOAD_FROM_FILE,
-    RespondCamWidget,
     model_choices,
 )
 from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
@@ -20,18 +19,6 @@ pytestmark = pytest.mark.gui
 
 SCALE = (11.4, 11.4, 11.4)
 RUN_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def widget(viewer, tiny_model, qtbot):
-    widget = RespondCamWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return widget
 
 
 def add_tomogram(viewer, shape=(16, 16, 16), name="tomo"):

@@ -19,18 +19,6 @@ LONG_WINDOWS = 24
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def widget(viewer, tiny_model, qtbot):
-    widget = RespondCamWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return widget
-
-
-@pytest.fixture
 def bars():
     """napari progress bars created from here on."""
     seen = []

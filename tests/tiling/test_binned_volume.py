@@ -3,22 +3,10 @@
 import numpy as np
 import pytest
 
+from array_likes import SlicedOnly
 from napari_respond_cam import RespondCamError
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling.binned_volume import BinnedVolume, unbin
-
-
-class SlicedOnly:
-    """An array that can only be sliced, recording the largest block read."""
-
-    def __init__(self, data):
-        self.data, self.shape, self.dtype = data, data.shape, data.dtype
-        self.largest = 0
-
-    def __getitem__(self, key):
-        block = self.data[key]
-        self.largest = max(self.largest, block.size)
-        return block
 
 
 def test_each_binned_voxel_is_the_mean_of_its_cube_and_the_leftover_is_dropped():

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from array_likes import SlicedOnly
 from napari_respond_cam import Cancelled, explain, explain_volume, region_target
 from napari_respond_cam.engine.preprocessing import (
     IntensityStatistics,
@@ -117,19 +118,6 @@ def test_windows_padded_at_a_short_edge_record_the_numbers_of_what_the_model_saw
     np.testing.assert_allclose(windows.scores, reference.scores, rtol=1e-4)
     np.testing.assert_allclose(windows.cam_sums, reference.cam_sums, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(windows.bias, reference.bias, rtol=1e-4, atol=1e-6)
-
-
-class SlicedOnly:
-    """An array that can only be sliced (like zarr), recording the largest block read."""
-
-    def __init__(self, data):
-        self.data, self.shape, self.dtype = data, data.shape, data.dtype
-        self.largest = 0
-
-    def __getitem__(self, key):
-        block = self.data[key]
-        self.largest = max(self.largest, block.size)
-        return block
 
 
 def test_memmap_dask_and_sliced_inputs_give_the_in_memory_result(volume, tmp_path):

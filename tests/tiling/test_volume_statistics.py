@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from array_likes import SlicedOnly
 from napari_respond_cam.engine.preprocessing import Preprocessing, statistics_of
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling.progress import Cancelled
@@ -10,21 +11,6 @@ from napari_respond_cam.tiling.volume_source import VolumeSource
 from napari_respond_cam.tiling.volume_statistics import volume_statistics
 
 PERCENTILE = Preprocessing("percentile", low=2.5, high=99.5)
-
-
-class SlicedOnly:
-    """An array that can only be sliced (like zarr), recording the largest block read."""
-
-    def __init__(self, data):
-        self.data, self.shape, self.dtype = data, data.shape, data.dtype
-        self.largest = 0
-        self.reads = 0
-
-    def __getitem__(self, key):
-        block = self.data[key]
-        self.largest = max(self.largest, block.size)
-        self.reads += 1
-        return block
 
 
 def streamed(volume, preprocessing=PERCENTILE, block_voxels=1000, ndim=3, progress=None):

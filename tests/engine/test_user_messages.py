@@ -185,3 +185,35 @@ def test_an_input_a_fixed_size_model_cannot_take_fails_in_one_line_before_any_wo
     assert message.startswith("The model takes inputs of (16, 16, 16) voxels (its input_shape)")
     assert "--window 16 on the command line" in message and "\n" not in message
     assert model.training is False  # left as found
+
+
+class _CostlyBackward(torch.autograd.Function):
+    """The identity, whose backward pass asks for more memory than any machine has."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        torch.empty(1 << 62, dtype=torch.uint8)
+        return grad
+
+
+class RunsOutInTheBackwardPass(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = dense_head()
+
+    def forward(self, x):
+        features = self.inner.pool(self.inner.relu(self.inner.conv(x)))
+        return self.inner.fc2(self.inner.fc1(_CostlyBackward.apply(features).flatten(1)))
+
+
+def test_running_out_of_memory_in_the_backward_pass_gets_the_same_advice():
+    x = torch.rand(4, 1, 8, 8, 8)
+    with pytest.raises(
+        RespondCamError, match=r"ran out of memory .* Lower the batch size"
+    ) as caught:
+        explain(RunsOutInTheBackwardPass(), x, "inner.pool")
+    assert isinstance(caught.value, torch.OutOfMemoryError)

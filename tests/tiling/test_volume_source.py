@@ -156,3 +156,11 @@ def test_memmaps_of_one_file_share_bytes_only_where_their_ranges_overlap(tmp_pat
     assert shares_file_bytes(np.asarray(first)[1:], np.asarray(again)[3:])  # views of views
     assert not shares_file_bytes(first, np.zeros((4, 4, 4), np.float32))
     assert (np.fromfile(path, np.float32) == 0).all()
+
+
+def test_a_volume_with_no_channels_holds_no_voxels():
+    empty = np.zeros((0, 4, 4, 4), np.float32)
+    with pytest.raises(
+        RespondCamError, match=r"The volume of shape \(0, 4, 4, 4\) holds no voxels"
+    ):
+        VolumeSource(empty, 3, None)

@@ -76,13 +76,19 @@ def _explain_padded(
     compute = torch.promote_types(activation.dtype, torch.float32)
     values = activation.detach().to(compute)
     maps, totals, nonzero = [], [], []
-    for k in range(columns.shape[1]):
-        last = k == columns.shape[1] - 1
-        gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
-        gradient = gradient.to(compute)
-        maps.append(weighted_map(setup.weights_of(values, gradient), values))
-        totals.append(relevance_total(values, gradient))
-        nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
+    try:
+        for k in range(columns.shape[1]):
+            last = k == columns.shape[1] - 1
+            gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
+            gradient = gradient.to(compute)
+            maps.append(weighted_map(setup.weights_of(values, gradient), values))
+            totals.append(relevance_total(values, gradient))
+            nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
+    except RuntimeError as err:
+        # The backward pass needs memory too: the same advice as for the forward pass.
+        if _is_out_of_memory(err):
+            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        raise
     stack = torch.stack if plan.per_class else _only
     cam = stack(maps, dim=1)
     scores = scores.detach().to(compute)

@@ -51,7 +51,7 @@ class VolumeSource:
                 f"The model takes {channels} channel(s) but the volume of shape {shape} has "
                 f"{self.channels}; pass the channels first, as (C, *spatial)."
             )
-        if 0 in self.shape:
+        if 0 in self.shape or self.channels == 0:
             raise RespondCamError(f"The volume of shape {shape} holds no voxels.")
         self._volume = volume
         self._has_channels = len(shape) == ndim + 1

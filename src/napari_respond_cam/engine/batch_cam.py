@@ -77,9 +77,7 @@ def _explain_padded(
     values = activation.detach().to(compute)
     maps, totals, nonzero = [], [], []
     try:
-        for k in range(columns.shape[1]):
-            last = k == columns.shape[1] - 1
-            gradient = _gradient(columns[:, k], activation, layer_name, keep_graph=not last)
+        for gradient in _gradients(columns, activation, layer_name):
             gradient = gradient.to(compute)
             maps.append(weighted_map(setup.weights_of(values, gradient), values))
             totals.append(relevance_total(values, gradient))
@@ -189,20 +187,68 @@ def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> Re
     )
 
 
+def _gradients(
+    columns: torch.Tensor, activation: torch.Tensor, layer_name: str
+) -> torch.Tensor | list[torch.Tensor]:
+    """The gradient of each score column ``(N, K)`` at the layer, ``K`` of them.
+
+    Several columns (all classes) take one batched backward pass; a model whose
+    operations cannot be batched that way gets one backward pass per column.
+    """
+    if not columns.requires_grad:
+        raise _no_path(layer_name)
+    n_columns = columns.shape[1]
+    if n_columns > 1:
+        try:
+            return _batched_gradients(columns, activation, layer_name)
+        except RuntimeError as err:
+            if _is_out_of_memory(err):
+                raise
+    return [
+        _gradient(columns[:, k], activation, layer_name, keep_graph=k < n_columns - 1)
+        for k in range(n_columns)
+    ]
+
+
+def _batched_gradients(
+    columns: torch.Tensor, activation: torch.Tensor, layer_name: str
+) -> torch.Tensor:
+    n_columns = columns.shape[1]
+    # Row k of the batch of output gradients selects column k of every sample.
+    picks = torch.eye(n_columns, dtype=columns.dtype, device=columns.device)
+    picks = picks[:, None, :].expand(n_columns, *columns.shape)
+    with warnings.catch_warnings():
+        # Ops without a batching rule run one by one under vmap, still in one pass.
+        warnings.filterwarnings("ignore", message=".*batching rule.*")
+        (gradients,) = torch.autograd.grad(
+            columns,
+            activation,
+            grad_outputs=picks,
+            retain_graph=True,
+            allow_unused=True,
+            is_grads_batched=True,
+        )
+    if gradients is None:
+        raise _no_path(layer_name)
+    return gradients
+
+
 def _gradient(
     scores: torch.Tensor, activation: torch.Tensor, layer_name: str, keep_graph: bool
 ) -> torch.Tensor:
-    gradient = None
-    if scores.requires_grad:
-        (gradient,) = torch.autograd.grad(
-            scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
-        )
+    (gradient,) = torch.autograd.grad(
+        scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
+    )
     if gradient is None:
-        raise RespondCamError(
-            f"The target score does not depend on the layer {layer_name!r} (no path from "
-            "the layer to the output); choose a layer on the way to the output."
-        )
+        raise _no_path(layer_name)
     return gradient
+
+
+def _no_path(layer_name: str) -> RespondCamError:
+    return RespondCamError(
+        f"The target score does not depend on the layer {layer_name!r} (no path from "
+        "the layer to the output); choose a layer on the way to the output."
+    )
 
 
 def check_gradients(nonzero: np.ndarray, layer_name: str) -> None:

@@ -57,3 +57,20 @@ class TinyUNet(nn.Module):
         skip = self.enc(x)
         deep = self.up(self.bottleneck(self.down(skip)))
         return self.out(self.dec(torch.cat([skip, deep], dim=1)))
+
+
+class AsksForTooMuchMemory(nn.Module):
+    """Wraps ``model``; asks the CPU allocator for an impossible block on batches over
+    ``limit`` samples, so out-of-memory paths run for real on any machine."""
+
+    def __init__(self, model: nn.Module, limit: int):
+        super().__init__()
+        self.model, self.limit, self.batches = model, limit, []
+        if getattr(model, "input_shape", None) is not None:
+            self.input_shape = model.input_shape
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        if len(x) > self.limit:
+            torch.empty(1 << 62, dtype=torch.uint8)
+        return self.model(x)

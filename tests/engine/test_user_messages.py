@@ -17,7 +17,7 @@ from napari_respond_cam.engine.batch_cam import check_input_fits
 from napari_respond_cam.engine.explanation import Explanation
 from napari_respond_cam.engine.run_setup import RunSetup
 from tiny_classifier import tiny_cnn1
-from toy_models import DenseHead, TinyUNet
+from toy_models import AsksForTooMuchMemory, DenseHead, TinyUNet
 
 
 def dense_head() -> DenseHead:
@@ -119,20 +119,6 @@ def test_samples_of_another_size_than_a_fixed_input_model_takes():
     with pytest.raises(RespondCamError, match=message):
         explain(model, x, "maxpool2")
     assert torch.equal(x, kept)
-
-
-class AsksForTooMuchMemory(nn.Module):
-    """Asks the CPU allocator for an impossible block on batches over ``limit`` samples."""
-
-    def __init__(self, model: nn.Module, limit: int):
-        super().__init__()
-        self.model, self.limit, self.batches = model, limit, []
-
-    def forward(self, x):
-        self.batches.append(len(x))
-        if len(x) > self.limit:
-            torch.empty(1 << 62, dtype=torch.uint8)
-        return self.model(x)
 
 
 def test_running_out_of_memory_says_what_to_lower_with_the_numbers_in_use():

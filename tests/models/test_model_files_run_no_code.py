@@ -342,16 +342,6 @@ def test_a_genuine_legacy_state_dict_still_loads(cnn1, tmp_path):
     assert isinstance(load_model(path, architecture="cnn1"), CNN1)
 
 
-def test_a_trusted_pickled_module_still_loads(cnn1, tmp_path):
-    path = tmp_path / "whole.pt"
-    torch.save(cnn1, path)
-    with pytest.raises(RespondCamError, match="trust=True"):
-        load_model(path)
-    loaded = load_model(path, trust=True)
-    x = torch.rand(2, 1, 16, 16, 16)
-    torch.testing.assert_close(loaded(x), cnn1(x))
-
-
 def test_torch_advice_is_not_passed_on(tmp_path):
     # Nothing but a string handed to persistent_load: torch's weights_only reader fails
     # and advises re-running with weights_only=False, which our message must not repeat.

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from napari_respond_cam import RespondCamError, explain_volume
 from tiny_classifier import noise_volume, tiny_cnn1
-from toy_models import GapHead
+from toy_models import AsksForTooMuchMemory, GapHead
 
 
 def gap_head() -> GapHead:
@@ -91,21 +90,6 @@ def test_the_fitting_window_a_padding_warning_suggests_is_the_volumes_size():
     message = r"window=\(3, 8, 8\) in Python, --window 3 8 8 on the command line"
     with pytest.warns(UserWarning, match=message):
         explain_volume(gap_head(), volume, "features", target=0, window=8)
-
-
-class AsksForTooMuchMemory(nn.Module):
-    """Asks the CPU allocator for an impossible block on batches over ``limit`` windows."""
-
-    def __init__(self, model: nn.Module, limit: int):
-        super().__init__()
-        self.model, self.limit, self.batches = model, limit, []
-        self.input_shape = model.input_shape
-
-    def forward(self, x):
-        self.batches.append(len(x))
-        if len(x) > self.limit:
-            torch.empty(1 << 62, dtype=torch.uint8)
-        return self.model(x)
 
 
 def test_a_cpu_allocation_failure_halves_the_batch_like_a_gpu_one():

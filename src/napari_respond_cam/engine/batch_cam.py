@@ -131,10 +131,15 @@ def _one_line(err: Exception) -> str:
     return " ".join(str(err).split()).rstrip(".")
 
 
-def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> None:
+def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> tuple[int, ...]:
     """Run the model once on zeros of ``spatial`` shape, so that an input it cannot take
     (a window other than a fixed-input model's size), or a target layer that gives no
-    spatial map for it, fails before any real work."""
+    spatial map for it, fails before any real work.
+
+    Returns the output's shape ``(batch, *rest)``: ``(batch, K, *spatial)`` for a
+    per-voxel output, ``(batch, K)`` for class scores; ``()`` for an output that is not
+    one tensor (a dict or a tuple).
+    """
     batch = setup.fixed_batch_size or 1
     channels = setup.spec.channels or 1
     zeros = torch.zeros((batch, channels, *spatial), dtype=setup.dtype, device=setup.device)
@@ -143,8 +148,9 @@ def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> None:
         ActivationCapture(setup.module, setup.layer_name) as capture,
         torch.no_grad(),
     ):
-        _forward(setup, zeros)
+        output = _forward(setup, zeros)
     capture.captured()
+    return tuple(output.shape) if isinstance(output, torch.Tensor) else ()
 
 
 def _is_out_of_memory(err: RuntimeError) -> bool:

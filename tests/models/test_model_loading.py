@@ -240,3 +240,13 @@ def test_registered_models_carry_their_preprocessing_and_voxel_size(cnn1, monkey
     with pytest.raises(RespondCamError, match="Unknown preprocessing 'norm'"):
         register_model("bad", tiny_cnn1, preprocessing="norm")
     assert "bad" not in registry._MODELS
+
+
+@pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
+def test_the_background_class_travels_with_the_file(cnn1, tmp_path, suffix):
+    cnn1.background_class = 3
+    assert load_model(save_model(cnn1, tmp_path / f"model{suffix}")).background_class == 3
+    cnn1.background_class = 0
+    assert load_model(save_model(cnn1, tmp_path / f"zero{suffix}")).background_class == 0
+    bare = tiny_cnn1()
+    assert not hasattr(load_model(save_model(bare, tmp_path / f"bare{suffix}")), "background_class")

@@ -48,3 +48,15 @@ def test_a_model_without_metadata_stores_none_and_gains_none():
     bare = nn.Linear(2, 2)
     attach_metadata(bare, {"class_names": [], "unrelated": 1})
     assert not hasattr(bare, "class_names") and not hasattr(bare, "unrelated")
+
+
+def test_a_background_class_of_zero_survives_the_round_trip():
+    model = nn.Linear(2, 6)
+    model.class_names = ("background", "a", "b", "c", "d", "e")
+    model.background_class = 0
+    stored = json.loads(json.dumps(metadata_of(model)))
+    assert stored["background_class"] == 0
+    fresh = nn.Linear(2, 6)
+    attach_metadata(fresh, stored)
+    assert fresh.background_class == 0 and isinstance(fresh.background_class, int)
+    assert fresh.class_names[fresh.background_class] == "background"

@@ -131,3 +131,18 @@ def test_a_live_module_gains_the_names_and_shape_it_was_registered_with():
     register_model("named live", module, class_names=["a", "b"], input_shape=(1, 8, 8, 8))
     assert load_model("named live") is module
     assert module.class_names == ("a", "b") and module.input_shape == (1, 8, 8, 8)
+
+
+def test_a_registered_background_class_is_attached_and_checked():
+    names = ["background", "ribosome"]
+    register_model("seg", linear, class_names=names, background_class=0)
+    assert registered("seg").background_class == 0
+    assert load_model("seg").background_class == 0
+    assert not hasattr(build_registered("cnn1-demo"), "background_class")
+    for bad in (2, -1, 1.0, True):
+        with pytest.raises(RespondCamError, match=rf"a whole number from 0 to 1, not {bad!r}\."):
+            register_model("bad", linear, class_names=names, background_class=bad)
+    with pytest.raises(RespondCamError, match=r"a whole number, not 'x'\."):
+        register_model("bad", linear, background_class="x")
+    assert "bad" not in available_models()
+    assert registered("seg").background_class == 0

@@ -1,5 +1,5 @@
 """What a model carries besides its weights: class names, input shape, training record,
-input preprocessing and the voxel size it was trained at.
+input preprocessing, the voxel size it was trained at and its background class.
 
 These travel as attributes of the module (set by the registry, ``register_model`` and
 ``load_model``) and as JSON beside the weights in the files ``save_model`` writes.
@@ -7,7 +7,7 @@ These travel as attributes of the module (set by the registry, ``register_model`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..engine.preprocessing import Preprocessing
@@ -23,6 +23,7 @@ METADATA_ATTRIBUTES: dict[str, Callable[[Any], Any]] = {
     "training_record": dict,
     "preprocessing": Preprocessing.from_json,
     "voxel_size_a": float,
+    "background_class": int,
 }
 #: Where each attribute is stored in a file's metadata, where the name differs.
 _STORED_AS = {"training_record": "training"}
@@ -35,6 +36,7 @@ ModelAttribute = Literal[
     "fixed_batch_size",
     "preprocessing",
     "voxel_size_a",
+    "background_class",
 ]
 
 
@@ -88,5 +90,6 @@ def attach_metadata(model: nn.Module, metadata: Mapping[str, Any]) -> None:
     """Set the metadata attributes found in ``metadata`` (as stored) on ``model``."""
     for attribute, kind in METADATA_ATTRIBUTES.items():
         value = metadata.get(_STORED_AS.get(attribute, attribute))
-        if value:
+        # Empty names or records say nothing; a background class of 0 does.
+        if value is not None and not (isinstance(value, Sized) and len(value) == 0):
             setattr(model, attribute, kind(value))

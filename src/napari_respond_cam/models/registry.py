@@ -37,6 +37,7 @@ class RegisteredModel:
     description: str = ""
     preprocessing: Preprocessing | None = None
     voxel_size_a: float | None = None
+    background_class: int | None = None
 
 
 _MODELS: dict[str, RegisteredModel] = {}
@@ -59,6 +60,7 @@ def register_model(
     overwrite: bool = False,
     preprocessing: Preprocessing | str | None = None,
     voxel_size_a: float | None = None,
+    background_class: int | None = None,
 ) -> None:
     """Make a model available by name (to ``load_model`` and the napari widget).
 
@@ -69,7 +71,7 @@ def register_model(
     model : torch.nn.Module or callable
         A live module (handed out as it is, not copied) or a function building one.
     class_names : sequence of str, optional
-        One name per output class.
+        One name per output class (for a dense output, per output channel).
     input_shape : sequence of int, optional
         ``(C, *spatial)`` of one sample.
     trained : bool
@@ -87,6 +89,8 @@ def register_model(
     voxel_size_a : float, optional
         The voxel size in ångström it was trained at, which tomograms are compared
         with (a binning factor is suggested when they differ).
+    background_class : int, optional
+        The class (for a dense output, the output channel) that means "nothing here".
     """
     if name in _MODELS and not overwrite:
         raise RespondCamError(
@@ -104,6 +108,7 @@ def register_model(
         description,
         None if preprocessing is None else Preprocessing.from_json(preprocessing),
         None if voxel_size_a is None else _positive_size(voxel_size_a),
+        None if background_class is None else _class_index(background_class, class_names),
     )
     _MODELS.pop(name, None)
     _MODELS[name] = entry
@@ -119,6 +124,22 @@ def _positive_size(voxel_size_a: float) -> float:
             f"positive number, not {voxel_size_a!r}."
         )
     return size
+
+
+def _class_index(background_class: int, class_names: Sequence[str] | None) -> int:
+    n_classes = None if class_names is None else len(class_names)
+    if (
+        isinstance(background_class, bool)
+        or not isinstance(background_class, int)
+        or background_class < 0
+        or (n_classes is not None and background_class >= n_classes)
+    ):
+        among = "" if n_classes is None else f" from 0 to {n_classes - 1}"
+        raise RespondCamError(
+            f"background_class is the index of the class (or output channel) that means "
+            f"'nothing here', a whole number{among}, not {background_class!r}."
+        )
+    return background_class
 
 
 def _move_first(name: str) -> None:
@@ -138,7 +159,8 @@ def build_registered(name: str) -> nn.Module:
     """Build the named model and attach the metadata registered with it.
 
     A live module is handed back as the user's own object, not a copy; it gains only
-    the class names, input shape, preprocessing and voxel size its registration named.
+    the class names, input shape, preprocessing, voxel size and background class its
+    registration named.
     """
     entry = _MODELS[name]
     if not entry.trained:
@@ -157,6 +179,8 @@ def build_registered(name: str) -> nn.Module:
         set_model_attribute(model, "preprocessing", entry.preprocessing)
     if entry.voxel_size_a is not None:
         set_model_attribute(model, "voxel_size_a", entry.voxel_size_a)
+    if entry.background_class is not None:
+        set_model_attribute(model, "background_class", entry.background_class)
     return model
 
 

@@ -1,0 +1,265 @@
+"""``explain_layers``: CAMs at several target layers from one forward and one backward pass.
+
+The paper's Figure 4 shows Respond-CAM at every layer of CNN-1 for one sample. Calling
+``explain`` once per layer would run the network and differentiate it once per layer;
+here the forward pass keeps every chosen layer's activation in one autograd graph, and
+one ``torch.autograd.grad`` call with all of them as inputs gives every gradient.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import RespondCamError
+
+# Private helpers of the one-layer path, shared so that both paths pad, word model
+# errors and assemble results identically.
+from .activation_capture import ActivationCapture
+from .batch_cam import (
+    _forward,
+    _is_out_of_memory,
+    _no_path,
+    _out_of_memory,
+    _pad_batch,
+)
+from .cam_weights import relevance_total, weighted_map
+from .explain import _assemble
+from .explanation import Explanation
+from .layers import resolve_layer, target_layers
+from .model_inputs import as_batch, input_spec, to_tensor
+from .options import DEFAULT_METHOD, DEFAULT_PRECISION
+from .precision import forward_precision
+from .preprocessing import Preprocessing, statistics_of
+from .run_setup import RunSetup
+from .targets import Target, TargetPlan, plan_targets
+from .upsampling import upsample_maps
+
+
+class _GraphCapture(ActivationCapture):
+    """An :class:`ActivationCapture` that leaves a layer already in the graph in it.
+
+    The first captured layer the forward pass reaches becomes the graph's leaf, as with
+    one layer. A later layer's output depends on that leaf: detaching it would cut the
+    earlier layers off from the score, so it stays a node of the graph (gradients can be
+    taken at any node) and a clone flows on, out of reach of later in-place operations.
+    """
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor:
+        in_graph = isinstance(output, torch.Tensor) and output.requires_grad
+        # The parent checks the output (used once, spatial) and makes a fresh leaf; for
+        # a layer in the graph that leaf and its clone are dropped at once.
+        flowing = super()._hook(module, inputs, output)
+        if not in_graph:
+            return flowing
+        assert isinstance(output, torch.Tensor), "in_graph holds only for a tensor"
+        self.activation = output
+        return output.clone()
+
+
+def explain_layers(
+    model: nn.Module,
+    x: Any,
+    layers: Sequence[str | nn.Module] | None = None,
+    *,
+    target: Target = None,
+    method: str = DEFAULT_METHOD,
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    precision: str = DEFAULT_PRECISION,
+    preprocessing: Preprocessing | str | None = None,
+) -> dict[str, Explanation]:
+    """Explain a batch of samples at several target layers in one call.
+
+    Per chunk of samples, one forward pass captures every layer's activation and one
+    backward pass gives the target score's gradient at all of them (for
+    ``target="all"`` one batched pass for every class, or one pass per class where the
+    model's operations do not batch). Each layer's result equals
+    :func:`explain` at that layer alone. The model is left as found: hooks removed,
+    train/eval flags and device restored, no parameter ``.grad`` filled.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; it runs in eval mode for the call.
+    x : array-like or torch.Tensor
+        Samples ``(N, C, *spatial)``; ``(C, *spatial)`` or ``(*spatial)`` (single
+        channel) for one sample.
+    layers : sequence of str or torch.nn.Module, optional
+        The target layers, by name or as modules. By default every layer
+        :func:`target_layers` lists for these samples (found by running the model once
+        more, on zeros).
+    target, method, device, batch_size, precision, preprocessing
+        As for :func:`explain`.
+
+    Returns
+    -------
+    dict of str to Explanation
+        One :class:`Explanation` per layer name, in the order of ``layers``; each
+        holds that layer's ``cam``, ``heatmap`` and ``bias``, and the shared
+        ``scores``, ``logits`` and ``targets``.
+    """
+    batch = as_batch(x, input_spec(model))
+    if layers is None:
+        layers = target_layers(model, input_shape=batch.shape[1:])
+    names = list(dict.fromkeys(resolve_layer(model, layer)[0] for layer in layers))
+    if not names:
+        raise _no_layers()
+    setup = RunSetup.prepare(
+        model,
+        names[0],
+        method=method,
+        precision=precision,
+        device=device,
+        preprocessing=preprocessing,
+    )
+    if setup.preprocessing.needs_volume_statistics:
+        setup = setup.with_statistics(statistics_of(batch, setup.preprocessing))
+    modules = dict(model.named_modules())
+    n_samples = batch.shape[0]
+    plan = plan_targets(target, n_samples)
+    chunk = setup.batch_size(batch_size, default=n_samples)
+    parts: dict[str, list[dict[str, torch.Tensor]]] = {name: [] for name in names}
+    with setup.running():
+        for start in range(0, n_samples, chunk):
+            stop = min(start + chunk, n_samples)
+            inputs = to_tensor(batch[start:stop], setup.device, setup.input_dtype)
+            layer_parts = _explain_batch_layers(
+                setup, {name: modules[name] for name in names}, inputs, plan.rows(start, stop)
+            )
+            for name, part in layer_parts.items():
+                parts[name].append(part)
+    return {name: _assemble(parts[name], plan, method, name) for name in names}
+
+
+def _no_layers() -> RespondCamError:
+    return RespondCamError(
+        "No target layer was given (layers is an empty list); name at least one, or leave "
+        "layers=None for every layer target_layers(model) lists."
+    )
+
+
+def _explain_batch_layers(
+    setup: RunSetup,
+    modules: dict[str, nn.Module],
+    inputs: torch.Tensor,
+    plan: TargetPlan,
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Per layer, the device tensors ``explain_batch`` gives for one layer."""
+    n_samples = inputs.shape[0]
+    inputs = setup.model_input(inputs)
+    if setup.fixed_batch_size:
+        inputs, plan = _pad_batch(inputs, plan, setup.fixed_batch_size)
+    with ExitStack() as stack:
+        captures = {
+            name: stack.enter_context(_GraphCapture(module, name))
+            for name, module in modules.items()
+        }
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(forward_precision(inputs.device, setup.autocast))
+        output = _forward(setup, inputs)
+    activations = {name: capture.captured() for name, capture in captures.items()}
+    scores, classes = plan.scores(output)
+    columns = scores[:, None] if scores.ndim == 1 else scores
+    try:
+        gradients = _gradients(columns, activations)
+    except RuntimeError as err:
+        if _is_out_of_memory(err):
+            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        raise
+    logits = output.detach() if isinstance(output, torch.Tensor) else scores.detach()
+    result = {}
+    for name, activation in activations.items():
+        compute = torch.promote_types(activation.dtype, torch.float32)
+        part = _layer_maps(setup, activation.detach().to(compute), gradients[name], plan)
+        part["scores"] = scores.detach().to(compute)
+        part["logits"] = logits.to(compute)
+        part["bias"] = part["scores"] - part.pop("totals")
+        part["heatmap"] = upsample_maps(part["cam"], inputs.shape[2:])
+        if classes is not None and not plan.per_class:
+            part["targets"] = classes
+        result[name] = {key: value[:n_samples] for key, value in part.items()}
+    return result
+
+
+def _layer_maps(
+    setup: RunSetup, values: torch.Tensor, gradients: torch.Tensor, plan: TargetPlan
+) -> dict[str, torch.Tensor]:
+    """``cam``, ``totals`` (``sum(A * G)``) and ``nonzero``, one column per score;
+    ``gradients`` is shaped ``(K, N, C, *spatial)``."""
+    maps, totals, nonzero = [], [], []
+    for gradient in gradients.to(values.dtype):
+        maps.append(weighted_map(setup.weights_of(values, gradient), values))
+        totals.append(relevance_total(values, gradient))
+        nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
+    if plan.per_class:
+        cam, total = torch.stack(maps, dim=1), torch.stack(totals, dim=1)
+    else:
+        cam, total = maps[0], totals[0]
+    return {"cam": cam.float(), "totals": total, "nonzero": torch.stack(nonzero, dim=1)}
+
+
+def _gradients(
+    columns: torch.Tensor, activations: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The gradient of each score column ``(N, K)`` at every layer, ``(K, N, C, ...)``.
+
+    One backward pass for all layers; for several columns a batched one, or one per
+    column where the model's operations cannot be batched.
+    """
+    names = list(activations)
+    if not columns.requires_grad:
+        raise _no_path(names[0])
+    inputs = [activations[name] for name in names]
+    n_columns = columns.shape[1]
+    found: Sequence[torch.Tensor | None]
+    if n_columns == 1:
+        found = [
+            None if g is None else g[None]
+            for g in torch.autograd.grad(columns.sum(), inputs, allow_unused=True)
+        ]
+    else:
+        found = _batched_or_per_column(columns, inputs)
+    missing = [name for name, g in zip(names, found, strict=True) if g is None]
+    if missing:
+        raise _no_path(missing[0])
+    return {name: g for name, g in zip(names, found, strict=True) if g is not None}
+
+
+def _batched_or_per_column(
+    columns: torch.Tensor, inputs: list[torch.Tensor]
+) -> Sequence[torch.Tensor | None]:
+    n_columns = columns.shape[1]
+    # Row k of the batch of output gradients selects column k of every sample.
+    picks = torch.eye(n_columns, dtype=columns.dtype, device=columns.device)
+    picks = picks[:, None, :].expand(n_columns, *columns.shape)
+    try:
+        with warnings.catch_warnings():
+            # Ops without a batching rule run one by one under vmap, still in one pass.
+            warnings.filterwarnings("ignore", message=".*batching rule.*")
+            return torch.autograd.grad(
+                columns,
+                inputs,
+                grad_outputs=picks,
+                retain_graph=True,
+                allow_unused=True,
+                is_grads_batched=True,
+            )
+    except RuntimeError as err:
+        if _is_out_of_memory(err):
+            raise
+    per_column = [
+        torch.autograd.grad(
+            columns[:, k].sum(), inputs, retain_graph=k < n_columns - 1, allow_unused=True
+        )
+        for k in range(n_columns)
+    ]
+    return [
+        None if any(g is None for g in layer) else torch.stack(layer)
+        for layer in zip(*per_column, strict=True)
+    ]

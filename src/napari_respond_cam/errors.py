@@ -26,6 +26,10 @@ SETTING_NAMES = {
     "preprocessing": ("preprocessing", "--preprocessing", "preprocessing"),
     "invert": ("invert", "--invert", "invert contrast"),
     "binning": ("binning", "--bin", "binning"),
+    "channel": ("channel", "--channel", "target channel"),
+    "region": ("region", "--region", "region"),
+    "region_mask": ("mask_file", "--region-mask", "region labels"),
+    "label": ("label", "--label", "label"),
 }
 
 

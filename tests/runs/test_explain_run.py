@@ -25,6 +25,7 @@ from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
 from napari_respond_cam.runs.summary import summary_text
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling import volume_statistics as volume_statistics_module
+from napari_respond_cam.tiling.predict_volume import predict_volume
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 from toy_models import GapHead, TinyUNet
 
@@ -189,7 +190,7 @@ def test_a_tiled_runs_check_is_its_best_window_explained_alone():
     assert check.bias == pytest.approx(float(alone.bias[0]), rel=1e-4, abs=1e-6)
 
 
-def test_a_model_without_classes_is_summarised_by_its_check_alone():
+def test_a_region_target_from_python_is_checked_over_the_whole_volume():
     torch.manual_seed(0)
     unet = TinyUNet(classes=2).eval()
     x = noise_volume((8, 8, 16))
@@ -198,9 +199,14 @@ def test_a_model_without_classes_is_summarised_by_its_check_alone():
     summary = outcome.summary
     assert (summary.class_names, summary.probabilities, summary.n_windows) == ((), (), 2)
     [check] = summary.checks
-    assert check.label.startswith("best window at (0, 0, ")
+    # Y: channel 1 of the stitched prediction summed over every voxel
+    prediction = predict_volume(unet, x, window=8, stride=8)
+    assert check.score == pytest.approx(float(prediction[1].sum(dtype=np.float64)), rel=1e-5)
+    assert check.label == "class 1, the whole volume"
     assert abs(check.residual) < 1e-3 * max(1.0, abs(check.score))
-    assert summary_text(summary).splitlines()[0] == "2 window(s); the model's output has no classes"
+    assert (
+        summary_text(summary).splitlines()[0] == "2 window(s) explained (those touching the region)"
+    )
 
 
 def test_the_layers_metadata_says_what_was_explained_and_how():

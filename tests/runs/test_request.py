@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from napari_respond_cam.engine.preprocessing import Preprocessing
+from napari_respond_cam.runs.regions import Region
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings, target_label
 
 CLASSES = ("ribosome", "proteasome", "membrane")
@@ -39,8 +40,12 @@ def test_settings_travel_to_other_processes():
         batch_size=3,
         preprocessing=Preprocessing("percentile", low=2, high=98, invert=True),
         binning=2,
+        channel=1,
+        region=Region("labels", label=3, mask_file="/data/labels.mrc"),
     )
-    assert pickle.loads(pickle.dumps(settings)) == settings
+    shipped = pickle.dumps(settings)
+    assert pickle.loads(shipped) == settings
+    assert len(shipped) < 1000  # no array travels with the settings
     assert settings.engine_arguments()["preprocessing"] == settings.preprocessing
 
 

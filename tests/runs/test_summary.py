@@ -1,12 +1,16 @@
 """The results area's text and the heatmap metadata, from hand-made numbers."""
 
+import numpy as np
+
 from napari_respond_cam.runs.summary import (
     ResultSummary,
     ScoreCheck,
     predicted_class,
+    summarise_region,
     summary_metadata,
     summary_text,
 )
+from napari_respond_cam.tiling.window_predictions import WindowPredictions
 
 ONE = ResultSummary(
     class_names=("ribosome", "membrane"),
@@ -51,6 +55,7 @@ def test_metadata_holds_plain_numbers():
         "class_probabilities": {"ribosome": 0.6, "membrane": 0.4},
         "n_windows": 12,
         "window_votes": {"ribosome": 7, "membrane": 5},
+        "notes": [],
         "sum_to_score": [
             {
                 "class": "ribosome, best window at (0, 8, 8)",
@@ -61,3 +66,26 @@ def test_metadata_holds_plain_numbers():
             }
         ],
     }
+
+
+def test_a_region_run_says_its_choices_then_its_whole_volume_check():
+    windows = WindowPredictions(
+        starts=np.zeros((3, 3), dtype=np.int64),
+        window=(8, 8, 8),
+        targets=None,
+        scores=np.array([4.0, 3.0, 3.0], dtype=np.float32),
+        cam_sums=np.array([3.0, 2.5, 2.0], dtype=np.float32),
+        bias=np.array([1.0, 0.5, 1.0], dtype=np.float32),
+        probabilities=None,
+        nonzero_gradient=np.ones(3, dtype=bool),
+    )
+    notes = ["Channel: membrane.", "Region: label 2."]
+    summary = summarise_region(windows, "membrane, label 2", notes)
+    assert summary_text(summary).splitlines() == [
+        *notes,
+        "3 window(s) explained (those touching the region)",
+        "Sum-to-score over the whole volume (region score Y, map sum, bias):",
+        "  membrane, label 2: score 10, CAM sum 7.5, bias 2.5, sum − (score − bias) = 0",
+    ]
+    assert summary_metadata(summary)["notes"] == notes
+    assert summary_metadata(summary)["sum_to_score"][0]["residual"] == 0.0

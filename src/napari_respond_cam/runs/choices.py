@@ -129,6 +129,51 @@ def _class_index(index: int, n_classes: int) -> int:
     return index
 
 
+def channel_argument(choice: str | int | None, channel_names: Sequence[str]) -> int | None:
+    """The output channel a dense model's run explains, from its name or index.
+
+    ``None`` leaves the choice to :func:`default_channel`.
+
+    Raises
+    ------
+    RespondCamError
+        For a name that is not a channel of the model, or an index out of range.
+    """
+    if choice is None:
+        return None
+    names = list(channel_names)
+    if choice in names:
+        return names.index(str(choice))
+    if isinstance(choice, int) or str(choice).lstrip("-").isdigit():
+        index = int(choice)
+        if names and not 0 <= index < len(names):
+            raise RespondCamError(
+                f"Channel {index} is out of range: the model gives {len(names)} channels "
+                f"(0 to {len(names) - 1}); choose one of them ({setting('channel')})."
+            )
+        return index
+    known = f"one of {', '.join(repr(n) for n in names)}" if names else "a channel index"
+    raise RespondCamError(
+        f"{choice!r} is not an output channel of this model; use {known} ({setting('channel')})."
+    )
+
+
+def default_channel(n_channels: int, background_class: int | None) -> tuple[int, str]:
+    """The channel explained when none is chosen, and why, in words.
+
+    The first channel that is not the model's ``background_class``; a model that names
+    none is taken to keep background in channel 0, as segmentation networks
+    (nnU-Net, DeepFinder, membrain-seg) do, when it has two channels or more. A
+    one-channel (sigmoid) output has only channel 0.
+    """
+    if n_channels == 1:
+        return 0, "the model's only channel"
+    if background_class is None:
+        return 1, "the first channel after channel 0, taken as background"
+    first = next(k for k in range(n_channels) if k != background_class)
+    return first, f"the first channel that is not the background (channel {background_class})"
+
+
 def model_input_size(model: Any) -> tuple[int, ...] | None:
     """The spatial shape the model takes, or ``None`` when it takes any size."""
     shape = getattr(model, "input_shape", None)

@@ -13,6 +13,17 @@ lazily, block by block) and the map comes back on the volume's own grid.
 A tiled run whose preprocessing needs the tomogram's statistics reads them once, for
 every class, before the first window: progress first counts that pass in blocks,
 then the windows (of all classes, on one count).
+
+A model whose output is per voxel explains one output channel summed over a region
+of the whole volume (see ``runs.regions``), tiled, with the sum-to-score check over the
+whole volume: the region score ``Y``, the stitched map's sum and the summed bias. Left
+unchosen, the channel is the first that is not background and the region is where the
+model predicts it (one more pass over the windows, forward only); the summary says so.
+Whether the output is per voxel is learnt from one forward pass on one window's zeros.
+
+With "predicted class" on a tiled classifier, windows the model calls its background
+class add nothing to the map, and the windows it calls something else come back as
+detections.
 """
 
 from __future__ import annotations
@@ -26,26 +37,55 @@ import numpy as np
 
 from ..engine.options import ALL_CLASSES
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
+from ..models.model_metadata import class_label, class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
-from .choices import model_input_size, resolve_device
-from .request import ExplainRequest
+from .choices import default_channel, model_input_size, resolve_device
+from .detections import Detections, detections
+from .regions import PREDICTED, WHOLE, Region, region_mask
+from .request import ExplainRequest, ExplainSettings
 from .summary import (
     ResultSummary,
     summarise_explanation,
+    summarise_region,
     summarise_windows,
     summary_metadata,
+    with_notes,
 )
 
 
 @dataclass(frozen=True)
 class ExplainOutcome:
-    """The heatmap on the volume's grid (``(K, Z, Y, X)`` for all classes) and its summary."""
+    """The heatmap on the volume's grid (``(K, Z, Y, X)`` for all classes) and its summary.
+
+    ``explained`` says what a dense model's run explained (channel and region), which
+    its settings may have left to defaults; ``detections`` holds the windows a tiled
+    classifier did not call background.
+    """
 
     request: ExplainRequest
     heatmap: np.ndarray
     summary: ResultSummary
+    explained: RegionExplained | None = None
+    detections: Detections | None = None
+
+    @property
+    def target_label(self) -> str:
+        """What was explained, in words: the channel and region, or the target class."""
+        if self.explained is not None:
+            return f"{self.explained.channel_name}, {self.explained.region}"
+        return self.request.target_label
+
+
+@dataclass(frozen=True)
+class RegionExplained:
+    """The channel a dense model's run explained, by index and name, and its region
+    in words."""
+
+    channel: int
+    channel_name: str
+    region: str
 
 
 def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
@@ -54,7 +94,7 @@ def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
     return {
         "model": request.model_name,
         "layer": request.settings.layer,
-        "target": request.target_label,
+        "target": outcome.target_label,
         "method": request.method_label,
         "volume": request.volume_name,
         "device": resolve_device(request.settings.device),
@@ -63,8 +103,15 @@ def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
             request.settings.preprocessing, request.model
         ).to_json(),
         "binning": request.settings.binning,
+        **_explained_metadata(outcome.explained),
         **summary_metadata(outcome.summary),
     }
+
+
+def _explained_metadata(explained: RegionExplained | None) -> dict[str, Any]:
+    if explained is None:
+        return {}
+    return {"channel": explained.channel_name, "region": explained.region}
 
 
 def check_volume(shape: Sequence[int], name: str) -> None:
@@ -125,6 +172,11 @@ def run_explanation(
     if warning is not None:
         warnings.warn(warning, UserWarning, stacklevel=2)
     volume = binned(request.volume, settings.binning)
+    output_shape = model_output_shape(request, volume)
+    if len(output_shape) > 2 and _explains_a_region(settings.target):
+        return _explain_region(request, volume, output_shape[1], progress)
+    if len(output_shape) <= 2:
+        _refuse_region_choices(settings)
     if explained_in_one_pass(volume.shape, request.model, settings.window):
         outcome = _explain_whole(request, volume, progress)
     elif settings.target == ALL_CLASSES:
@@ -132,6 +184,29 @@ def run_explanation(
     else:
         outcome = _explain_tiled(request, progress)
     return outcome
+
+
+def model_output_shape(request: ExplainRequest, volume: Any) -> tuple[int, ...]:
+    """The model's output shape ``(batch, *rest)`` for zeros of one window of ``volume``
+    (the volume the model sees), from one forward pass that also checks the window,
+    layer and device: ``(batch, K, *spatial)`` for an output per voxel, ``(batch, K)``
+    for class scores."""
+    from ..engine.batch_cam import check_input_fits
+    from ..tiling.volume_explainer import VolumeExplainer
+
+    arguments = {**request.settings.tiling_arguments(), "window": _window(request, volume)}
+    explainer = VolumeExplainer(request.model, volume, target=None, **arguments)
+    return check_input_fits(explainer.setup, explainer.grid.window)
+
+
+def _window(request: ExplainRequest, volume: Any) -> int | tuple[int, ...] | None:
+    # A volume that one window of a size-free model covers is seen whole, unpadded.
+    window = request.settings.window
+    if model_input_size(request.model) is None and explained_in_one_pass(
+        volume.shape, request.model, window
+    ):
+        return tuple(volume.shape)
+    return window
 
 
 def on_volume_grid(heatmap: np.ndarray, request: ExplainRequest) -> np.ndarray:
@@ -196,8 +271,152 @@ def _explain_whole(
 def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
     # explain_volume reads the statistics itself, after checking the settings.
     target = request.settings.target
-    heatmap, windows = _tiled_heatmap(request, target, None, progress)
-    return ExplainOutcome(request, heatmap, summarise_windows([windows], request.class_names))
+    background = _background_class(request.model)
+    # Each window explains its own predicted class; "nothing here" explains nothing.
+    skipped = background if target is None else None
+    heatmap, windows = _tiled_heatmap(request, target, None, progress, skipped)
+    summary = summarise_windows([windows], request.class_names)
+    if skipped is not None:
+        name = class_label(skipped, request.class_names)
+        note = f"Windows the model calls {name} (its background class) add nothing to the map."
+        summary = with_notes(summary, [note])
+    found = detections(windows, request.class_names, background)
+    return ExplainOutcome(request, heatmap, summary, detections=found)
+
+
+def _background_class(model: Any) -> int | None:
+    background = getattr(model, "background_class", None)
+    return None if background is None else int(background)
+
+
+def _explains_a_region(target: Any) -> bool:
+    """Whether a dense model's run explains a region: its own target function aside."""
+    from ..engine.targets import RegionTarget
+
+    return not callable(target) or isinstance(target, RegionTarget)
+
+
+def _refuse_region_choices(settings: ExplainSettings) -> None:
+    if settings.channel is not None or settings.region is not None:
+        raise RespondCamError(
+            "This model gives one score per class (an output shaped (N, classes)), not a map "
+            "per voxel, so it has no output channels or regions to explain; choose a target "
+            f"class instead ({setting('target')}) and leave channel and region unset."
+        )
+
+
+def _explain_region(
+    request: ExplainRequest, volume: Any, n_channels: int, progress: ProgressCallback | None
+) -> ExplainOutcome:
+    """A dense model's channel summed over a region of the whole volume, tiled."""
+    from ..engine.targets import RegionTarget, region_target
+    from ..tiling.explain_volume import explain_volume
+
+    settings = request.settings
+    names = class_names_for(request.class_names, n_channels)
+    statistics = None
+    if isinstance(settings.target, RegionTarget):
+        # From Python: a channel and a mask on the volume's grid, as explain_volume takes.
+        channel, mask = settings.target.channel, settings.target.mask
+        region = "the mask given" if mask is not None else Region(WHOLE).description
+        notes: list[str] = []
+    else:
+        _refuse_class_target(settings.target, n_channels)
+        channel, notes = _channel(settings.channel, n_channels, request, names)
+        region, mask, statistics = _region(request, volume, channel, names, notes, progress)
+    arguments = {**settings.tiling_arguments(), "window": _window(request, volume)}
+    heatmap, windows = explain_volume(
+        request.model,
+        request.volume,
+        target=region_target(channel, mask),
+        progress=progress,
+        return_windows=True,
+        statistics=statistics,
+        binning=settings.binning,
+        **arguments,
+    )
+    explained = RegionExplained(channel, names[channel], region)
+    summary = summarise_region(windows, f"{names[channel]}, {region}", notes)
+    return ExplainOutcome(request, heatmap, summary, explained)
+
+
+def _refuse_class_target(target: Any, n_channels: int) -> None:
+    if target is not None:
+        raise RespondCamError(
+            f"This model's output is a map per voxel ({n_channels} channel(s)), not one score "
+            "per class, so it has no target class; choose an output channel "
+            f"({setting('channel')}) and a region ({setting('region')}), or leave both to "
+            "their defaults (the first channel that is not background, where the model "
+            "predicts it)."
+        )
+
+
+def _channel(
+    chosen: int | None, n_channels: int, request: ExplainRequest, names: Sequence[str]
+) -> tuple[int, list[str]]:
+    """The channel to explain, and a note saying which (and why, for the default)."""
+    if chosen is None:
+        channel, why = default_channel(n_channels, _background_class(request.model))
+        return channel, [f"Channel: {names[channel]} ({why}; the default)."]
+    if not 0 <= chosen < n_channels:
+        raise RespondCamError(
+            f"Channel {chosen} is out of range: the model gives {n_channels} channel(s) "
+            f"(0 to {n_channels - 1}); choose one of them ({setting('channel')})."
+        )
+    return chosen, [f"Channel: {names[chosen]}."]
+
+
+def _region(
+    request: ExplainRequest,
+    volume: Any,
+    channel: int,
+    names: Sequence[str],
+    notes: list[str],
+    progress: ProgressCallback | None,
+) -> tuple[str, np.ndarray | None, IntensityStatistics | None]:
+    """The region in words and as a mask on the request's volume's grid, and the
+    tomogram's statistics when the model's prediction needed them; adds a note."""
+    region = request.settings.region
+    default = region is None
+    region = Region(PREDICTED) if region is None else region
+    shape = tuple(request.volume.shape[-3:])
+    prediction, statistics = None, None
+    if region.kind == PREDICTED:
+        # Read once for the prediction and the explanation, not once each.
+        statistics = tomogram_statistics(request, volume, progress)
+        prediction = _prediction(request, volume, statistics, progress)
+    mask = region_mask(
+        region, shape, labels=request.region_labels, prediction=prediction, channel=channel
+    )
+    predicted = f"where the model predicts {names[channel]}"
+    words = predicted if region.kind == PREDICTED else region.description
+    notes.append(f"Region: {words}{' (the default)' if default else ''}.")
+    return words, mask, statistics
+
+
+def _prediction(
+    request: ExplainRequest,
+    volume: Any,
+    statistics: IntensityStatistics | None,
+    progress: ProgressCallback | None,
+) -> np.ndarray:
+    """The model's blended dense output ``(K, *spatial)`` on the request's volume's grid."""
+    from ..tiling.predict_volume import predict_volume
+
+    arguments = request.settings.tiling_arguments()
+    return predict_volume(
+        request.model,
+        request.volume,
+        window=_window(request, volume),
+        stride=arguments["stride"],
+        batch_size=arguments["batch_size"],
+        device=arguments["device"],
+        precision=arguments["precision"],
+        preprocessing=arguments["preprocessing"],
+        statistics=statistics,
+        binning=request.settings.binning,
+        progress=progress,
+    )
 
 
 def _explain_tiled_per_class(
@@ -218,7 +437,9 @@ def _explain_tiled_per_class(
         heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
-    return ExplainOutcome(request, np.stack(maps), summarise_windows(records, request.class_names))
+    summary = summarise_windows(records, request.class_names)
+    found = detections(records[0], request.class_names, _background_class(request.model))
+    return ExplainOutcome(request, np.stack(maps), summary, detections=found)
 
 
 def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressCallback | None:
@@ -232,6 +453,7 @@ def _tiled_heatmap(
     target: Any,
     statistics: IntensityStatistics | None,
     progress: ProgressCallback | None,
+    background_class: int | None = None,
 ) -> Any:
     """The tiled map of the request's volume (binned as set) and its windows, on its grid."""
     from ..tiling.explain_volume import explain_volume
@@ -244,5 +466,6 @@ def _tiled_heatmap(
         return_windows=True,
         statistics=statistics,
         binning=request.settings.binning,
+        background_class=background_class,
         **request.settings.tiling_arguments(),
     )

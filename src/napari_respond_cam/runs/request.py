@@ -16,6 +16,7 @@ from .choices import (
     resolve_device,
     voxel_size_warning,
 )
+from .regions import Region
 
 #: The core's ``target`` for a run: each window's predicted class, every class, or one.
 TargetArgument = str | int | None
@@ -31,6 +32,11 @@ class ExplainSettings:
     ``preprocessing`` ``None`` applies the model's own (see
     :func:`.choices.preprocessing_argument`); ``binning`` explains the volume
     block-averaged by that whole factor and brings the map back to its grid.
+
+    For a model whose output is per voxel, ``channel`` is the output channel explained
+    (``None``: the first that is not background, see :func:`.choices.default_channel`)
+    and ``region`` the voxels its score is summed over (``None``: where the model
+    predicts that channel); ``target`` then stays ``None``.
     """
 
     layer: str
@@ -43,6 +49,8 @@ class ExplainSettings:
     batch_size: int | None = None
     preprocessing: Preprocessing | str | None = None
     binning: int = 1
+    channel: int | None = None
+    region: Region | None = None
 
     def engine_arguments(self) -> dict[str, Any]:
         """Layer, method, device, precision and preprocessing as ``explain`` takes them,
@@ -71,6 +79,8 @@ class ExplainRequest:
 
     ``voxel_size_a`` is the volume's voxel size in ångström (one, or ``(z, y, x)``),
     when known: it is compared with the one the model was trained at.
+    ``region_labels`` is the label volume of a ``"labels"`` region that names no
+    mask file (a napari Labels layer), on the volume's grid.
     """
 
     model: Any
@@ -80,6 +90,7 @@ class ExplainRequest:
     volume_name: str = ""
     class_names: tuple[str, ...] = field(default_factory=tuple)
     voxel_size_a: VoxelSize | None = None
+    region_labels: Any = None
 
     @property
     def voxel_size_warning(self) -> str | None:

@@ -10,7 +10,7 @@ functions of the core's results; no Qt, no napari.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,10 @@ class ResultSummary:
 
     ``probabilities`` are the model's class probabilities for the explained volume,
     or their mean over windows for a tiled volume (``n_windows > 1``), where
-    ``window_votes`` counts the windows predicting each class.
+    ``window_votes`` counts the windows predicting each class. ``per_voxel`` marks a
+    dense model's region run, whose one check is over the whole volume. ``notes`` say
+    what the run chose by itself (a default channel or region, background windows left
+    out), one sentence each.
     """
 
     class_names: tuple[str, ...]
@@ -47,6 +50,8 @@ class ResultSummary:
     checks: tuple[ScoreCheck, ...]
     n_windows: int = 1
     window_votes: dict[str, int] = field(default_factory=dict)
+    per_voxel: bool = False
+    notes: tuple[str, ...] = ()
 
 
 def summarise_explanation(explanation: Any, class_names: Sequence[str]) -> ResultSummary:
@@ -105,6 +110,20 @@ def _best_window_check(windows: Any, class_names: Sequence[str]) -> ScoreCheck:
     return _check(label, score, cam_sum, float(windows.bias[best]))
 
 
+def summarise_region(windows: Any, label: str, notes: Sequence[str] = ()) -> ResultSummary:
+    """Summarise a dense model's region run from its ``WindowPredictions``: the region
+    score ``Y`` of the whole volume, the stitched map's sum and the summed bias."""
+    check = _check(label, windows.total_score, windows.total_map_sum, windows.total_bias)
+    return ResultSummary(
+        (), (), (check,), n_windows=len(windows), per_voxel=True, notes=tuple(notes)
+    )
+
+
+def with_notes(summary: ResultSummary, notes: Sequence[str]) -> ResultSummary:
+    """``summary`` with ``notes`` added after its own."""
+    return replace(summary, notes=(*summary.notes, *notes))
+
+
 def predicted_class(summary: ResultSummary) -> str | None:
     """The class with the highest (mean) probability; ``None`` for a model without classes."""
     if not summary.probabilities:
@@ -115,8 +134,10 @@ def predicted_class(summary: ResultSummary) -> str | None:
 def summary_text(summary: ResultSummary) -> str:
     """Plain text for the widget's results area, one fact per line."""
     best = predicted_class(summary)
-    lines = []
-    if best is None:
+    lines = list(summary.notes)
+    if summary.per_voxel:
+        lines.append(f"{summary.n_windows} window(s) explained (those touching the region)")
+    elif best is None:
         lines.append(f"{summary.n_windows} window(s); the model's output has no classes")
     elif summary.n_windows > 1:
         votes = ", ".join(f"{name} {n}" for name, n in summary.window_votes.items() if n)
@@ -129,7 +150,10 @@ def summary_text(summary: ResultSummary) -> str:
         f"  {name}: {p:.3f}"
         for name, p in zip(summary.class_names, summary.probabilities, strict=True)
     )
-    lines.append("Sum-to-score (CAM sum vs score):")
+    if summary.per_voxel:
+        lines.append("Sum-to-score over the whole volume (region score Y, map sum, bias):")
+    else:
+        lines.append("Sum-to-score (CAM sum vs score):")
     lines.extend(_check_line(check) for check in summary.checks)
     return "\n".join(lines)
 
@@ -148,6 +172,7 @@ def summary_metadata(summary: ResultSummary) -> dict[str, Any]:
         "class_probabilities": dict(zip(summary.class_names, summary.probabilities, strict=True)),
         "n_windows": summary.n_windows,
         "window_votes": dict(summary.window_votes),
+        "notes": list(summary.notes),
         "sum_to_score": [
             {
                 "class": c.label,

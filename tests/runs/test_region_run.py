@@ -1,0 +1,167 @@
+"""A dense (per-voxel) model through the run layer: a channel over a region, sum-to-score."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_respond_cam import RespondCamError, explain, explain_volume, region_target
+from napari_respond_cam.runs.choices import channel_argument, default_channel
+from napari_respond_cam.runs.explain_run import outcome_metadata, run_explanation
+from napari_respond_cam.runs.regions import Region
+from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
+from napari_respond_cam.runs.summary import summary_text
+from napari_respond_cam.tiling.predict_volume import predict_volume
+from tiny_classifier import noise_volume, tiny_cnn1
+from toy_models import TinyUNet
+
+CHANNELS = ("background", "membrane", "ribosome")
+
+
+def unet(bias=False, background_class=None):
+    torch.manual_seed(0)
+    model = TinyUNet(classes=3, bias=bias).eval()
+    model.class_names = CHANNELS
+    if background_class is not None:
+        model.background_class = background_class
+    return model
+
+
+def dense_request(model, volume, window=8, region_labels=None, **chosen):
+    settings = ExplainSettings(layer="dec", device="cpu", window=window, stride=4, **chosen)
+    return ExplainRequest(
+        model, volume, settings, class_names=CHANNELS, region_labels=region_labels
+    )
+
+
+def test_the_defaults_explain_the_first_channel_after_background_where_it_is_predicted():
+    # After "dec" only a bias-free 1x1 convolution: linear, beta = 0, so sum = Y.
+    model, x = unet(), noise_volume((8, 12, 16))
+    before = x.copy()
+
+    outcome = run_explanation(dense_request(model, x))
+
+    prediction = predict_volume(model, x, window=8, stride=4)
+    region = prediction.argmax(axis=0) == 1
+    y = float((prediction[1] * region).sum(dtype=np.float64))
+    [check] = outcome.summary.checks
+    assert region.any() and not region.all()
+    assert check.score == pytest.approx(y, rel=1e-5)
+    assert check.cam_sum == pytest.approx(y, rel=1e-4)
+    assert abs(check.bias) <= 1e-4 * abs(y)
+    assert float(outcome.heatmap.sum(dtype=np.float64)) == pytest.approx(y, rel=1e-4)
+    assert (outcome.explained.channel, outcome.explained.channel_name) == (1, "membrane")
+    text = summary_text(outcome.summary).splitlines()
+    assert text[0] == (
+        "Channel: membrane (the first channel after channel 0, taken as background; the default)."
+    )
+    assert text[1] == "Region: where the model predicts membrane (the default)."
+    assert text[-1].startswith(f"  membrane, where the model predicts membrane: score {y:.4g}")
+    np.testing.assert_array_equal(x, before)
+
+
+def test_with_biases_a_labels_region_sums_to_score_minus_bias():
+    model, x = unet(bias=True), noise_volume((8, 12, 16), seed=1)
+    labels = np.zeros(x.shape, dtype=np.int32)
+    labels[2:6, 3:9, 4:12] = 5
+    labels[0, 0, 0] = 2
+    chosen = Region("labels", label=5)
+
+    outcome = run_explanation(
+        dense_request(model, x, region_labels=labels, channel=2, region=chosen)
+    )
+
+    prediction = predict_volume(model, x, window=8, stride=4)
+    y = float(prediction[2][labels == 5].sum(dtype=np.float64))
+    [check] = outcome.summary.checks
+    assert check.score == pytest.approx(y, rel=1e-5)
+    assert abs(check.residual) <= 1e-3 * abs(y)
+    assert abs(check.bias) > 1e-3 * abs(y)  # the biases do matter here
+    metadata = outcome_metadata(outcome)
+    assert (metadata["channel"], metadata["region"]) == ("ribosome", "label 5")
+    assert metadata["target"] == "ribosome, label 5"
+    assert metadata["notes"] == ["Channel: ribosome.", "Region: label 5."]
+    [entry] = metadata["sum_to_score"]
+    assert (entry["score"], entry["cam_sum"], entry["bias"]) == (
+        check.score,
+        check.cam_sum,
+        check.bias,
+    )
+
+
+def test_one_window_covering_the_volume_is_the_untiled_explanation():
+    model, x = unet(bias=True), noise_volume((8, 8, 8), seed=2)
+    outcome = run_explanation(dense_request(model, x, window=16, region=Region("whole"), channel=1))
+    alone = explain(model, x, "dec", target=region_target(1))
+    np.testing.assert_allclose(outcome.heatmap, alone.heatmap[0], rtol=1e-5, atol=1e-6)
+    [check] = outcome.summary.checks
+    assert outcome.summary.n_windows == 1
+    assert check.score == pytest.approx(float(alone.scores[0]), rel=1e-5)
+    assert check.bias == pytest.approx(float(alone.bias[0]), rel=1e-4, abs=1e-5)
+
+
+def test_the_background_class_of_the_model_moves_the_default_channel():
+    model, x = unet(background_class=1), noise_volume((8, 8, 8))
+    outcome = run_explanation(dense_request(model, x, region=Region("whole")))
+    assert outcome.explained.channel == 0
+    assert outcome.summary.notes[0] == (
+        "Channel: background (the first channel that is not the background (channel 1); "
+        "the default)."
+    )
+
+
+def test_default_and_named_channels():
+    assert default_channel(1, None) == (0, "the model's only channel")
+    assert default_channel(3, None)[0] == 1
+    assert default_channel(3, 0)[0] == 1
+    assert default_channel(3, 2)[0] == 0
+    assert channel_argument("ribosome", CHANNELS) == 2
+    assert channel_argument("1", CHANNELS) == 1
+    assert channel_argument(None, CHANNELS) is None
+    with pytest.raises(RespondCamError, match=r"Channel 3 is out of range.*0 to 2.*--channel"):
+        channel_argument("3", CHANNELS)
+    with pytest.raises(RespondCamError, match=r"'lipid' is not an output channel.*'membrane'"):
+        channel_argument("lipid", CHANNELS)
+
+
+def test_a_class_target_on_a_dense_model_says_to_choose_a_channel_and_region():
+    model, x = unet(), noise_volume((8, 8, 8))
+    before = x.copy()
+    with pytest.raises(RespondCamError, match=r"map per voxel \(3 channel\(s\)\).*--channel.*"
+                       r"--region on the command line"):  # fmt: skip
+        run_explanation(dense_request(model, x, target=1))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_a_region_on_a_classifier_says_to_choose_a_class():
+    model, x = tiny_cnn1(), noise_volume()
+    settings = ExplainSettings(layer="maxpool2", device="cpu", region=Region("whole"))
+    with pytest.raises(RespondCamError, match=r"one score per class.*--target on the command"):
+        run_explanation(ExplainRequest(model, x, settings))
+
+
+def test_a_channel_the_prediction_never_shows_is_refused_with_advice():
+    model, x = unet(), noise_volume((8, 8, 8))
+    with torch.no_grad():
+        model.out.weight[0] += 100.0  # channel 0 wins everywhere
+    with pytest.raises(RespondCamError, match="predicts this channel nowhere"):
+        run_explanation(dense_request(model, np.abs(x) + 1, channel=2))
+
+
+def test_predicted_class_on_a_tiled_classifier_skips_background_and_finds_detections():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 32), seed=3)
+    votes = explain_volume(model, x, "maxpool2", stride=8, return_windows=True)[1].predicted
+    model.background_class = int(np.bincount(votes).argmax())
+    settings = ExplainSettings(layer="maxpool2", device="cpu", window=16, stride=8)
+    outcome = run_explanation(ExplainRequest(model, x, settings, class_names=model.class_names))
+
+    expected = explain_volume(
+        model, x, "maxpool2", stride=8, background_class=model.background_class
+    )
+    np.testing.assert_allclose(outcome.heatmap, expected, rtol=1e-6)
+    name = model.class_names[model.background_class]
+    note = f"Windows the model calls {name} (its background class) add nothing to the map."
+    assert outcome.summary.notes == (note,)
+    assert outcome_metadata(outcome)["notes"] == [note]
+    found = outcome.detections
+    assert len(found) == int((votes != model.background_class).sum())
+    assert name not in found.class_names

@@ -2,19 +2,21 @@
 
 import torch
 
-from napari_respond_cam.engine.cam_weights import WEIGHT_FUNCTIONS
+from napari_respond_cam.engine.cam_maps import MAP_RULES
 from napari_respond_cam.engine.devices import available_devices, best_device
 from napari_respond_cam.engine.options import (
     DEFAULT_METHOD,
     DEFAULT_PRECISION,
     METHOD_LABELS,
+    PERTURBATION_METHODS,
     PRECISIONS,
 )
 from napari_respond_cam.engine.precision import AUTOCAST_DTYPES
 
 
-def test_every_method_name_has_a_weight_formula_and_no_formula_is_unnamed():
-    assert set(WEIGHT_FUNCTIONS) == set(METHOD_LABELS)
+def test_every_method_name_has_a_map_rule_or_is_a_perturbation_and_no_rule_is_unnamed():
+    assert set(MAP_RULES) | PERTURBATION_METHODS == set(METHOD_LABELS)
+    assert not set(MAP_RULES) & PERTURBATION_METHODS
     assert DEFAULT_METHOD in METHOD_LABELS
 
 

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError, setting
+from .ablation_cam import ablated_scores, ablation_maps, ablation_weights, channels_per_call
 from .activation_capture import ActivationCapture
-from .cam_weights import relevance_total, weighted_map
+from .cam_weights import relevance_total
 from .model_inputs import InputSpec, describe_layout
 from .precision import forward_precision
 from .run_setup import RunSetup
@@ -79,7 +80,8 @@ def _explain_padded(
     try:
         for gradient in _gradients(columns, activation, layer_name):
             gradient = gradient.to(compute)
-            maps.append(weighted_map(setup.weights_of(values, gradient), values))
+            if setup.map_of is not None:
+                maps.append(setup.map_of(values, gradient))
             totals.append(relevance_total(values, gradient))
             nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
     except RuntimeError as err:
@@ -88,7 +90,12 @@ def _explain_padded(
             raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
         raise
     stack = torch.stack if plan.per_class else _only
-    cam = stack(maps, dim=1)
+    if setup.map_of is None:
+        # After the backward pass, whose graph is freed: the copies get its memory.
+        per_class = _ablation_cam(setup, inputs, activation, output, columns, classes, plan)
+        cam = per_class if plan.per_class else per_class[:, 0]
+    else:
+        cam = stack(maps, dim=1)
     scores = scores.detach().to(compute)
     part = {
         "cam": cam.float(),
@@ -101,6 +108,41 @@ def _explain_padded(
     if classes is not None and not plan.per_class:
         part["targets"] = classes
     return part
+
+
+def _ablation_cam(
+    setup: RunSetup,
+    inputs: torch.Tensor,
+    activation: torch.Tensor,
+    output: Any,
+    columns: torch.Tensor,
+    classes: torch.Tensor | None,
+    plan: TargetPlan,
+) -> torch.Tensor:
+    """Ablation-CAM maps ``(N, J, *spatial)`` for the ``J`` score columns, each ablated
+    copy scored for the target the first pass used (the predicted class stays fixed)."""
+    if plan.kind == "predicted":
+        assert classes is not None, "a predicted class per sample"
+        plan = TargetPlan("classes", classes.cpu().numpy())
+
+    def score_columns(ablated_output: Any) -> torch.Tensor:
+        scores, _ = plan.scores(ablated_output)
+        return scores[:, None] if scores.ndim == 1 else scores
+
+    side_by_side = not setup.fixed_batch_size and isinstance(output, torch.Tensor)
+    per_call = channels_per_call(setup.perturbation_batch_size, inputs.shape[0], side_by_side)
+    with torch.no_grad(), forward_precision(inputs.device, setup.autocast):
+        ablated = ablated_scores(
+            setup.module,
+            activation,
+            inputs,
+            lambda batch: _forward(setup, batch),
+            score_columns,
+            per_call,
+        )
+    compute = torch.promote_types(activation.dtype, torch.float32)
+    weights = ablation_weights(columns.detach().to(compute), ablated.to(compute))
+    return ablation_maps(activation.detach().to(compute), weights)
 
 
 def _only(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:

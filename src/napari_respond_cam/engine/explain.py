@@ -1,4 +1,4 @@
-"""``explain``: Respond-CAM and Grad-CAM for a batch of samples, in one call."""
+"""``explain``: a CAM method's maps for a batch of samples, in one call."""
 
 from __future__ import annotations
 
@@ -28,12 +28,15 @@ def explain(
     batch_size: int | None = None,
     precision: str = DEFAULT_PRECISION,
     preprocessing: Preprocessing | str | None = None,
+    perturbation_batch_size: int | None = None,
 ) -> Explanation:
-    """Explain a model's decisions on a batch of samples with Respond-CAM or Grad-CAM.
+    """Explain a model's decisions on a batch of samples with a CAM method.
 
     One forward pass and one backward pass down to ``layer`` per chunk of samples
-    (one backward pass per class for ``target="all"``). Maps are signed and raw at
-    the layer's resolution; ``heatmap`` holds them upsampled to the input grid.
+    (batched over classes for ``target="all"``); Ablation-CAM adds one forward pass
+    per channel of the layer for every sample (see :func:`perturbation_cost`). Maps
+    are signed and raw at the layer's resolution, unless the method's definition
+    says otherwise; ``heatmap`` holds them upsampled to the input grid.
     The model is left as found: hooks removed, train/eval flags and device
     restored, no parameter ``.grad`` filled, no graph kept alive.
 
@@ -50,8 +53,13 @@ def explain(
         ``None`` explains each sample's predicted class; an int one class for all
         samples; a sequence one class per sample; ``"all"`` every class; a callable
         ``f(output) -> tensor (N,)`` any scalar score per sample.
-    method : {"respond", "grad"}
-        Respond-CAM or Grad-CAM weights.
+    method : str
+        A name from :data:`.options.METHOD_LABELS`: ``"respond"`` (Respond-CAM),
+        ``"grad"`` (Grad-CAM), ``"gradpp"`` (Grad-CAM++), ``"xgrad"`` (XGrad-CAM),
+        ``"hires"`` (HiResCAM), ``"layercam"`` (LayerCAM), ``"eigen"`` (Eigen-CAM,
+        the same map for every target) or ``"ablation"`` (Ablation-CAM). The
+        formulas are in ``engine/cam_weights.py``, ``cam_maps.py`` and
+        ``ablation_cam.py``.
     device : str or torch.device, optional
         Where to compute; the model's own device by default. The model is moved
         there for the call and moved back afterwards.
@@ -67,6 +75,9 @@ def explain(
         By default the model's own (its ``preprocessing`` attribute), or none.
         Here the "tomogram" of ``"zscore-tomogram"`` and ``"percentile"`` is the
         batch ``x`` given: its statistics are computed over all of its samples.
+    perturbation_batch_size : int, optional
+        Samples per model call for Ablation-CAM's extra forward passes (64 by
+        default), halved when the device runs out of memory.
 
     Returns
     -------
@@ -74,7 +85,13 @@ def explain(
         ``cam``, ``heatmap``, ``scores``, ``logits``, ``targets`` and ``bias``.
     """
     setup = RunSetup.prepare(
-        model, layer, method=method, precision=precision, device=device, preprocessing=preprocessing
+        model,
+        layer,
+        method=method,
+        precision=precision,
+        device=device,
+        preprocessing=preprocessing,
+        perturbation_batch_size=perturbation_batch_size,
     )
     batch = as_batch(x, setup.spec)
     if setup.preprocessing.needs_volume_statistics:

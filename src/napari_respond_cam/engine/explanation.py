@@ -18,7 +18,8 @@ class Explanation:
     ----------
     cam : numpy.ndarray
         float32 maps at the target layer's resolution, ``(N, *layer_spatial)``, or
-        ``(N, K, *layer_spatial)`` for ``target="all"``. Signed and raw.
+        ``(N, K, *layer_spatial)`` for ``target="all"``. Signed and raw, unless the
+        method's definition says otherwise.
     heatmap : numpy.ndarray
         The same maps upsampled to the input's spatial shape, for display.
     scores : numpy.ndarray
@@ -29,10 +30,12 @@ class Explanation:
         The class index used per sample, the ``K`` class indices for ``"all"``, or
         ``None`` for a target function.
     bias : numpy.ndarray
-        ``beta = score - sum(A * G)``, shaped like ``scores``. Respond-CAM maps sum
-        to ``score - beta`` when the layers after the target are piecewise linear.
+        ``beta = score - sum(A * G)``, shaped like ``scores``: the model's, the same
+        for every method. Respond-CAM, XGrad-CAM and HiResCAM maps sum to
+        ``score - beta`` when the layers after the target are piecewise linear; the
+        other methods' sums have no such meaning (Eigen-CAM's is zero).
     method : str
-        ``"respond"`` or ``"grad"``.
+        The method's name, a key of :data:`.options.METHOD_LABELS`.
     layer : str
         The name of the target layer.
     """

@@ -9,8 +9,21 @@ names exactly.
 from __future__ import annotations
 
 #: CAM method names the engine takes, and the label shown to users for each.
-METHOD_LABELS = {"respond": "Respond-CAM", "grad": "Grad-CAM"}
+METHOD_LABELS = {
+    "respond": "Respond-CAM",
+    "grad": "Grad-CAM",
+    "gradpp": "Grad-CAM++",
+    "xgrad": "XGrad-CAM",
+    "hires": "HiResCAM",
+    "layercam": "LayerCAM",
+    "eigen": "Eigen-CAM",
+    "ablation": "Ablation-CAM",
+}
 DEFAULT_METHOD = "respond"
+
+#: Methods that run the model again on perturbed copies of each sample, on top of the
+#: one forward and one backward pass: their cost is worth stating before a run.
+PERTURBATION_METHODS = frozenset({"ablation"})
 
 #: Precision names: full float32, or the forward pass under bfloat16 / float16 autocast.
 PRECISIONS = ("fp32", "bf16", "fp16")

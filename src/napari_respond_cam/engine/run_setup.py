@@ -7,6 +7,7 @@ the same contexts around it; this is the one place that does both.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -14,7 +15,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .cam_weights import WeightFunction, weight_function
+from ..errors import RespondCamError
+from .ablation_cam import DEFAULT_PERTURBATION_BATCH_SIZE
+from .cam_maps import MapRule, map_rule
 from .devices import requested_device
 from .layers import resolve_layer
 from .model_inputs import InputSpec, input_spec, model_float_dtype, positive_batch_size
@@ -40,8 +43,9 @@ class RunSetup:
         The target layer's name in ``model.named_modules()``.
     module : torch.nn.Module
         The target layer.
-    weights_of : callable
-        The method's channel-weight formula.
+    map_of : callable or None
+        The method's map rule ``(A, G) -> L``; ``None`` for a perturbation method
+        (Ablation-CAM), whose maps come from extra forward passes.
     autocast : torch.dtype or None
         The forward pass's autocast dtype, ``None`` for full precision.
     spec : InputSpec
@@ -59,12 +63,14 @@ class RunSetup:
     statistics : StatisticsTensors or None
         The tomogram's statistics, for a preprocessing that needs them, already on
         ``device``.
+    perturbation_batch_size : int
+        Samples per model call for a perturbation method's extra forward passes.
     """
 
     model: nn.Module
     layer_name: str
     module: nn.Module
-    weights_of: WeightFunction
+    map_of: MapRule | None
     autocast: torch.dtype | None
     spec: InputSpec
     device: torch.device
@@ -73,6 +79,7 @@ class RunSetup:
     fixed_batch_size: int | None
     preprocessing: Preprocessing = NO_PREPROCESSING
     statistics: StatisticsTensors | None = None
+    perturbation_batch_size: int = DEFAULT_PERTURBATION_BATCH_SIZE
 
     @classmethod
     def prepare(
@@ -84,13 +91,16 @@ class RunSetup:
         precision: str,
         device: str | torch.device | None,
         preprocessing: Preprocessing | str | None = None,
+        perturbation_batch_size: int | None = None,
     ) -> RunSetup:
         """Check the choices against the model, without running it.
 
-        ``preprocessing`` ``None`` takes the model's own (none when it has none).
+        ``preprocessing`` ``None`` takes the model's own (none when it has none);
+        ``perturbation_batch_size`` ``None`` the default.
         """
         chosen = resolve_preprocessing(preprocessing, model)
-        weights_of = weight_function(method)
+        map_of = map_rule(method)
+        perturbation_rows = _perturbation_batch_size(perturbation_batch_size)
         autocast = autocast_dtype(precision)
         layer_name, module = resolve_layer(model, layer)
         # Another run may have moved the model for its duration: read where it lives
@@ -102,7 +112,7 @@ class RunSetup:
             model=model,
             layer_name=layer_name,
             module=module,
-            weights_of=weights_of,
+            map_of=map_of,
             autocast=autocast,
             spec=input_spec(model),
             device=run_device,
@@ -110,6 +120,7 @@ class RunSetup:
             dtype=dtype,
             fixed_batch_size=getattr(model, "fixed_batch_size", None),
             preprocessing=chosen,
+            perturbation_batch_size=perturbation_rows,
         )
 
     @property
@@ -149,3 +160,16 @@ class RunSetup:
             torch.inference_mode(False),
         ):
             yield
+
+
+def _perturbation_batch_size(requested: object) -> int:
+    if requested is None:
+        return DEFAULT_PERTURBATION_BATCH_SIZE
+    if isinstance(requested, numbers.Integral) and not isinstance(requested, bool):
+        if int(requested) >= 1:
+            return int(requested)
+    raise RespondCamError(
+        f"perturbation_batch_size must be a positive int (samples per model call for "
+        f"Ablation-CAM's extra forward passes), not {requested!r}; leave it unset for "
+        f"{DEFAULT_PERTURBATION_BATCH_SIZE}."
+    )

@@ -251,13 +251,19 @@ def test_channels_first_volume_and_a_larger_window_for_a_pooling_model():
     np.testing.assert_allclose(heatmap, reference.heatmap[0], rtol=1e-5)
 
 
-def test_a_segmentation_model_with_a_region_target_matches_explain_on_its_windows():
+def test_a_plain_function_of_a_segmentation_output_is_explained_per_window_and_blended():
+    # Only a RegionTarget means one region of the whole volume; any other function
+    # scores each window on its own output grid, like explain.
     torch.manual_seed(0)
     model = TinyUNet()
     volume = np.random.default_rng(4).normal(size=(8, 8, 12)).astype(np.float32)
     mask = np.zeros((8, 8, 8), bool)
     mask[2:6, 2:6, 2:6] = True
-    target = region_target(1, mask)
+    in_each_window = region_target(1, mask)
+
+    def target(output):
+        return in_each_window(output)
+
     heatmap, windows = explain_volume(
         model, volume, "enc", target=target, window=8, stride=4, batch_size=2, return_windows=True
     )

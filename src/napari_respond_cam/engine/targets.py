@@ -131,7 +131,62 @@ def _batch_size(output: Any) -> int:
     return _batch_size(output)
 
 
-def region_target(channel: int, mask: Any = None) -> TargetFunction:
+@dataclass(frozen=True, eq=False)
+class RegionTarget:
+    """The sum of one output channel inside a region: a segmentation model's target.
+
+    Called on a model output ``(N, channels, *spatial)`` it gives ``(N,)`` scores,
+    ``sum_v mask(v) * output[:, channel, v]``. With ``explain`` the mask lies on the
+    output's grid; with ``explain_volume`` on the volume's grid (see there).
+
+    Attributes
+    ----------
+    channel : int
+        The output channel (class) whose logits are summed.
+    mask : array-like of bool or float, or None
+        Weights over the spatial grid, the same for every sample; ``None`` for all of it.
+    """
+
+    channel: int
+    mask: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.channel, numbers.Integral) or isinstance(self.channel, bool):
+            raise RespondCamError(
+                "region_target(channel, mask) takes the output channel as an int, "
+                f"not {self.channel!r}."
+            )
+        # The mask crosses to each device once: a copy from pageable memory per batch
+        # would wait for the device to finish its queued work.
+        object.__setattr__(self, "_on_device", {})
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies on a device stay behind: a pickled target may be opened where there is none.
+        return {"channel": self.channel, "mask": self.mask}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_on_device", {})
+
+    def __call__(self, output: Any) -> torch.Tensor:
+        check_region_output(_shape_of(output), int(self.channel))
+        selected = output[:, self.channel]
+        if self.mask is None:
+            return selected.flatten(1).sum(dim=1)
+        on_device: dict[torch.device, torch.Tensor] = self._on_device  # type: ignore[attr-defined]
+        if selected.device not in on_device:
+            on_device[selected.device] = torch.as_tensor(np.asarray(self.mask)).to(selected.device)
+        weights = on_device[selected.device]
+        if tuple(weights.shape) != tuple(selected.shape[1:]):
+            raise RespondCamError(
+                f"The region mask has shape {tuple(weights.shape)} but the model output's "
+                f"grid is {tuple(selected.shape[1:])}; pass a mask of that shape."
+            )
+        return (selected * weights.to(selected.dtype)).flatten(1).sum(dim=1)
+
+
+def region_target(channel: int, mask: Any = None) -> RegionTarget:
     """A target for segmentation models: the sum of one output channel inside a mask.
 
     Parameters
@@ -139,51 +194,56 @@ def region_target(channel: int, mask: Any = None) -> TargetFunction:
     channel : int
         The output channel (class) whose logits are summed.
     mask : array-like of bool or float, optional
-        Weights over the output's spatial grid, the same for every sample; the whole
-        grid when left out.
+        Weights over the spatial grid, the same for every sample; the whole grid when
+        left out. With ``explain`` it lies on the model output's grid; with
+        ``explain_volume`` on the volume's grid (one weight per voxel of the tomogram).
 
     Returns
     -------
-    callable
-        ``f(output) -> tensor (N,)`` to pass as ``target``.
+    RegionTarget
+        A callable ``f(output) -> tensor (N,)`` to pass as ``target``.
+    """
+    return RegionTarget(channel, mask)
+
+
+@dataclass(frozen=True, eq=False)
+class WindowRegions:
+    """One channel summed with its own weights per sample: the windows of a tiled region.
+
+    ``weights`` ``(B, *spatial)`` lie on the output's grid, on its device; rows of an
+    output beyond ``B`` (a batch padded to the size a model was exported with) get no
+    weight, so they score zero.
     """
 
-    if not isinstance(channel, numbers.Integral) or isinstance(channel, bool):
-        raise RespondCamError(
-            f"region_target(channel, mask) takes the output channel as an int, not {channel!r}."
-        )
-    # The mask crosses to each device once: a copy from pageable memory per batch would
-    # wait for the device to finish its queued work.
-    on_device: dict[torch.device, torch.Tensor] = {}
+    channel: int
+    weights: torch.Tensor
 
-    def score(output: torch.Tensor) -> torch.Tensor:
-        _check_region_channel(output, int(channel))
-        selected = output[:, channel]
-        if mask is not None:
-            if selected.device not in on_device:
-                on_device[selected.device] = torch.as_tensor(np.asarray(mask)).to(selected.device)
-            weights = on_device[selected.device]
-            if tuple(weights.shape) != tuple(selected.shape[1:]):
-                raise RespondCamError(
-                    f"The region mask has shape {tuple(weights.shape)} but the model output's "
-                    f"grid is {tuple(selected.shape[1:])}; pass a mask of that shape."
-                )
-            selected = selected * weights.to(selected.dtype)
-        return selected.flatten(1).sum(dim=1)
-
-    return score
+    def __call__(self, output: Any) -> torch.Tensor:
+        check_region_output(_shape_of(output), self.channel)
+        selected = output[:, self.channel]
+        weights = self.weights.to(selected.dtype)
+        missing = selected.shape[0] - weights.shape[0]
+        if missing > 0:
+            weights = torch.cat([weights, weights.new_zeros((missing, *weights.shape[1:]))])
+        return (selected * weights).flatten(1).sum(dim=1)
 
 
-def _check_region_channel(output: Any, channel: int) -> None:
-    """Refuse outputs that are not per voxel, and a channel the output does not have."""
-    if not isinstance(output, torch.Tensor) or output.ndim < 3:
-        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+def _shape_of(output: Any) -> tuple[int, ...] | str:
+    return tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+
+
+def check_region_output(shape: tuple[int, ...] | str, channel: int) -> None:
+    """Refuse outputs that are not per voxel, and a channel the output does not have.
+
+    ``shape`` is the output's shape, or the name of its type when it is not a tensor.
+    """
+    if isinstance(shape, str) or len(shape) < 3:
         raise RespondCamError(
             f"region_target needs a per-voxel model output shaped (N, channels, *spatial), "
             f"but it is {shape}; for a classifier's (N, classes) output, pass the class "
             f"index as target ({setting('target')})."
         )
-    n_channels = output.shape[1]
+    n_channels = shape[1]
     if not 0 <= channel < n_channels:
         raise RespondCamError(
             f"region_target asks for output channel {channel}, but the model gives "

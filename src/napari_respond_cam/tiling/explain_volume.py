@@ -38,6 +38,7 @@ def explain_volume(
     preprocessing: Preprocessing | str | None = None,
     statistics: IntensityStatistics | None = None,
     binning: int = 1,
+    background_class: int | None = None,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -53,6 +54,22 @@ def explain_volume(
     the volume. A volume shorter than the window along an axis is padded at the
     far end with each window's mean (with a warning), and the padded part of the
     map is dropped. Voxels covered by a single window get that window's map.
+
+    Region targets: for a model with a per-voxel output ``(N, K, *spatial)`` (a
+    segmentation, picking or denoising network), ``target=region_target(c, mask)``
+    explains one number for the whole volume, the region sum of the stitched output
+    ``Y = sum_v mask(v) * yhat_c(v)``, where ``yhat`` is the blend of all windows'
+    outputs (what :func:`predict_volume` returns) and ``mask`` lies on the volume's
+    grid. Each window explains its share ``Y_w = sum_v b_w(v) mask(v) y_c^w(v)``, with
+    ``b_w`` its blending weights (they sum to one over the windows covering a voxel,
+    so the shares sum to ``Y``), and its map is added into the output, not averaged:
+    spread over the window's voxels with its sum kept (the layer map upsampled and
+    divided by the voxels each layer position covers, exact when the window is a
+    whole multiple of the layer's grid). So the stitched map sums to ``Y`` minus the
+    summed bias (``windows.total_score - windows.total_bias``), up to what falls on
+    the padding of windows larger than the volume, and is in units of score per
+    voxel. Windows the mask does not touch are neither read nor run. The model must
+    give its output on the window's own grid: strided or cropped outputs are refused.
 
     Integer and float16 volumes (MRC modes 0, 1, 3, 6 and 12) are read in their own
     type and become float32 window by window, on the device.
@@ -70,9 +87,12 @@ def explain_volume(
         (any number of spatial axes the model takes). Not modified.
     layer : str or torch.nn.Module
         The target layer: a name from ``model.named_modules()`` or the module.
-    target : None, int or callable
+    target : None, int, RegionTarget or callable
         ``None`` explains each window's predicted class; an int one class in every
-        window; a callable ``f(output) -> tensor (N,)`` any scalar score per window.
+        window; ``region_target(channel, mask)`` a region of a per-voxel output over
+        the whole volume (above), its mask of the volume's spatial shape, or ``None``
+        for the whole volume; another callable ``f(output) -> tensor (N,)`` any scalar
+        score per window, blended like class maps.
     method : {"respond", "grad"}
         Respond-CAM or Grad-CAM weights.
     window : int or tuple of int, optional
@@ -90,7 +110,8 @@ def explain_volume(
         Where to compute; the model's own device by default.
     progress : callable, optional
         ``progress(done, total)`` in windows, called with ``done = 0`` before the
-        first batch and after each batch. Returning ``False`` or raising
+        first batch and after each batch; with a region mask only the windows it
+        touches are counted, since only they are run. Returning ``False`` or raising
         :class:`Cancelled` stops before the next batch with ``Cancelled``
         (``out``, when given, keeps the maps of the windows done). When the
         preprocessing needs the volume's statistics and none are given, their pass
@@ -99,7 +120,8 @@ def explain_volume(
         a progress bar fills once for the statistics, then once for the windows.
     return_windows : bool
         Also return the per-window :class:`WindowPredictions` (position, target,
-        score and class probabilities of each window).
+        score, map sum, bias and class probabilities of each window run; its
+        ``total_score``, ``total_map_sum`` and ``total_bias`` sum them).
     out : array-like, optional
         A float32 array (or memmap) of the volume's spatial shape to accumulate
         into, for example a memmap on disk for a volume larger than memory. It is
@@ -127,7 +149,12 @@ def explain_volume(
         comes back on the volume's own grid: each binned voxel's value repeated over
         its cube, the ``shape % binning`` voxels left at a far edge taking the last
         value; window positions are in the volume's voxels. Statistics given must be
-        the binned volume's.
+        the binned volume's. Not with a region target (its mask lies on the
+        volume's own grid): refused.
+    background_class : int, optional
+        With ``target=None``, the class that means "nothing here" (a model's
+        ``background_class``): windows predicted as it add nothing to the map (their
+        records are kept). Ignored with other targets.
 
     Returns
     -------
@@ -139,7 +166,10 @@ def explain_volume(
     ------
     RespondCamError
         For a wrong layer, target, method, window, stride, batch size, device,
-        volume shape, statistics or output array, before the model runs.
+        volume shape, statistics or output array, before the model runs; for a
+        region target, a mask that does not fit the volume, a channel the output
+        lacks, or an output that is not per voxel on the window's grid, after one
+        run of the model on a window of zeros.
     Cancelled
         When ``progress`` asks to stop.
     """
@@ -157,6 +187,7 @@ def explain_volume(
         preprocessing=preprocessing,
         statistics=statistics,
         binning=binning,
+        background_class=background_class,
     )
     out = _output_array(out, explainer.volume.shape, explainer.volume.array)
     if binning == 1:

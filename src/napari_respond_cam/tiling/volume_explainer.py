@@ -1,4 +1,5 @@
-"""The loop behind ``explain_volume``: batches of windows in, blended maps out.
+"""The loop behind ``explain_volume`` and ``predict_volume``: batches of windows in,
+blended maps (or outputs) out.
 
 Per batch: the windows are cut on the host from one block per row of windows read
 from the volume, and cross to the device in one transfer; there they are explained
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -22,18 +24,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.batch_cam import explain_batch
+from ..engine.batch_cam import check_input_fits, explain_batch
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
 from ..engine.preprocessing import PERCENTILE, IntensityStatistics, Preprocessing
 from ..engine.run_setup import RunSetup
-from ..engine.targets import Target, TargetPlan, plan_targets
+from ..engine.targets import (
+    RegionTarget,
+    Target,
+    TargetPlan,
+    WindowRegions,
+    check_region_output,
+    plan_targets,
+)
 from ..engine.transfers import HostCopy, staged, to_device
 from ..errors import RespondCamError, setting
 from .binned_volume import BinnedVolume
 from .blending import BlendWeights
+from .dense_output import check_dense_grid
 from .oom import can_shrink, halved_batch, out_of_memory
 from .overlap import host_work_runner
 from .progress import ProgressCallback, report_progress
+from .region_mask import RegionMask
 from .stitching import add_windows, cut_windows
 from .volume_source import VolumeSource, require_finite
 from .volume_statistics import volume_statistics
@@ -50,16 +61,15 @@ def default_batch_size(device_type: str) -> int:
     return DEFAULT_BATCH_SIZE.get(device_type, DEFAULT_BATCH_SIZE["cpu"])
 
 
-class VolumeExplainer:
-    """Checked settings for explaining one volume, and the loop over its windows.
+class TiledVolume:
+    """Checked settings for running a model over one volume's windows, and the loop.
 
-    Construction validates everything (layer, target, method, window, stride,
-    volume layout, device, preprocessing) without running the model, so mistakes
-    surface before any work. :meth:`run` explains any consecutive range of the grid's
-    windows, which lets a cluster split one volume into tasks; the tomogram's
-    statistics, when the preprocessing needs them, are read on the first run (one or
-    two passes over the volume, reported to its ``progress`` in blocks) unless given as
-    ``statistics``: compute them once to share them between explainers of one volume.
+    Construction validates the layer, method, window, stride, volume layout, device
+    and preprocessing without running the model. :meth:`run_batches` runs any windows
+    of the grid batch by batch; the tomogram's statistics, when the preprocessing needs
+    them, are read on its first call (one or two passes over the volume, reported to
+    its ``progress`` in blocks) unless given as ``statistics``: compute them once to
+    share them between runs over one volume.
     """
 
     def __init__(
@@ -68,7 +78,6 @@ class VolumeExplainer:
         volume: Any,
         layer: str | nn.Module,
         *,
-        target: Target = None,
         method: str = DEFAULT_METHOD,
         window: Any = None,
         stride: Any = None,
@@ -101,12 +110,134 @@ class VolumeExplainer:
             _check_statistics(statistics, self.setup.preprocessing, self.source.channels)
             self.setup = self.setup.with_statistics(statistics)
         self.grid = window_grid(self.source.shape, window, stride)
-        self.plan = _window_targets(target, len(self.grid))
         default = default_batch_size(self.setup.device.type)
         self.batch_size = self.setup.batch_size(batch_size, default)
         self.blend = BlendWeights(self.grid)
+        #: The region mask read beside the volume, window by window, when there is one.
+        self.region_mask: RegionMask | None = None
         if self.grid.padded_axes:
             _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)
+
+    def run_batches(
+        self,
+        windows: np.ndarray,
+        step: Callable[[PreparedBatch], HostCopy],
+        write: Callable[[HostCopy, PreparedBatch], Any],
+        progress: ProgressCallback | None = None,
+    ) -> list[Any]:
+        """Run the windows numbered ``windows`` (increasing) batch by batch.
+
+        ``step(prepared)`` queues a batch's work on the device and returns its results
+        on their way to the host; ``write(copy, prepared)`` takes them there (in order,
+        maybe in a helper thread) and returns the batch's record; the records come back
+        in order. A batch that runs the device out of memory is retried halved.
+        ``progress`` sees the statistics pass first, in blocks, when it is needed, then
+        the windows.
+        """
+        if self.setup.preprocessing.needs_volume_statistics and self.setup.statistics is None:
+            preprocessing = self.setup.preprocessing
+            statistics = volume_statistics(self.source, preprocessing, progress=progress)
+            self.setup = self.setup.with_statistics(statistics)
+        total = len(windows)
+        size = self.batch_size
+        report_progress(progress, 0, total)
+        device = self.setup.device
+        prepare = partial(self._prepare, windows)
+        with self.setup.running(), host_work_runner(device)(prepare, device) as overlap:
+            done = 0
+            while done < total:
+                batch = range(done, min(done + size, total))
+                following = range(batch.stop, min(batch.stop + size, total))
+                prepared = overlap.prepared(batch, following)
+                copy = self._try_batch(step, prepared)
+                if copy is None:
+                    size = halved_batch(len(batch), device)
+                    continue
+                overlap.write(partial(write, copy, prepared))
+                done += len(batch)
+                report_progress(progress, done, total)
+            return overlap.results()
+
+    def _prepare(self, windows: np.ndarray, batch: range) -> PreparedBatch:
+        """Read and cut the windows at positions ``batch`` of ``windows`` on the host,
+        staged for the device."""
+        axis_indices = self.grid.axis_indices(windows[batch.start : batch.stop])
+        starts = self.grid.positions(axis_indices)
+        runs = self.grid.runs(axis_indices)
+        inputs = np.concatenate([self._windows(self.source, run) for run in runs])
+        require_finite(inputs, starts)
+        device = self.setup.device
+        weights = staged(self.blend.rows(axis_indices), device)
+        region = None
+        if self.region_mask is not None:
+            source = self.region_mask.source
+            parts = np.concatenate([self._windows(source, run) for run in runs])
+            region = staged(parts[:, 0].astype(np.float32), device)
+        return PreparedBatch(starts, staged(inputs, device), weights, region)
+
+    def _windows(self, source: VolumeSource, run: Run) -> np.ndarray:
+        return cut_windows(source.read(run.region), run.offsets, self.grid.window)
+
+    def _try_batch(
+        self, step: Callable[[PreparedBatch], HostCopy], prepared: PreparedBatch
+    ) -> HostCopy | None:
+        """The batch's results on their way to the host, or None when the device ran out
+        of memory and a smaller batch may fit."""
+        try:
+            return step(prepared)
+        except torch.OutOfMemoryError as error:
+            n_windows = len(prepared.starts)
+            if not can_shrink(n_windows, bool(self.setup.fixed_batch_size)):
+                window = self.grid.window
+                raise out_of_memory(n_windows, window, self.setup.device) from error
+            return None
+
+    def inside(self, n_windows: int) -> tuple[slice, ...]:
+        """The part of ``n_windows`` windows' maps ``(B, *window)`` inside the volume."""
+        return (slice(0, n_windows), *(slice(0, e) for e in self.grid.extent))
+
+
+class VolumeExplainer(TiledVolume):
+    """Checked settings for explaining one volume, and the loop over its windows.
+
+    Construction validates everything (layer, target, method, window, stride,
+    volume layout, device, preprocessing, a region's mask) before any work; a region
+    target (:class:`RegionTarget`) runs the model once on a window of zeros, to check
+    its channel against the output. :meth:`run` explains any consecutive range of the
+    grid's windows, which lets a cluster split one volume into tasks.
+
+    A region target explains the region sum of the stitched (blended) output: each
+    window explains its share ``Y_w = sum_v b_w(v) mask(v) y_c(v)`` with the blending
+    weights ``b_w``, and its map is added (not blended) into the output, spread over
+    the window's voxels with its sum kept. Windows the mask does not touch are not run.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        volume: Any,
+        layer: str | nn.Module,
+        *,
+        target: Target = None,
+        background_class: int | None = None,
+        binning: int = 1,
+        **settings: Any,
+    ):
+        super().__init__(model, volume, layer, binning=binning, **settings)
+        self.plan = _window_targets(target, len(self.grid))
+        self.background_class = _background_class(background_class) if target is None else None
+        self.region = target if isinstance(target, RegionTarget) else None
+        #: Which windows the region's mask touches; ``None`` for every window.
+        self.touched: np.ndarray | None = None
+        if self.region is not None:
+            _refuse_binning(binning)
+            if self.region.mask is not None:
+                self.region_mask = RegionMask(self.region.mask, self.volume.shape)
+            output_shape = check_input_fits(self.setup, self.grid.window)
+            check_region_output(output_shape, int(self.region.channel))
+            check_dense_grid(output_shape, self.grid.window)
+            if self.region_mask is not None:
+                self.touched = self.region_mask.touched(self.grid)
 
     def run(
         self,
@@ -119,86 +250,64 @@ class VolumeExplainer:
 
         ``out`` holds the region of the volume starting at voxel ``offset`` (the
         origin by default) and must cover every window in ``indices``. ``progress``
-        sees the statistics pass first, in blocks, when it is needed, then the windows.
+        sees the statistics pass first, in blocks, when it is needed, then the windows
+        that are run (with a region mask, those it touches).
         """
         indices = range(len(self.grid)) if indices is None else indices
-        if self.setup.preprocessing.needs_volume_statistics and self.setup.statistics is None:
-            preprocessing = self.setup.preprocessing
-            statistics = volume_statistics(self.source, preprocessing, progress=progress)
-            self.setup = self.setup.with_statistics(statistics)
+        windows = np.arange(indices.start, indices.stop, dtype=np.int64)
+        if self.touched is not None:
+            windows = windows[self.touched[windows]]
         offset = offset or (0,) * len(self.grid.shape)
-        total = len(indices)
-        size = self.batch_size
-        report_progress(progress, 0, total)
-        device = self.setup.device
-        with self.setup.running(), host_work_runner(device)(self._prepare, device) as overlap:
-            done = 0
-            while done < total:
-                batch = indices[done : done + size]
-                following = indices[done + len(batch) : done + len(batch) + size]
-                prepared = overlap.prepared(batch, following)
-                copy = self._try_batch(prepared)
-                if copy is None:
-                    size = halved_batch(len(batch), device)
-                    continue
-                overlap.write(partial(self._write, copy, prepared.starts, out, offset))
-                done += len(batch)
-                report_progress(progress, done, total)
-            records = overlap.results()
+        write = partial(self._write, out, offset)
+        records = self.run_batches(windows, self._explain_batch, write, progress)
+        if not records:
+            return WindowPredictions.empty(self.grid.window)
         return WindowPredictions.concatenate(records)
 
-    def _prepare(self, batch: range) -> PreparedBatch:
-        """Read and cut the batch's windows on the host, staged for the device."""
-        axis_indices = self.grid.axis_indices(batch)
-        starts = self.grid.positions(axis_indices)
-        windows = np.concatenate([self._windows(run) for run in self.grid.runs(axis_indices)])
-        require_finite(windows, starts)
-        device = self.setup.device
-        weights = staged(self.blend.rows(axis_indices), device)
-        return PreparedBatch(batch, starts, staged(windows, device), weights)
-
-    def _windows(self, run: Run) -> np.ndarray:
-        return cut_windows(self.source.read(run.region), run.offsets, self.grid.window)
-
-    def _try_batch(self, prepared: PreparedBatch) -> HostCopy | None:
-        """The batch's results on their way to the host, or None when the device ran out
-        of memory and a smaller batch may fit."""
-        try:
-            return self._explain_batch(prepared)
-        except torch.OutOfMemoryError as error:
-            if not can_shrink(len(prepared.batch), bool(self.setup.fixed_batch_size)):
-                window = self.grid.window
-                raise out_of_memory(len(prepared.batch), window, self.setup.device) from error
-            return None
-
     def _explain_batch(self, prepared: PreparedBatch) -> HostCopy:
-        """Queue the batch on the device: maps weighted for blending, and the records."""
+        """Queue the batch on the device: maps weighted for blending (or, for a region,
+        spread over their windows), and the records."""
         device = self.setup.device
         inputs = to_device(prepared.inputs, device, self.setup.input_dtype)
-        batch = prepared.batch
-        part = explain_batch(self.setup, inputs, self.plan.rows(batch.start, batch.stop))
-        inside = (slice(0, len(batch)), *(slice(0, e) for e in self.grid.extent))
+        n_windows = len(prepared.starts)
+        inside = self.inside(n_windows)
         weights = self.blend.expand(to_device(prepared.weights, device, torch.float32))
-        maps = part["heatmap"][inside] * weights[inside]
+        if self.region is not None:
+            if prepared.region is not None:
+                weights = weights * to_device(prepared.region, device, torch.float32)
+            regions = WindowRegions(int(self.region.channel), weights)
+            part = explain_batch(self.setup, inputs, plan_targets(regions, n_windows))
+            # Trilinear upsampling by whole factors keeps a map's mean: scaled by the
+            # layer's share of the window's voxels, each map keeps its sum.
+            share = part["cam"][0].numel() / math.prod(self.grid.window)
+            maps = part["heatmap"][inside] * share
+        else:
+            # A window plan holds one class for every window: any batch's rows are its first.
+            part = explain_batch(self.setup, inputs, self.plan.rows(0, n_windows))
+            maps = part["heatmap"][inside] * weights[inside]
+            if self.background_class is not None:
+                counted = part["targets"] != self.background_class
+                maps = maps * counted.view(-1, *(1,) * (maps.ndim - 1)).to(maps.dtype)
         return HostCopy({"maps": maps, **record_tensors(part)})
 
     def _write(
-        self, copy: HostCopy, starts: np.ndarray, out: Any, offset: tuple[int, ...]
+        self, out: Any, offset: tuple[int, ...], copy: HostCopy, prepared: PreparedBatch
     ) -> WindowPredictions:
         """Add the batch's maps into ``out`` once they reach the host; return its record."""
         host = copy.arrays()
-        add_windows(out, offset, starts, host.pop("maps"))
-        return batch_predictions(host, starts, self.grid.window)
+        add_windows(out, offset, prepared.starts, host.pop("maps"))
+        return batch_predictions(host, prepared.starts, self.grid.window)
 
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """A batch of windows cut on the host: which, where they start, voxels, blend weights."""
+    """A batch of windows cut on the host: where they start, their voxels, their blend
+    weights, and the region mask's part of each (``None`` without a mask)."""
 
-    batch: range
     starts: np.ndarray
     inputs: torch.Tensor
     weights: torch.Tensor
+    region: torch.Tensor | None
 
 
 def _check_statistics(
@@ -240,6 +349,24 @@ def _window_targets(target: Target, n_windows: int) -> TargetPlan:
             f"{target!r}. For several classes, call it once per class."
         )
     return plan_targets(target, n_windows)
+
+
+def _background_class(value: int | None) -> int | None:
+    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        return value
+    raise RespondCamError(
+        f"background_class must be the index of the class that means 'nothing here' (an "
+        f"int) or None, not {value!r}."
+    )
+
+
+def _refuse_binning(binning: int) -> None:
+    if binning != 1:
+        raise RespondCamError(
+            f"A region target cannot be explained on a binned volume (binning {binning!r}): "
+            "its mask lies on the volume's own grid. Explain at the volume's own voxel size "
+            f"({setting('binning', 1)}), or bin the volume and the mask yourself."
+        )
 
 
 def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:

@@ -25,7 +25,8 @@ class WindowPredictions:
         int64 ``(N,)``: the class explained in each window; ``None`` for a target
         function.
     scores : numpy.ndarray
-        float32 ``(N,)``: the target score of each window (pre-softmax).
+        float32 ``(N,)``: the target score of each window (pre-softmax); for a region
+        target, the window's share ``Y_w`` of the region's score.
     cam_sums : numpy.ndarray
         float32 ``(N,)``: the sum of each window's map at the layer's resolution.
     bias : numpy.ndarray
@@ -64,11 +65,43 @@ class WindowPredictions:
             return None
         return self.probabilities.argmax(axis=1)
 
+    @property
+    def total_score(self) -> float:
+        """The scores' sum: for a region target, the region's score ``Y`` over the volume."""
+        return float(np.sum(self.scores, dtype=np.float64))
+
+    @property
+    def total_map_sum(self) -> float:
+        """The sum of every window's map (at the layer's resolution)."""
+        return float(np.sum(self.cam_sums, dtype=np.float64))
+
+    @property
+    def total_bias(self) -> float:
+        """The biases' sum: for a region target, the stitched map sums to
+        ``total_score - total_bias`` where the layers after the target are piecewise
+        linear."""
+        return float(np.sum(self.bias, dtype=np.float64))
+
     def scaled(self, factor: int) -> WindowPredictions:
         """The same windows placed on a grid ``factor`` times finer (a binned volume's
         windows in the voxels of the volume it was binned from)."""
         return replace(
             self, starts=self.starts * factor, window=tuple(w * factor for w in self.window)
+        )
+
+    @classmethod
+    def empty(cls, window: tuple[int, ...]) -> WindowPredictions:
+        """No windows (a part of a volume that a region's mask does not touch)."""
+        nothing = np.zeros(0, dtype=np.float32)
+        return cls(
+            starts=np.zeros((0, len(window)), dtype=np.int64),
+            window=window,
+            targets=None,
+            scores=nothing,
+            cam_sums=nothing,
+            bias=nothing,
+            probabilities=None,
+            nonzero_gradient=np.zeros(0, dtype=bool),
         )
 
     @classmethod

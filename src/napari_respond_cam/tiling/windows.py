@@ -69,9 +69,9 @@ class WindowGrid:
         pairs = enumerate(zip(self.window, self.shape, strict=True))
         return tuple(axis for axis, (w, n) in pairs if n < w)
 
-    def axis_indices(self, indices: range) -> np.ndarray:
-        """Per-axis grid indices ``(B, ndim)`` of windows numbered ``indices``."""
-        return np.stack(np.unravel_index(np.arange(indices.start, indices.stop), self.counts), 1)
+    def axis_indices(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Per-axis grid indices ``(B, ndim)`` of windows numbered ``indices`` (increasing)."""
+        return np.stack(np.unravel_index(np.asarray(indices, dtype=np.int64), self.counts), 1)
 
     def positions(self, axis_indices: np.ndarray) -> np.ndarray:
         """First voxel ``(B, ndim)`` of the windows at ``axis_indices``."""

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-LayerDataTuple = tuple[Any, dict[str, Any], str]
+# npe2 imports this module only when the sample is opened: napari's start-up stays light.
+from ..simulation import (
+    BACKGROUND_CLASS,
+    SAMPLE_MARGIN,
+    SAMPLE_PARTICLES,
+    SAMPLE_SEED,
+    SAMPLE_SHAPE,
+    SAMPLE_SNR,
+    simulate_tomogram,
+)
 
-#: Small enough to simulate in about half a second and explain on a CPU in seconds,
-#: large enough to hold a few particles of every class (40^3 windows tile it 3 x 7 x 7).
-SAMPLE_SHAPE = (80, 160, 160)
-SAMPLE_PARTICLES = 30
-SAMPLE_SEED = 0
+LayerDataTuple = tuple[Any, dict[str, Any], str]
 
 
 def simulated_tomogram() -> list[LayerDataTuple]:
@@ -27,9 +32,9 @@ def simulated_tomogram() -> list[LayerDataTuple]:
         ``[(volume, kwargs, "image"), (labels, kwargs, "labels")]``, both with the
         voxel size (11.4 Å) as ``scale`` and ångström units.
     """
-    from ..simulation import simulate_tomogram
-
-    tomogram = simulate_tomogram(SAMPLE_SHAPE, n_particles=SAMPLE_PARTICLES, seed=SAMPLE_SEED)
+    tomogram = simulate_tomogram(
+        SAMPLE_SHAPE, SAMPLE_PARTICLES, snr=SAMPLE_SNR, seed=SAMPLE_SEED, margin=SAMPLE_MARGIN
+    )
     geometry = {"scale": (tomogram.voxel_size_a,) * 3, "units": ("angstrom",) * 3}
     class_names = list(tomogram.class_names)
     image = {
@@ -44,7 +49,7 @@ def simulated_tomogram() -> list[LayerDataTuple]:
         # napari shows a label's features in the status bar: hovering names the class.
         "features": {
             "index": list(range(len(class_names) + 1)),
-            "class": ["background", *class_names],
+            "class": [BACKGROUND_CLASS, *class_names],
         },
         # Hidden at first so the tomogram (and later the heatmap) is what one sees.
         "visible": False,

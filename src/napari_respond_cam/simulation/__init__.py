@@ -1,9 +1,11 @@
 """Simulated cryo-ET data of real macromolecular complexes, with ground truth.
 
-Subtomograms and tomograms are made, as in the Respond-CAM paper, from densities of PDB and
-EMDB structures (:mod:`.templates`), randomly rotated and shifted, then imaged with a
-contrast transfer function, a missing wedge and Gaussian noise (:mod:`.imaging`). Pure
-NumPy/SciPy, deterministic for a seed.
+Tomograms are made, as in the Respond-CAM paper, from densities of PDB and EMDB structures
+(:mod:`.templates`), randomly rotated and placed, then imaged as a tilt series with a
+contrast transfer function and Gaussian noise, and reconstructed by weighted
+back-projection (:mod:`.imaging`, :mod:`.tilt_series`). Subtomograms are windows cut from
+such tomograms (:mod:`.windows`, :mod:`.subtomograms`). Pure NumPy/SciPy, deterministic
+for a seed.
 """
 
 from napari_respond_cam.simulation.imaging import CTF
@@ -15,13 +17,26 @@ from napari_respond_cam.simulation.templates import (
     template_provenance,
 )
 from napari_respond_cam.simulation.tomograms import (
+    SAMPLE_MARGIN,
+    SAMPLE_PARTICLES,
+    SAMPLE_SEED,
+    SAMPLE_SHAPE,
+    SAMPLE_SNR,
     ParticleTable,
     SimulatedTomogram,
     simulate_tomogram,
 )
+from napari_respond_cam.simulation.windows import BACKGROUND_CLASS, LABEL_RADIUS
 
 __all__ = [
+    "BACKGROUND_CLASS",
     "CTF",
+    "LABEL_RADIUS",
+    "SAMPLE_MARGIN",
+    "SAMPLE_PARTICLES",
+    "SAMPLE_SEED",
+    "SAMPLE_SHAPE",
+    "SAMPLE_SNR",
     "TEMPLATE_VOXEL_SIZE_A",
     "ParticleTable",
     "SimulatedTomogram",

@@ -1,15 +1,14 @@
-"""The imaging model of a cryo-electron tomogram, applied to noise-free densities.
+"""The imaging model of a cryo-electron tomogram, applied to a noise-free density.
 
-A tilt series about the Y axis samples, in Fourier space, only the planes tilted up to the
-maximum tilt angle: the missing wedge. Each sampled frequency is modulated by the
-microscope's contrast transfer function (CTF), and the recorded images carry noise. All
-functions work on one volume ``(Z, Y, X)`` or a batch ``(N, Z, Y, X)``; Fourier arrays are
-the half spectra of ``scipy.fft.rfftn`` over the last three axes.
+As the Respond-CAM paper's simulator did: the density is projected into a tilt series
+about the Y axis (±60° in 3° steps by default), each image is filtered by the microscope's
+contrast transfer function (CTF), Gaussian noise is added to the images at the
+signal-to-noise ratio, and the tomogram is reconstructed by weighted back-projection
+(:mod:`.tilt_series`). The missing wedge, the gaps between tilts and the noise's spectrum
+in the tomogram all come from that one path.
 
-Simplifications, all standard in subtomogram simulators: the CTF is applied in 3D as a
-function of the spatial frequency's magnitude (exact for an untilted defocus; the defocus
-gradient across tilted images is ignored), and the noise is white Gaussian noise restricted
-to the sampled (not missing) frequencies, as in a reconstruction from noisy projections.
+Simplification: the defocus is the same over each image; the defocus gradient across a
+tilted image is ignored, as in most subtomogram simulators.
 """
 
 from __future__ import annotations
@@ -20,7 +19,10 @@ import numpy as np
 import scipy.fft
 
 from napari_respond_cam.errors import RespondCamError
+from napari_respond_cam.simulation.tilt_series import back_project, project, tilt_angles
 
+#: Degrees between consecutive images of the simulated tilt series.
+TILT_STEP_DEG = 3.0
 _SPATIAL_AXES = (-3, -2, -1)
 
 
@@ -64,65 +66,8 @@ def electron_wavelength_a(voltage_kv: float) -> float:
     return 12.2643 / np.sqrt(volts * (1 + 0.978466e-6 * volts))
 
 
-def spatial_frequencies(
-    shape: tuple[int, int, int], voxel_size_a: float = 1.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frequencies (kz, ky, kx) of the rfftn half spectrum, broadcastable to its shape.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        Real-space shape (Z, Y, X).
-    voxel_size_a : float
-        Voxel size in Å; frequencies are in 1/Å (cycles per voxel when 1).
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Arrays of shape ``(Z, 1, 1)``, ``(1, Y, 1)`` and ``(1, 1, X // 2 + 1)``.
-    """
-    kz = scipy.fft.fftfreq(shape[0], d=voxel_size_a)[:, None, None]
-    ky = scipy.fft.fftfreq(shape[1], d=voxel_size_a)[None, :, None]
-    kx = scipy.fft.rfftfreq(shape[2], d=voxel_size_a)[None, None, :]
-    return kz, ky, kx
-
-
-def missing_wedge_mask(shape: tuple[int, int, int], max_tilt_deg: float | None) -> np.ndarray:
-    """Fourier support of a single-axis tilt series about Y, tilted from -max to +max.
-
-    The beam runs along Z at zero tilt. A projection at tilt ``t`` samples the central
-    plane containing the ky axis and the direction ``(kx, kz) = (cos t, -sin t)``, so the
-    series samples every frequency with ``|kz| <= |kx| tan(max_tilt)``; the wedge around
-    the kz axis is missing.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        Real-space shape (Z, Y, X).
-    max_tilt_deg : float or None
-        Largest tilt angle in degrees, in (0, 90]; ``None`` or 90 samples everything.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean half spectrum, True where a frequency is sampled.
-    """
-    half_shape = (shape[0], shape[1], shape[2] // 2 + 1)
-    if max_tilt_deg is None or max_tilt_deg == 90:
-        return np.ones(half_shape, dtype=bool)
-    if not 0 < max_tilt_deg <= 90:
-        raise RespondCamError(
-            f"The maximum tilt angle must be in (0, 90] degrees, got {max_tilt_deg}; "
-            "pass 60 for a typical ±60° tilt series or None for no missing wedge."
-        )
-    kz, _, kx = spatial_frequencies(shape)
-    # The tolerance keeps frequencies exactly on the wedge's edge, lost otherwise to rounding.
-    sampled = np.abs(kz) <= np.abs(kx) * np.tan(np.deg2rad(max_tilt_deg)) + 1e-9
-    return np.broadcast_to(sampled, half_shape).copy()
-
-
-def ctf_spectrum(shape: tuple[int, int, int], voxel_size_a: float, ctf: CTF) -> np.ndarray:
-    """Contrast transfer function on the rfftn half spectrum.
+def ctf_image(shape: tuple[int, int], pixel_size_a: float, ctf: CTF) -> np.ndarray:
+    """Contrast transfer function on the ``rfft2`` half spectrum of an image.
 
     ``CTF(k) = sqrt(1 - A^2) sin(chi) + A cos(chi)`` with ``chi = pi lambda dz k^2 -
     pi/2 Cs lambda^3 k^4``. The sign is that of contrast-inverted tomograms: the first lobe
@@ -131,20 +76,21 @@ def ctf_spectrum(shape: tuple[int, int, int], voxel_size_a: float, ctf: CTF) -> 
     Parameters
     ----------
     shape : tuple of int
-        Real-space shape (Z, Y, X).
-    voxel_size_a : float
-        Voxel size in Å.
+        Image shape (two sides).
+    pixel_size_a : float
+        Pixel size in Å.
     ctf : CTF
         Microscope parameters.
 
     Returns
     -------
     numpy.ndarray
-        float32 half spectrum with values in [-1, 1].
+        float32 half spectrum ``(shape[0], shape[1] // 2 + 1)`` with values in [-1, 1].
     """
     wavelength = electron_wavelength_a(ctf.voltage_kv)
-    kz, ky, kx = spatial_frequencies(shape, voxel_size_a)
-    k_squared = kz**2 + ky**2 + kx**2
+    ku = scipy.fft.fftfreq(shape[0], d=pixel_size_a)[:, None]
+    ky = scipy.fft.rfftfreq(shape[1], d=pixel_size_a)[None, :]
+    k_squared = ku**2 + ky**2
     defocus_a = ctf.defocus_um * 1e4
     cs_a = ctf.spherical_aberration_mm * 1e7
     chi = np.pi * wavelength * defocus_a * k_squared - 0.5 * np.pi * cs_a * wavelength**3 * (
@@ -155,56 +101,38 @@ def ctf_spectrum(shape: tuple[int, int, int], voxel_size_a: float, ctf: CTF) -> 
     return spectrum.astype(np.float32)
 
 
-def fourier_filter(volumes: np.ndarray, transfer: np.ndarray) -> np.ndarray:
-    """Multiply the spectrum of each volume by a transfer function.
+def apply_ctf(series: np.ndarray, pixel_size_a: float, ctf: CTF) -> np.ndarray:
+    """Every image of a tilt series ``(n_tilts, U, Y)`` filtered by the CTF, as float32.
 
-    Parameters
-    ----------
-    volumes : numpy.ndarray
-        One volume ``(Z, Y, X)`` or a batch ``(N, Z, Y, X)``.
-    transfer : numpy.ndarray
-        Half spectrum for one volume, as from :func:`missing_wedge_mask` or
-        :func:`ctf_spectrum` (or their product).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 filtered volumes, same shape as ``volumes``.
+    The defocus is the same over each image (the defocus gradient across a tilted image
+    is ignored, as in most subtomogram simulators).
     """
-    spectrum = scipy.fft.rfftn(volumes.astype(np.float32, copy=False), axes=_SPATIAL_AXES)
-    spectrum *= transfer
-    filtered = scipy.fft.irfftn(spectrum, s=volumes.shape[-3:], axes=_SPATIAL_AXES)
-    return filtered.astype(np.float32, copy=False)
+    spectrum = scipy.fft.rfft2(series, axes=(1, 2))
+    spectrum *= ctf_image(series.shape[1:], pixel_size_a, ctf)
+    return scipy.fft.irfft2(spectrum, s=series.shape[1:], axes=(1, 2)).astype(np.float32)
 
 
-def add_noise(
-    signal: np.ndarray,
-    snr: float | None,
-    rng: np.random.Generator,
-    support: np.ndarray | None = None,
-) -> np.ndarray:
-    """Add Gaussian noise at a signal-to-noise ratio ``var(signal) / var(noise)``.
+def add_noise(signal: np.ndarray, snr: float | None, rng: np.random.Generator) -> np.ndarray:
+    """Add white Gaussian noise at a signal-to-noise ratio ``var(signal) / var(noise)``.
 
-    The variances are taken over each volume, and the noise is scaled to its measured
-    variance, so the ratio holds exactly for every volume, as in the Respond-CAM paper's
-    definition of SNR. A volume without signal (variance 0) gets unit-variance noise.
+    The variances are taken over the last three axes (a whole tilt series, or each volume
+    of a batch), and the noise is scaled to its measured variance, so the ratio holds
+    exactly, as in the Respond-CAM paper's definition of SNR. A signal without variance
+    gets unit-variance noise.
 
     Parameters
     ----------
     signal : numpy.ndarray
-        One volume ``(Z, Y, X)`` or a batch ``(N, Z, Y, X)``.
+        A tilt series ``(n_tilts, U, Y)``, one volume ``(Z, Y, X)`` or a batch of them.
     snr : float or None
         Signal-to-noise ratio, > 0; ``None`` or ``inf`` returns the signal unchanged.
     rng : numpy.random.Generator
         Source of the noise.
-    support : numpy.ndarray, optional
-        Boolean half spectrum the noise is restricted to (the missing-wedge mask, so that
-        noise, like signal, is absent from the missing wedge). White noise when omitted.
 
     Returns
     -------
     numpy.ndarray
-        float32 noisy volumes, same shape as ``signal``.
+        float32 noisy signal, same shape as ``signal``.
     """
     if snr is None or np.isinf(snr):
         return signal.astype(np.float32, copy=False)
@@ -214,8 +142,6 @@ def add_noise(
             "or None for noise-free volumes."
         )
     noise = rng.standard_normal(signal.shape, dtype=np.float32)
-    if support is not None:
-        noise = fourier_filter(noise, support)
     signal_var = _volume_variance(signal)
     noise_var = _volume_variance(noise)
     target_var = np.where(signal_var > 0, signal_var / snr, 1.0)
@@ -242,51 +168,53 @@ def normalise(volumes: np.ndarray) -> np.ndarray:
 
 
 def simulate_imaging(
-    densities: np.ndarray,
+    density: np.ndarray,
     voxel_size_a: float,
     snr: float | None,
     max_tilt_deg: float | None,
     ctf: CTF | bool | None,
     rng: np.random.Generator,
+    tilt_step_deg: float = TILT_STEP_DEG,
 ) -> np.ndarray:
-    """Image noise-free densities: CTF and missing wedge, noise, then normalisation.
+    """Image a noise-free density as a tomogram: tilt series, CTF, noise, back-projection.
 
     Parameters
     ----------
-    densities : numpy.ndarray
-        One volume ``(Z, Y, X)`` or a batch ``(N, Z, Y, X)``.
+    density : numpy.ndarray
+        ZYX volume.
     voxel_size_a : float
-        Voxel size in Å.
+        Voxel size in Å, also the pixel size of the images.
     snr : float or None
-        Signal-to-noise ratio of each volume after filtering (see :func:`add_noise`);
-        ``None`` or ``inf`` for no noise.
+        Signal-to-noise ratio of the tilt series' images after the CTF (see
+        :func:`add_noise`); ``None`` or ``inf`` for no noise.
     max_tilt_deg : float or None
-        Tilt range ±``max_tilt_deg`` about Y (see :func:`missing_wedge_mask`).
+        Tilt range ±``max_tilt_deg`` about Y (see :func:`.tilt_series.tilt_angles`).
     ctf : CTF, bool or None
         ``True`` for the default :class:`CTF`, a :class:`CTF` for other parameters,
         ``False`` or ``None`` for none.
     rng : numpy.random.Generator
         Source of the noise.
+    tilt_step_deg : float
+        Angle between consecutive images.
 
     Returns
     -------
     numpy.ndarray
-        float32 volumes, each with zero mean and unit standard deviation.
+        float32 ZYX reconstruction with zero mean and unit standard deviation.
     """
-    shape = densities.shape[-3:]
-    wedge = missing_wedge_mask(shape, max_tilt_deg)
-    transfer = wedge.astype(np.float32)
     if ctf is True:
         ctf = CTF()
-    if isinstance(ctf, CTF):
-        transfer *= ctf_spectrum(shape, voxel_size_a, ctf)
-    elif ctf not in (False, None):
+    if not isinstance(ctf, CTF | None) and ctf is not False:
         raise RespondCamError(
             f"ctf must be True, False, None or a CTF(...) instance, got {ctf!r}; for example "
             "ctf=CTF(defocus_um=3)."
         )
-    signal = fourier_filter(densities, transfer)
-    return normalise(add_noise(signal, snr, rng, support=wedge))
+    tilts = tilt_angles(max_tilt_deg, tilt_step_deg)
+    series = project(density, tilts)
+    if isinstance(ctf, CTF):
+        series = apply_ctf(series, voxel_size_a, ctf)
+    noisy = add_noise(series, snr, rng)
+    return normalise(back_project(noisy, tilts, density.shape))
 
 
 def _volume_variance(volumes: np.ndarray) -> np.ndarray:

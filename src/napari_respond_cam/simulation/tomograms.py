@@ -22,6 +22,16 @@ from napari_respond_cam.simulation.templates import (
 # Random positions tried for one particle before the tomogram is declared too crowded.
 _MAX_ATTEMPTS = 1000
 
+#: The sample tomogram napari opens, whose shape, crowding and noise the demo models are
+#: trained on (at other seeds): 40^3 windows tile it 3 x 7 x 7, and it holds about one
+#: particle per 40^3 voxels, as the paper's subtomograms held one each.
+SAMPLE_SHAPE = (80, 160, 160)
+SAMPLE_PARTICLES = 30
+SAMPLE_SNR = 0.1
+SAMPLE_SEED = 0
+#: Half a demo model's 40^3 window: every particle is the centre of a window inside it.
+SAMPLE_MARGIN = 20
+
 
 @dataclass(frozen=True)
 class ParticleTable:
@@ -82,13 +92,16 @@ def simulate_tomogram(
     missing_wedge_deg: float | None = 60,
     ctf: CTF | bool | None = True,
     seed: int = 0,
+    margin: int = 0,
 ) -> SimulatedTomogram:
     """Simulate a tomogram of randomly placed, randomly oriented real complexes.
 
     Particles are placed one by one at uniformly random positions, entirely inside the
     volume; a position where the particle's mask would overlap an earlier particle's mask is
-    rejected and another drawn. The CTF, missing wedge and noise are then applied to the
-    whole volume, and it is normalised to zero mean and unit standard deviation.
+    rejected and another drawn. The volume is then imaged as a whole
+    (:func:`~napari_respond_cam.simulation.imaging.simulate_imaging`): projected into a tilt
+    series, each image filtered by the CTF and given noise, and reconstructed by weighted
+    back-projection; the tomogram is normalised to zero mean and unit standard deviation.
 
     Parameters
     ----------
@@ -101,9 +114,11 @@ def simulate_tomogram(
         Class names to draw from, in class-index order; all of :func:`class_names` by
         default.
     snr : float or None
-        Signal-to-noise ratio ``var(signal) / var(noise)`` over the whole volume; around
-        particles, where the signal is, it is locally higher (with the defaults, 0.1 gives
-        about 0.2 in 40^3 windows centred on particles). ``None`` for no noise.
+        Signal-to-noise ratio ``var(signal) / var(noise)`` of the tilt series' images, as
+        the Respond-CAM paper defined it; the back-projected noise is strongest at high
+        frequencies, so the tomogram's voxels are noisier than the images (0.1 in the
+        images gives about 0.05 over the voxels of a sample-like tomogram). ``None`` for
+        no noise.
     missing_wedge_deg : float or None
         Maximum tilt angle: the tilt series spans ±``missing_wedge_deg`` about the Y axis;
         ``None`` or 90 for no missing wedge.
@@ -113,6 +128,10 @@ def simulate_tomogram(
     seed : int
         Seed; equal seeds give equal tomograms. Geometry and noise use separate streams,
         so the same seed with another ``snr`` or ``ctf`` places the same particles.
+    margin : int
+        Voxels along every face where no particle's centre lies (a particle's density may
+        still reach into them): half a window's side keeps every particle at the centre
+        of a window that fits inside the volume.
 
     Returns
     -------
@@ -134,7 +153,7 @@ def simulate_tomogram(
     positions = np.empty((n_particles, 3), dtype=np.int64)
     for i, class_index in enumerate(class_indices):
         rotated = rotate_template(templates[names[class_index]], rotations[i], (TEMPLATE_BOX,) * 3)
-        positions[i] = _place(rotated, class_index + 1, density, labels, geometry_rng, i)
+        positions[i] = _place(rotated, class_index + 1, density, labels, geometry_rng, i, margin)
 
     volume = simulate_imaging(
         density, TEMPLATE_VOXEL_SIZE_A, snr, missing_wedge_deg, ctf, noise_rng
@@ -155,6 +174,7 @@ def _place(
     labels: np.ndarray,
     rng: np.random.Generator,
     n_placed: int,
+    margin: int,
 ) -> np.ndarray:
     """Add one rotated template where its mask touches no other; return its centre (ZYX)."""
     support = np.argwhere(rotated > 0)
@@ -163,7 +183,15 @@ def _place(
     particle, mask = rotated[crop], particle_mask(rotated[crop])
     centre = (np.asarray(rotated.shape) - 1) // 2
     # Centres for which the whole support lies inside the volume.
-    first, last = centre - low, np.asarray(labels.shape) - (high - centre)
+    first = np.maximum(centre - low, margin)
+    last = np.minimum(
+        np.asarray(labels.shape) - (high - centre), np.asarray(labels.shape) - 1 - margin
+    )
+    if (first > last).any():
+        raise RespondCamError(
+            f"No particle fits a {labels.shape} volume with a margin of {margin} voxels; "
+            "ask for a smaller margin or a larger shape."
+        )
     for _ in range(_MAX_ATTEMPTS):
         position = rng.integers(first, last + 1)
         start = position - centre + low

@@ -89,6 +89,7 @@ def ablated_scores(
     one model call; when the device runs out of memory that number is halved, down to 1.
     """
     n_channels = activation.shape[1]
+    per_call = min(per_call, n_channels)
     found: list[torch.Tensor] = []
     start = 0
     while start < n_channels:

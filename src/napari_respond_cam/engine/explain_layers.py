@@ -28,12 +28,13 @@ from .batch_cam import (
     _out_of_memory,
     _pad_batch,
 )
-from .cam_weights import relevance_total, weighted_map
+from .cam_maps import MapRule
+from .cam_weights import relevance_total
 from .explain import _assemble
 from .explanation import Explanation
 from .layers import resolve_layer, target_layers
 from .model_inputs import as_batch, input_spec, to_tensor
-from .options import DEFAULT_METHOD, DEFAULT_PRECISION
+from .options import DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS, PERTURBATION_METHODS
 from .precision import forward_precision
 from .preprocessing import Preprocessing, statistics_of
 from .run_setup import RunSetup
@@ -118,6 +119,8 @@ def explain_layers(
         device=device,
         preprocessing=preprocessing,
     )
+    if setup.map_of is None:
+        raise _perturbation_method(method)
     if setup.preprocessing.needs_volume_statistics:
         setup = setup.with_statistics(statistics_of(batch, setup.preprocessing))
     modules = dict(model.named_modules())
@@ -135,6 +138,16 @@ def explain_layers(
             for name, part in layer_parts.items():
                 parts[name].append(part)
     return {name: _assemble(parts[name], plan, method, name) for name in names}
+
+
+def _perturbation_method(method: str) -> RespondCamError:
+    one_pass = ", ".join(repr(m) for m in METHOD_LABELS if m not in PERTURBATION_METHODS)
+    return RespondCamError(
+        f"{METHOD_LABELS[method]} runs the model again on perturbed copies of each sample at "
+        "its one layer, so it cannot share one forward and one backward pass between "
+        f"layers; choose one of {one_pass}, or call explain(model, x, layer, "
+        f"method={method!r}) once per layer."
+    )
 
 
 def _no_layers() -> RespondCamError:
@@ -176,7 +189,9 @@ def _explain_batch_layers(
     result = {}
     for name, activation in activations.items():
         compute = torch.promote_types(activation.dtype, torch.float32)
-        part = _layer_maps(setup, activation.detach().to(compute), gradients[name], plan)
+        assert setup.map_of is not None, "explain_layers refuses perturbation methods"
+        values = activation.detach().to(compute)
+        part = _layer_maps(setup.map_of, values, gradients[name], plan)
         part["scores"] = scores.detach().to(compute)
         part["logits"] = logits.to(compute)
         part["bias"] = part["scores"] - part.pop("totals")
@@ -188,13 +203,13 @@ def _explain_batch_layers(
 
 
 def _layer_maps(
-    setup: RunSetup, values: torch.Tensor, gradients: torch.Tensor, plan: TargetPlan
+    map_of: MapRule, values: torch.Tensor, gradients: torch.Tensor, plan: TargetPlan
 ) -> dict[str, torch.Tensor]:
     """``cam``, ``totals`` (``sum(A * G)``) and ``nonzero``, one column per score;
     ``gradients`` is shaped ``(K, N, C, *spatial)``."""
     maps, totals, nonzero = [], [], []
     for gradient in gradients.to(values.dtype):
-        maps.append(weighted_map(setup.weights_of(values, gradient), values))
+        maps.append(map_of(values, gradient))
         totals.append(relevance_total(values, gradient))
         nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
     if plan.per_class:

@@ -1,11 +1,14 @@
 """Target plans: validating ``target``, slicing it per chunk, and the scores it picks."""
 
+import dataclasses
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
 from napari_respond_cam import RespondCamError, region_target
-from napari_respond_cam.engine.targets import plan_targets
+from napari_respond_cam.engine.targets import RegionTarget, WindowRegions, plan_targets
 
 LOGITS = torch.tensor([[0.5, 2.0, -1.0], [3.0, 1.0, 4.0], [-2.0, -3.0, -1.5], [1.0, 0.0, 0.5]])
 
@@ -158,3 +161,27 @@ def test_region_mask_of_another_grid_is_refused_on_every_call():
         with pytest.raises(RespondCamError, match=r"mask has shape \(2, 2\) .* grid is \(2, 3\)"):
             score(torch.zeros(1, 1, 2, 3))
     assert mask.all() and mask.shape == (2, 2)
+
+
+def test_region_target_is_a_frozen_record_that_pickles_without_its_device_copies():
+    mask = np.array([[1.0, 0.0, 0.5], [0.0, 2.0, 0.0]])
+    target = region_target(1, mask)
+    assert isinstance(target, RegionTarget)
+    assert target.channel == 1 and target.mask is mask  # the user's mask, not a copy
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        target.channel = 0
+    output = torch.arange(12, dtype=torch.float32).reshape(1, 2, 2, 3)
+    assert target(output).tolist() == [6 + 0.5 * 8 + 2 * 10]
+    copy = pickle.loads(pickle.dumps(target))
+    assert copy.channel == 1 and copy.mask.tolist() == mask.tolist()
+    assert copy(output).tolist() == [6 + 0.5 * 8 + 2 * 10]
+
+
+def test_window_regions_weigh_each_sample_by_its_own_weights_and_padding_by_none():
+    output = torch.arange(3 * 2 * 2, dtype=torch.float32).reshape(3, 2, 2)
+    weights = torch.tensor([[1.0, 0.0], [0.5, 2.0]])
+    # Two windows' weights; the third row is padding up to an exported batch size.
+    scores = WindowRegions(1, weights)(output)
+    assert scores.tolist() == [2.0, 0.5 * 6 + 2 * 7, 0.0]
+    with pytest.raises(RespondCamError, match=r"channel 2, but the model gives 2 channel"):
+        WindowRegions(2, weights)(output)

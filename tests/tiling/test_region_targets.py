@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from napari_respond_cam import explain, explain_volume, region_target
+from napari_respond_cam import RespondCamError, explain, explain_volume, region_target
 from napari_respond_cam.tiling.predict_volume import predict_volume
 from napari_respond_cam.tiling.window_predictions import WindowPredictions
-from toy_models import TinyUNet
+from toy_models import GapHead, TinyUNet
 
 #: Window 8 at stride 5 over this volume: 2 x 3 x 3 windows, overlapping unevenly.
 SHAPE = (12, 16, 18)
@@ -170,3 +170,59 @@ def test_totals_sum_the_rows_in_double_precision():
     assert (rows.total_score, rows.total_map_sum, rows.total_bias) == (1.0, 0.875, 0.5)
     nothing = WindowPredictions.empty((8, 8, 8))
     assert len(nothing) == 0 and nothing.total_score == 0.0 and nothing.starts.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("model", "target", "kwargs", "message"),
+    [
+        (
+            unet,
+            region_target(1, np.ones((8, 8, 8))),
+            {},
+            r"mask has shape \(8, 8, 8\) but the volume's spatial shape is \(12, 16, 18\).*"
+            r"target=region_target\(channel, mask\)",
+        ),
+        (unet, region_target(2), {}, r"channel 2, but the model gives 2 channel\(s\) \(0 to 1\)"),
+        (
+            lambda bias: GapHead(dims=3, classes=2),
+            region_target(1),
+            {},
+            r"per-voxel model output .* it is \(1, 2\); .* pass the class index as target",
+        ),
+        (
+            unet,
+            region_target(1, partial_mask()),
+            {"binning": 2},
+            r"binned volume \(binning 2\).*binning=1 in Python, --bin 1 on the command line",
+        ),
+        (
+            unet,
+            None,
+            {"background_class": "ribosome"},
+            r"background_class must be the index of .* \(an int\) or None, not 'ribosome'",
+        ),
+    ],
+)
+def test_region_mistakes_are_refused_before_any_window_and_the_inputs_kept(
+    model, target, kwargs, message
+):
+    volume = noise()
+    before = volume.copy()
+    mask = None if target is None else target.mask
+    kept = None if mask is None else mask.copy()
+    layer = "features" if isinstance(model(True), GapHead) else "enc"
+    with pytest.raises(RespondCamError, match=message):
+        explain_volume(model(True), volume, layer, target=target, window=8, **kwargs)
+    np.testing.assert_array_equal(volume, before)
+    if mask is not None:
+        np.testing.assert_array_equal(mask, kept)
+
+
+def test_a_strided_output_is_refused_for_a_region_target():
+    torch.manual_seed(0)
+    strided = nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv3d(2, 2, 2, stride=2))
+    volume = noise()
+    before = volume.copy()
+    with pytest.raises(RespondCamError, match=r"grid \(4, 4, 4\) for a window of \(8, 8, 8\)"):
+        explain_volume(strided, volume, "1", target=region_target(0), window=8)
+    np.testing.assert_array_equal(volume, before)

@@ -223,14 +223,15 @@ class VolumeExplainer(TiledVolume):
         binning: int = 1,
         **settings: Any,
     ):
+        self.region = target if isinstance(target, RegionTarget) else None
+        if self.region is not None:
+            _refuse_binning(binning)
         super().__init__(model, volume, layer, binning=binning, **settings)
         self.plan = _window_targets(target, len(self.grid))
         self.background_class = _background_class(background_class) if target is None else None
-        self.region = target if isinstance(target, RegionTarget) else None
         #: Which windows the region's mask touches; ``None`` for every window.
         self.touched: np.ndarray | None = None
         if self.region is not None:
-            _refuse_binning(binning)
             if self.region.mask is not None:
                 self.region_mask = RegionMask(self.region.mask, self.volume.shape)
             output_shape = check_input_fits(self.setup, self.grid.window)

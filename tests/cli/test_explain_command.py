@@ -6,10 +6,12 @@ import pytest
 import torch
 
 import napari_respond_cam
-from napari_respond_cam import explain_volume, load_model, save_model
+from napari_respond_cam import explain_volume, load_model, region_target, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.tiling.predict_volume import predict_volume
+from toy_models import TinyUNet
 
 
 @pytest.fixture
@@ -361,3 +363,110 @@ def test_a_mistake_found_before_any_work_leaves_no_out_folder(
     assert message in err and err.count("respond-cam: error:") == 1
     assert not out.exists()
     assert tomogram.read_bytes() == before
+
+
+# A per-voxel model: channels over a region of the tomogram, from a label volume file.
+CHANNELS = ("background", "membrane", "ribosome")
+
+
+@pytest.fixture(scope="module")
+def unet_file(tmp_path_factory):
+    torch.manual_seed(0)
+    model = TinyUNet(classes=3, bias=True).eval()
+    model.class_names, model.input_shape, model.background_class = CHANNELS, (1, 8, 8, 8), 0
+    return save_model(model, tmp_path_factory.mktemp("models") / "unet.pt2")
+
+
+@pytest.fixture
+def labels_file(tmp_path):
+    labels = np.zeros((20, 24, 30), dtype=np.int16)
+    labels[4:10, 6:14, 8:20] = 2
+    labels[15:18, 2:5, 2:5] = 1
+    return write_mrc(tmp_path / "labels.mrc", labels, voxel_size=(10.0, 9.0, 8.0))
+
+
+def test_a_dense_model_explains_a_channel_over_a_label_of_a_mask_file(
+    tomogram, unet_file, labels_file, tmp_path, capsys
+):
+    out = tmp_path / "maps"
+    extra = ["--layer", "dec", "--channel", "ribosome", "--region-mask", str(labels_file)]
+    assert main(explain_args(tomogram, unet_file, out, *extra, "--label", "2")) == 0
+
+    written = read_mrc(out / "tomo_respondcam.mrc")
+    assert written.voxel_size == (10.0, 9.0, 8.0)
+    assert written.origin == (1.0, 2.0, 3.0)
+    model, data = load_model(unet_file), read_mrc(tomogram).data
+    mask = read_mrc(labels_file).data == 2
+    expected, windows = explain_volume(
+        model, data, "dec", target=region_target(2, mask), return_windows=True
+    )
+    np.testing.assert_allclose(written.data, expected, rtol=1e-6, atol=1e-7)
+    y = float(predict_volume(model, data)[2][mask].sum(dtype=np.float64))
+    assert windows.total_score == pytest.approx(y, rel=1e-5)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1:4] == ["tomo.mrc:", "Channel: ribosome.", f"Region: label 2 of {labels_file}."]
+    check = printed[-2]
+    assert check.startswith(
+        f"  ribosome, label 2 of {labels_file}: score {windows.total_score:.4g}, "
+        f"CAM sum {windows.total_map_sum:.4g}, bias {windows.total_bias:.4g}, "
+        "sum − (score − bias) = "
+    )
+    residual = float(check.rsplit("= ", 1)[1])
+    assert abs(residual) <= 1e-3 * abs(y)
+    assert printed[-1].startswith("Explained 1 tomogram(s) in ")
+
+
+def test_a_dense_model_with_the_defaults_explains_its_own_prediction(
+    tomogram, unet_file, tmp_path, capsys
+):
+    out = tmp_path / "maps"
+    assert main(explain_args(tomogram, unet_file, out, "--layer", "dec")) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[2:4] == [
+        "Channel: membrane (the first channel that is not the background (channel 0); "
+        "the default).",
+        "Region: where the model predicts membrane (the default).",
+    ]
+    with mrcfile.open(out / "tomo_respondcam.mrc") as mrc:
+        labels = [label.decode().strip() for label in mrc.header.label[: mrc.header.nlabl]]
+    assert "target: membrane, where the model predicts membrane" in labels
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--label", "2"], "--label 2 picks a label of a label volume; name that volume with "
+                           "--region-mask FILE.mrc."),
+        (["--region", "whole", "--region-mask", "{labels}"], "--region whole and --region-mask "
+                                                             "both say which voxels to explain"),
+        (["--region-mask", "{labels}", "--label", "7"], "tomo.mrc: The region (label 7 of "),
+        (["--region-mask", "{missing}"], "Cannot read the region mask (mask_file in "
+                                         "Python, --region-mask on the command line"),
+        (["--region-mask", "{small}"], "tomo.mrc: The label volume has shape (20, 24, 29) but "
+                                       "the volume has (20, 24, 30)"),
+        (["--target", "1"], "map per voxel (3 channel(s)), not one score per class"),
+        (["--channel", "5"], "Channel 5 is out of range: the model gives 3 channels (0 to 2)"),
+        (["--channel", "lipid"], "--channel: 'lipid' is not an output channel of this model"),
+    ],
+)  # fmt: skip
+def test_bad_region_choices_fail_before_any_work(
+    extra, message, tomogram, unet_file, labels_file, tmp_path, capsys
+):
+    small = write_mrc(tmp_path / "small.mrc", np.ones((20, 24, 29), dtype=np.int16))
+    names = {"labels": labels_file, "missing": tmp_path / "none.mrc", "small": small}
+    extra = [e.format(**names) for e in extra]
+    before = tomogram.read_bytes()
+    assert main(explain_args(tomogram, unet_file, tmp_path / "maps", "--layer", "dec", *extra)) == 1
+    assert message in error_of(capsys)
+    assert tomogram.read_bytes() == before
+    assert not (tmp_path / "maps").exists()
+
+
+def test_a_region_for_a_classifier_says_to_choose_a_class(tomogram, model_file, tmp_path, capsys):
+    assert main(explain_args(tomogram, model_file, tmp_path / "maps", "--region", "whole")) == 1
+    assert error_of(capsys).startswith(
+        "This model gives one score per class (an output shaped (N, classes)), not a map "
+        "per voxel, so it has no output channels or regions to explain; choose a target "
+        "class instead (target in Python, --target on the command line"
+    )
+    assert not (tmp_path / "maps").exists()

@@ -7,10 +7,16 @@ import pytest
 import torch
 
 from napari_respond_cam import RespondCamError, explain_volume, register_model, save_model
-from napari_respond_cam.jobs.file_jobs import FileJob, ModelSource, explain_mrc_file
+from napari_respond_cam.jobs.file_jobs import (
+    FileJob,
+    ModelSource,
+    explain_mrc_file,
+    region_labels,
+)
 from napari_respond_cam.models import registry
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.runs.regions import Region
 from napari_respond_cam.runs.request import ExplainSettings
 
 CLASSES = ("ribosome", "proteasome", "membrane")
@@ -175,3 +181,16 @@ def test_a_pickled_model_source_loads_the_same_model(tmp_path):
     path = save_model(small_cnn(seed=5), tmp_path / "small.pt")
     source = pickle.loads(pickle.dumps(ModelSource(str(path))))
     assert same_weights(source.load("cpu"), small_cnn(seed=5))
+
+
+def test_a_region_mask_file_is_read_where_the_job_runs(tmp_path):
+    labels = np.zeros((4, 5, 6), dtype=np.int16)
+    labels[1, 2, 3:5] = 4
+    path = write_mrc(tmp_path / "labels.mrc", labels)
+    read = region_labels(Region("labels", mask_file=str(path)))
+    np.testing.assert_array_equal(read, labels)
+    assert region_labels(Region("whole")) is None and region_labels(None) is None
+    missing = Region("labels", mask_file=str(tmp_path / "none.mrc"))
+    with pytest.raises(RespondCamError, match=r"Cannot read the region mask \(mask_file in "
+                       r"Python, --region-mask on the command line.*No such file"):  # fmt: skip
+        region_labels(missing)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from napari_respond_cam import RespondCamError
-from napari_respond_cam.mrc_io import write_mrc
 from napari_respond_cam.runs.regions import (
     Region,
     label_mask,
@@ -92,21 +91,19 @@ def test_the_slice_in_view():
         slice_mask((3, 4, 5), 1, 4)
 
 
-def test_region_masks_by_kind(tmp_path):
+def test_region_masks_by_kind():
     shape = (4, 4, 4)
     labels = np.zeros(shape, dtype=np.int16)
     labels[1:3, 1:3, 1:3] = 2
-    path = write_mrc(tmp_path / "labels.mrc", labels)
     assert region_mask(Region("whole"), shape) is None
     assert region_mask(Region("labels", label=2), shape, labels=labels).sum() == 8
-    assert region_mask(Region("labels", mask_file=str(path)), shape).sum() == 8
     assert region_mask(Region("points", points=((1, 1, 1),), radius=1), shape).sum() == 7
     assert region_mask(Region("slice", axis=2, index=0), shape).sum() == 16
     prediction = np.stack([np.ones(shape), labels]).astype(np.float32)
     assert region_mask(Region(), shape, prediction=prediction, channel=1).sum() == 8
 
 
-def test_an_empty_region_says_what_to_choose(tmp_path):
+def test_an_empty_region_says_what_to_choose():
     shape = (4, 4, 4)
     labels = np.zeros(shape, dtype=np.int16)
     with pytest.raises(RespondCamError, match=r"\(label 3\) holds no voxel.*--label"):
@@ -115,8 +112,8 @@ def test_an_empty_region_says_what_to_choose(tmp_path):
     prediction[0] = 1
     with pytest.raises(RespondCamError, match="predicts this channel nowhere.*--channel"):
         region_mask(Region(), shape, prediction=prediction, channel=1)
-    with pytest.raises(RespondCamError, match="Cannot read the region mask.*No such file"):
-        region_mask(Region("labels", mask_file=str(tmp_path / "none.mrc")), shape)
+    with pytest.raises(RespondCamError, match="needs a label volume: pick a Labels layer"):
+        region_mask(Region("labels"), shape)
     assert not labels.any()
 
 

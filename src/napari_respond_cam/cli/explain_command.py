@@ -18,6 +18,7 @@ from ..engine.options import (
 )
 from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
+from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
 from .model_arguments import add_model_arguments
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ one file per class: OUT/<name>_<method>cam_<class>.mrc) with the input's voxel s
 origin, its header labels saying what made it. Inputs are never overwritten, and
 existing outputs only with --overwrite. With --scheduler the files run as tasks on a
 Dask cluster, whose workers must see the same paths (a shared file system).
+
+For a model with an output per voxel (segmentation, picking, denoising), the heatmap
+explains one output channel (--channel) summed over a region of the whole tomogram:
+where the model predicts that channel (the default), the whole volume, or the voxels
+of a label volume (--region-mask, --label). Each file's summary prints the region
+score Y, the map's sum and the bias: Respond-CAM's map sums to Y minus the bias.
 """
 
 
@@ -47,6 +54,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CLASS",
         help="class index or name to explain, or 'all' for one file per class "
         "(default: each window's predicted class)",
+    )
+    parser.add_argument(
+        "--channel",
+        metavar="NAME|INDEX",
+        help="for a model with an output per voxel: the output channel to explain "
+        "(default: the first channel that is not background)",
+    )
+    parser.add_argument(
+        "--region",
+        choices=(PREDICTED, WHOLE),
+        help="for a model with an output per voxel: sum the channel where the model "
+        "predicts it, or over the whole volume (default: predicted)",
+    )
+    parser.add_argument(
+        "--region-mask",
+        type=Path,
+        metavar="FILE.mrc",
+        help="for a model with an output per voxel: sum the channel over the voxels of "
+        "this label volume, on the tomogram's grid",
+    )
+    parser.add_argument(
+        "--label",
+        type=int,
+        metavar="N",
+        help="with --region-mask: the label whose voxels form the region "
+        "(default: every non-zero label)",
     )
     parser.add_argument("--method", choices=tuple(METHOD_LABELS), default=DEFAULT_METHOD)
     parser.add_argument(
@@ -122,14 +155,16 @@ def run(args: argparse.Namespace) -> int:
         preprocessing_argument,
         resolve_device,
     )
-    from ..runs.explain_run import binned
+    from ..runs.explain_run import binned, check_choices
     from ..runs.request import ExplainSettings
+    from ..runs.summary import summary_text
     from ..tiling.volume_explainer import VolumeExplainer
-    from .file_plan import check_inputs, plan_jobs
+    from .file_plan import check_inputs, check_region_mask, plan_jobs
     from .progress_bar import ProgressBar
 
     if args.tasks_per_file < 1:
         raise RespondCamError("--tasks-per-file must be at least 1.")
+    region = _region(args)
     sources = check_inputs(args.tomograms)
     source = ModelSource(str(args.model), args.architecture, args.trust)
     on_cluster = args.scheduler is not None
@@ -139,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_layer(model, layer)
     class_names = class_names_of(model)
     target = _target(args.target, class_names)
+    channel = _channel(args.channel, class_names)
     every_class = class_names if target == ALL_CLASSES else None
     settings = ExplainSettings(
         layer=layer,
@@ -151,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),
         binning=args.bin,
+        channel=channel,
+        region=region,
     )
     # Build the first file's explainer and run the model once on one window's shape: a
     # wrong window, stride, target, binning or device fails now, with a message, rather
@@ -161,10 +199,20 @@ def run(args: argparse.Namespace) -> int:
     one_target = None if target == ALL_CLASSES else target
     first = binned(read_mrc(sources[0]).data, settings.binning)
     explainer = VolumeExplainer(model, first, target=one_target, **checked.tiling_arguments())
-    check_input_fits(explainer.setup, explainer.grid.window)
+    output_shape = check_input_fits(explainer.setup, explainer.grid.window)
+    check_choices(settings, output_shape)
+    if region is not None and region.mask_file is not None:
+        check_region_mask(region, sources)
+    if on_cluster and args.tasks_per_file > 1 and len(output_shape) > 2:
+        raise RespondCamError(
+            "--tasks-per-file above 1 splits a tomogram into slabs of windows, which a model "
+            "with an output per voxel cannot be explained in yet (its region spans the "
+            "whole tomogram); use --tasks-per-file 1 (one task per file)."
+        )
     # Only now, with everything checked, is the --out folder created.
     jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class)
     started = time.monotonic()
+    summaries = []
     if on_cluster:
         from ..jobs.distributed import explain_on_cluster
 
@@ -175,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for job in jobs:
             bar = ProgressBar(job.source.name)
-            explain_mrc_file(
+            outcome = explain_mrc_file(
                 model,
                 job,
                 settings,
@@ -183,9 +231,11 @@ def run(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 model_name=source.display_name,
             )
+            summaries.append(f"{job.source.name}:\n{summary_text(outcome.summary)}")
     seconds = time.monotonic() - started
     for job in jobs:
         print(*job.outputs, sep="\n")
+    print(*summaries, sep="\n")
     print(f"Explained {len(jobs)} tomogram(s) in {seconds:.1f} s.", flush=True)
     return 0
 
@@ -205,6 +255,35 @@ def _target(text: str | None, class_names: Sequence[str]) -> TargetArgument:
             "(--target INDEX), or give the model class_names (save_model keeps them)."
         )
     return target
+
+
+def _channel(text: str | None, channel_names: Sequence[str]) -> int | None:
+    """The output channel ``--channel`` names, by name or index."""
+    from ..runs.choices import channel_argument
+
+    try:
+        return channel_argument(text, channel_names)
+    except RespondCamError as error:
+        raise RespondCamError(f"--channel: {error}") from None
+
+
+def _region(args: argparse.Namespace) -> Region | None:
+    """The region ``--region``, ``--region-mask`` and ``--label`` name; ``None``: the
+    default (where the model predicts the channel)."""
+    if args.label is not None and args.region_mask is None:
+        raise RespondCamError(
+            f"--label {args.label} picks a label of a label volume; name that volume with "
+            "--region-mask FILE.mrc."
+        )
+    if args.region_mask is None:
+        return None if args.region is None else Region(args.region)
+    if args.region is not None:
+        raise RespondCamError(
+            f"--region {args.region} and --region-mask both say which voxels to explain; "
+            "pass one of them."
+        )
+    path = str(Path(args.region_mask).expanduser().resolve())
+    return Region(LABELS, label=args.label, mask_file=path)
 
 
 def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:

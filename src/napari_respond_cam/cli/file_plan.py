@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import RespondCamError
-from ..jobs.file_jobs import FileJob
+from ..jobs.file_jobs import FileJob, region_labels
 from ..mrc_io import MrcVolume, mrc_stem, read_mrc
+from ..runs.regions import Region, region_mask
 
 # What a class name may keep in a file name; every other run of characters becomes "_".
 _UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
@@ -139,3 +140,14 @@ def _check_targets(jobs: list[FileJob], sources: set[Path], overwrite: bool) -> 
             f"{', ...' if len(existing) > 3 else ''}); pass --overwrite to replace them or "
             "choose another --out folder."
         )
+
+
+def check_region_mask(region: Region, sources: Sequence[Path]) -> None:
+    """Check the ``--region-mask`` label volume against every tomogram before any work:
+    readable, on each tomogram's grid, holding the ``--label`` asked for."""
+    labels = region_labels(region)
+    for path in sources:
+        try:
+            region_mask(region, read_mrc(path).data.shape, labels=labels)
+        except RespondCamError as error:
+            raise RespondCamError(f"{path.name}: {error}") from None

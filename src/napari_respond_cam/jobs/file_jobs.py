@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from ..errors import RespondCamError, setting
 from ..models.loading import load_model
 from ..models.model_metadata import class_label
-from ..mrc_io import read_mrc, write_mrc
+from ..mrc_io import MrcReadError, read_mrc, write_mrc
 from ..runs.choices import class_names_of
 from ..runs.explain_run import ExplainOutcome, run_explanation
+from ..runs.regions import Region
 from ..runs.request import ExplainRequest, ExplainSettings
 from ..tiling.progress import ProgressCallback
 from .heatmap_labels import heatmap_labels
@@ -70,7 +72,7 @@ def explain_mrc_file(
     """
     request = file_request(model, job, settings, model_name)
     outcome = run_explanation(request, progress)
-    write_heatmaps(job, outcome.heatmap, request, overwrite)
+    write_heatmaps(job, outcome.heatmap, request, overwrite, outcome.target_label)
     return outcome
 
 
@@ -87,19 +89,44 @@ def file_request(
         volume_name=job.source.name,
         class_names=tuple(class_names_of(model)),
         voxel_size_a=tomogram.voxel_size if tomogram.voxel_size_known else None,
+        region_labels=region_labels(settings.region),
     )
 
 
+def region_labels(region: Region | None) -> np.ndarray | None:
+    """The label volume of ``region``'s mask file, memory-mapped; ``None`` without one.
+
+    Raises
+    ------
+    RespondCamError
+        When the file is missing or is not a readable MRC file.
+    """
+    if region is None or region.mask_file is None:
+        return None
+    try:
+        return read_mrc(region.mask_file).data
+    except (OSError, MrcReadError) as error:
+        raise RespondCamError(
+            f"Cannot read the region mask ({setting('region_mask')}): {error}"
+        ) from None
+
+
 def write_heatmaps(
-    job: FileJob, heatmap: np.ndarray, request: ExplainRequest, overwrite: bool = False
+    job: FileJob,
+    heatmap: np.ndarray,
+    request: ExplainRequest,
+    overwrite: bool = False,
+    target: str | None = None,
 ) -> None:
     """Write ``heatmap`` to the job's output, or each class's map to its own output.
 
-    Every file gets the tomogram's voxel size and origin, and labels saying what made it.
+    Every file gets the tomogram's voxel size and origin, and labels saying what made it:
+    ``target`` words what one output explains (a dense model's channel and region),
+    when the request's target does not say it.
     """
     tomogram = read_mrc(job.source)
     if len(job.outputs) == 1:
-        maps, targets = [heatmap], [request.target_label]
+        maps, targets = [heatmap], [target or request.target_label]
     else:
         maps = list(heatmap)
         targets = [class_label(k, request.class_names) for k in range(len(maps))]

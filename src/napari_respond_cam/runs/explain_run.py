@@ -173,10 +173,9 @@ def run_explanation(
         warnings.warn(warning, UserWarning, stacklevel=2)
     volume = binned(request.volume, settings.binning)
     output_shape = model_output_shape(request, volume)
+    check_choices(settings, output_shape)
     if len(output_shape) > 2 and _explains_a_region(settings.target):
         return _explain_region(request, volume, output_shape[1], progress)
-    if len(output_shape) <= 2:
-        _refuse_region_choices(settings)
     if explained_in_one_pass(volume.shape, request.model, settings.window):
         outcome = _explain_whole(request, volume, progress)
     elif settings.target == ALL_CLASSES:
@@ -296,6 +295,31 @@ def _explains_a_region(target: Any) -> bool:
     return not callable(target) or isinstance(target, RegionTarget)
 
 
+def check_choices(settings: ExplainSettings, output_shape: tuple[int, ...]) -> None:
+    """Refuse settings that do not fit the model's output (``model_output_shape``):
+    a channel or region for class scores, a target class or a channel out of range for
+    an output per voxel.
+
+    Raises
+    ------
+    RespondCamError
+        Saying what to choose instead.
+    """
+    from ..engine.targets import RegionTarget
+
+    if len(output_shape) <= 2:
+        _refuse_region_choices(settings)
+    elif _explains_a_region(settings.target) and not isinstance(settings.target, RegionTarget):
+        n_channels = output_shape[1]
+        _refuse_class_target(settings.target, n_channels)
+        chosen = settings.channel
+        if chosen is not None and not 0 <= chosen < n_channels:
+            raise RespondCamError(
+                f"Channel {chosen} is out of range: the model gives {n_channels} channel(s) "
+                f"(0 to {n_channels - 1}); choose one of them ({setting('channel')})."
+            )
+
+
 def _refuse_region_choices(settings: ExplainSettings) -> None:
     if settings.channel is not None or settings.region is not None:
         raise RespondCamError(
@@ -321,7 +345,6 @@ def _explain_region(
         region = "the mask given" if mask is not None else Region(WHOLE).description
         notes: list[str] = []
     else:
-        _refuse_class_target(settings.target, n_channels)
         channel, notes = _channel(settings.channel, n_channels, request, names)
         region, mask, statistics = _region(request, volume, channel, names, notes, progress)
     arguments = {**settings.tiling_arguments(), "window": _window(request, volume)}
@@ -358,11 +381,6 @@ def _channel(
     if chosen is None:
         channel, why = default_channel(n_channels, _background_class(request.model))
         return channel, [f"Channel: {names[channel]} ({why}; the default)."]
-    if not 0 <= chosen < n_channels:
-        raise RespondCamError(
-            f"Channel {chosen} is out of range: the model gives {n_channels} channel(s) "
-            f"(0 to {n_channels - 1}); choose one of them ({setting('channel')})."
-        )
     return chosen, [f"Channel: {names[chosen]}."]
 
 

@@ -4,8 +4,8 @@ A region is a boolean mask on the volume's grid, or ``None`` for the whole volum
 voxels of a label volume (one label value, or every non-zero label), spheres around
 points (for picking), the model's own prediction for the channel, or the slice in
 view. :class:`Region` says which, small enough to travel in the run's settings to a
-cluster worker (a label volume travels as a file path, or beside the settings in the
-request). No Qt, no torch.
+cluster worker (a label volume travels as a file path, read where the run happens, or
+beside the settings in the request). No Qt, no torch, no file reading.
 """
 
 from __future__ import annotations
@@ -197,7 +197,8 @@ def region_mask(
     shape : tuple of int
         The volume's spatial shape.
     labels : array-like, optional
-        The label volume of a ``"labels"`` region without a ``mask_file``.
+        The label volume of a ``"labels"`` region (its ``mask_file`` read, for one
+        that names a file: ``jobs.file_jobs.region_labels``).
     prediction : numpy.ndarray, optional
         The model's dense output ``(K, *shape)`` for a ``"predicted"`` region.
     channel : int
@@ -215,14 +216,13 @@ def region_mask(
             raise ValueError("a 'predicted' region needs the model's prediction")
         mask = predicted_mask(prediction, channel)
     elif region.kind == LABELS:
-        source = labels if region.mask_file is None else read_label_file(region.mask_file)
-        if source is None:
+        if labels is None:
             raise RespondCamError(
                 "A labels region needs a label volume: pick a Labels layer in napari, pass "
                 "--region-mask FILE.mrc on the command line, or Region('labels', "
                 "mask_file=PATH) in Python."
             )
-        mask = label_mask(source, shape, region.label)
+        mask = label_mask(labels, shape, region.label)
     elif region.kind == POINTS:
         mask = sphere_mask(region.points, region.radius, shape, region.clip_points)
     else:
@@ -232,24 +232,6 @@ def region_mask(
             f"The region ({region.description}) holds no voxel; {_empty_advice(region)}"
         )
     return mask
-
-
-def read_label_file(path: str) -> np.ndarray:
-    """The label volume of an MRC file (memory-mapped).
-
-    Raises
-    ------
-    RespondCamError
-        When the file is missing or is not a readable MRC file.
-    """
-    from ..mrc_io import MrcReadError, read_mrc
-
-    try:
-        return read_mrc(path).data
-    except (OSError, MrcReadError) as error:
-        raise RespondCamError(
-            f"Cannot read the region mask ({setting('region_mask')}): {error}"
-        ) from None
 
 
 def _empty_advice(region: Region) -> str:

@@ -165,3 +165,12 @@ def test_predicted_class_on_a_tiled_classifier_skips_background_and_finds_detect
     found = outcome.detections
     assert len(found) == int((votes != model.background_class).sum())
     assert name not in found.class_names
+
+
+def test_binning_a_dense_models_volume_is_refused_before_any_work():
+    model, x = unet(), noise_volume((8, 8, 16))
+    calls = []
+    with pytest.raises(RespondCamError, match=r"binning by 2 would change; explain it unbinned "
+                       r"\(binning=1 in Python, --bin 1"):  # fmt: skip
+        run_explanation(dense_request(model, x, binning=2), lambda *c: calls.append(c))
+    assert calls == []

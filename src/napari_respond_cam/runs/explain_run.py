@@ -312,6 +312,12 @@ def check_choices(settings: ExplainSettings, output_shape: tuple[int, ...]) -> N
     elif _explains_a_region(settings.target) and not isinstance(settings.target, RegionTarget):
         n_channels = output_shape[1]
         _refuse_class_target(settings.target, n_channels)
+        if settings.binning != 1:
+            raise RespondCamError(
+                f"A model with an output per voxel is explained over a region of the volume's "
+                f"own grid, which binning by {settings.binning} would change; explain it "
+                f"unbinned ({setting('binning', 1)})."
+            )
         chosen = settings.channel
         if chosen is not None and not 0 <= chosen < n_channels:
             raise RespondCamError(

@@ -3,11 +3,19 @@ import torch
 
 from napari_respond_cam import load_model
 from napari_respond_cam.cli import main
-from napari_respond_cam.training import TrainingConfig, train
+from napari_respond_cam.simulation import ParticleTable
+from napari_respond_cam.training import (
+    Tomograms,
+    TrainingConfig,
+    draw_windows,
+    train,
+    window_batch,
+)
 
 TINY = TrainingConfig(
     input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
-    n_train=16, n_validation=6, epochs=2, batch_size=8,
+    tomograms_per_snr=1, validation_tomograms_per_snr=1, tomogram_shape=(40, 64, 64),
+    particles_per_tomogram=5, epochs=2, batch_size=8,
 )  # fmt: skip
 
 
@@ -17,25 +25,72 @@ def test_training_is_deterministic_and_logs_every_epoch():
     second, _ = train(TINY, log=lambda line: None)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    assert len(lines) == 2 and lines[0].startswith("epoch 1/2")
+    assert len(lines) == 3 and lines[0].startswith("simulated 2 training and 2 validation")
+    assert lines[1].startswith("epoch 1/2")
     assert set(history.accuracy[-1]) == {"inf", "0.5"}
-    assert all(0.0 <= a <= 1.0 for a in history.accuracy[-1].values())
+    # 5 particles and 1 background window per validation tomogram: multiples of 1/6.
+    assert all(round(6 * a, 6) == round(6 * a) for a in history.accuracy[-1].values())
     assert np.isfinite(history.loss).all()
-    assert first.class_names[-1] == "empty" and len(first.class_names) == 6
+    assert first.class_names[-1] == "background" and len(first.class_names) == 6
+    assert first.background_class == 5
     assert not first.training
+
+
+def _tomograms():
+    volume = np.arange(30 * 30 * 30, dtype=np.float32).reshape(30, 30, 30)
+    particles = ParticleTable(
+        positions=np.array([[15, 15, 15], [10, 20, 12]]),
+        class_indices=np.array([2, 4]),
+        rotations=np.zeros((2, 4)),
+    )
+    return Tomograms([volume], [particles])
+
+
+def test_validation_windows_are_centred_on_particles_and_labelled_by_them():
+    config = TrainingConfig(input_size=10)
+    windows = draw_windows(_tomograms(), config, None)
+    # Two particle windows and 2 // 5 = 0 background ones.
+    np.testing.assert_array_equal(windows.centres, [[15, 15, 15], [10, 20, 12]])
+    np.testing.assert_array_equal(windows.labels, [2, 4])
+
+
+def test_training_windows_move_within_the_radius_and_keep_their_label():
+    config = TrainingConfig(input_size=10, label_radius=3)
+    tomograms = _tomograms()
+    windows = draw_windows(tomograms, config, np.random.default_rng(0))
+    offsets = windows.centres - tomograms.particles[0].positions
+    assert (np.linalg.norm(offsets, axis=1) <= 3).all()
+    np.testing.assert_array_equal(windows.labels, [2, 4])
+
+
+def test_a_batch_is_the_z_scored_window_turned_by_a_half_turn_or_not():
+    tomograms = _tomograms()
+    windows = draw_windows(tomograms, TrainingConfig(input_size=10), None)
+    batch = window_batch(tomograms, windows, np.array([0]), 10)
+    cube = tomograms.volumes[0][10:20, 10:20, 10:20]
+    expected = (cube - cube.mean()) / cube.std()
+    np.testing.assert_allclose(batch[0, 0].numpy(), expected, rtol=1e-4, atol=1e-4)
+    turned = {
+        tuple(window_batch(tomograms, windows, np.array([0]), 10, rng)[0, 0, 0, 0, :2].tolist())
+        for rng in map(np.random.default_rng, range(12))
+    }
+    assert len(turned) == 4  # the window as it is and its three half turns
+    assert tomograms.volumes[0][0, 0, 0] == 0  # the tomogram is not touched
 
 
 def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     out = tmp_path / "model.pt"
-    args = ["train", "--out", str(out), "--epochs", "1", "--n-train", "12", "--n-validation", "6",
-            "--snrs", "inf", "--architecture", "cnn2"]  # fmt: skip
+    args = ["train", "--out", str(out), "--epochs", "1", "--tomograms-per-snr", "1",
+            "--validation-tomograms-per-snr", "1", "--snrs", "inf",
+            "--architecture", "cnn2"]  # fmt: skip
     assert main(args) == 0
     model = load_model(out)
     assert model.architecture == "cnn2"
     assert model.input_shape == (1, 40, 40, 40)
-    assert model.training_record["config"]["n_train"] == 12
-    # What the simulated subtomograms were: normalised per cube, at 11.4 Å voxels.
+    assert model.training_record["config"]["tomograms_per_snr"] == 1
+    # What the network saw: windows z-scored one by one, at 11.4 Å voxels.
     assert model.preprocessing.kind == "zscore-window" and model.voxel_size_a == 11.4
+    assert model.class_names[model.background_class] == "background"
     assert "epoch 1/1" in capsys.readouterr().out
     assert main(args) == 1  # never overwrites
     assert "exists" in capsys.readouterr().err
@@ -45,7 +100,11 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
     for args, message in [
         (["--out", str(tmp_path / "model.onnx")], "must end in .pt"),
         (["--out", str(tmp_path / "missing" / "model.pt")], "does not exist"),
-        (["--out", str(tmp_path / "model.pt"), "--epochs", "0"], "at least 1"),
+        (["--out", str(tmp_path / "model.pt"), "--epochs", "0"], "--epochs must be at least 1"),
+        (
+            ["--out", str(tmp_path / "model.pt"), "--tomograms-per-snr", "0"],
+            "--tomograms-per-snr must be at least 1, got 0",
+        ),
         (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
         (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "Unknown architecture"),
     ]:

@@ -1,7 +1,16 @@
-"""Training the paper's networks on simulated subtomograms (the demo model is made here).
+"""Training the paper's networks on windows of simulated tomograms (the demo models).
 
-Run ``respond-cam train --out model.pt``; with the defaults (and ``--threads 1``) it
-reproduces the shipped demo model, seed for seed.
+The networks learn from what they are shown on a tomogram: 40^3 windows cut at random
+places of simulated tomograms like the sample (as crowded, imaged as a whole through a
+noisy tilt series), with neighbours and parts of particles in view, each named after the
+particle whose centre lies within :data:`~.simulation.LABEL_RADIUS` of the window's
+centre, or ``"background"``. Every epoch draws new windows from the same tomograms: one
+near each particle (a random offset within the radius) and one background-class share of
+random ones, each turned by a random half turn about Z, Y or X (the missing wedge is
+symmetric under these, so the turned window is one the microscope could have made).
+
+Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
+defaults and ``--threads 1`` it reproduces the shipped demo models, seed for seed.
 """
 
 from __future__ import annotations
@@ -11,33 +20,49 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
-from .simulation import TEMPLATE_VOXEL_SIZE_A, simulate_subtomograms
+from .simulation import (
+    BACKGROUND_CLASS,
+    LABEL_RADIUS,
+    SAMPLE_PARTICLES,
+    SAMPLE_SHAPE,
+    TEMPLATE_VOXEL_SIZE_A,
+    ParticleTable,
+    class_names,
+    simulate_tomogram,
+)
+from .simulation.windows import centres_near, cut_windows, label_windows, random_centres
+
+#: How the windows are scaled before the network sees them, in training and on a tomogram.
+PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """What to train on and how; the defaults make the shipped demo model.
+    """What to train on and how; the defaults make the shipped demo models.
 
-    ``snrs`` lists the noise levels mixed in equal parts in the training set
-    (``None`` = no noise); ``channels``/``dense`` are narrower than the paper's
-    (32, 32, 64, 64)/(512, 512) so the weights stay a few MB.
+    ``snrs`` lists the noise levels of the tilt series (``None`` = no noise), with
+    ``tomograms_per_snr`` training tomograms each; ``channels``/``dense`` are narrower than
+    the paper's (32, 32, 64, 64)/(512, 512) so the weights stay a few MB.
     """
 
     architecture: str = "cnn1"
     input_size: int = 40
     channels: tuple[int, ...] = (8, 8, 16, 16)
     dense: tuple[int, ...] = (64, 64)
-    snrs: tuple[float | None, ...] = (None, 1.0, 0.3, 0.1)
-    include_empty: bool = True
-    n_train: int = 2400
-    n_validation: int = 300
-    epochs: int = 6
+    snrs: tuple[float | None, ...] = (None, 1.0, 0.3, 0.1, 0.05)
+    tomograms_per_snr: int = 20
+    validation_tomograms_per_snr: int = 3
+    tomogram_shape: tuple[int, int, int] = SAMPLE_SHAPE
+    particles_per_tomogram: int = SAMPLE_PARTICLES
+    label_radius: float = LABEL_RADIUS
+    epochs: int = 5
     batch_size: int = 32
     learning_rate: float = 1e-3
     seed: int = 0
@@ -46,10 +71,27 @@ class TrainingConfig:
 
 @dataclass
 class TrainingHistory:
-    """Loss and validation accuracy per SNR after each epoch."""
+    """Loss, and validation accuracy per SNR after each epoch."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Tomograms:
+    """Simulated tomograms to cut windows from: their volumes and particle tables."""
+
+    volumes: list[np.ndarray]
+    particles: list[ParticleTable]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Where windows lie: the tomogram of each, its centre (ZYX) and its class."""
+
+    tomogram: np.ndarray
+    centres: np.ndarray
+    labels: np.ndarray
 
 
 def snr_name(snr: float | None) -> str:
@@ -57,71 +99,141 @@ def snr_name(snr: float | None) -> str:
     return "inf" if snr is None else f"{snr:g}"
 
 
-def simulated_dataset(config: TrainingConfig, n: int, seed: int, snr: float | None):
-    """Subtomograms at one SNR as tensors ``(n, 1, S, S, S)`` and labels, plus class names."""
-    data = simulate_subtomograms(
-        n, size=config.input_size, snr=snr, include_empty=config.include_empty, seed=seed
-    )
-    return torch.from_numpy(data.volumes[:, None]), torch.from_numpy(data.labels), data.class_names
+def demo_class_names() -> tuple[str, ...]:
+    """The demo classifiers' classes: the five complexes, then the background."""
+    return (*class_names(), BACKGROUND_CLASS)
 
 
-def build_model(config: TrainingConfig, class_names: Sequence[str]) -> nn.Module:
-    """A fresh network of the configured architecture, carrying its class names."""
+def simulate_tomograms(config: TrainingConfig, snr: float | None, seeds) -> Tomograms:
+    """Sample-like tomograms at one SNR, one per seed, with a margin of half a window."""
+    volumes, particles = [], []
+    for seed in seeds:
+        tomogram = simulate_tomogram(
+            config.tomogram_shape, config.particles_per_tomogram, snr=snr, seed=int(seed),
+            margin=config.input_size // 2,
+        )  # fmt: skip
+        volumes.append(tomogram.volume)
+        particles.append(tomogram.particles)
+    return Tomograms(volumes, particles)
+
+
+def draw_windows(
+    tomograms: Tomograms, config: TrainingConfig, rng: np.random.Generator | None
+) -> Windows:
+    """One window per particle and a background share of random windows, labelled.
+
+    With ``rng`` the particle windows are moved by random offsets within the label
+    radius; without, they are centred on their particles and the random windows come
+    from a fixed stream (validation).
+    """
+    n_classes = len(class_names())
+    draw = rng if rng is not None else np.random.default_rng(0)
+    parts = []
+    for index, (volume, particles) in enumerate(
+        zip(tomograms.volumes, tomograms.particles, strict=True)
+    ):
+        shape = volume.shape
+        near = particles.positions
+        if rng is not None:
+            near = centres_near(near, shape, config.input_size, config.label_radius, rng)
+        anywhere = random_centres(shape, config.input_size, len(near) // n_classes, draw)
+        centres = np.concatenate([near, anywhere])
+        labels = label_windows(particles, centres, n_classes, config.label_radius)
+        parts.append((np.full(len(centres), index), centres, labels))
+    return Windows(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
+
+
+def window_batch(
+    tomograms: Tomograms,
+    windows: Windows,
+    rows: np.ndarray,
+    size: int,
+    rng: np.random.Generator | None = None,
+) -> torch.Tensor:
+    """The network's input ``(n, 1, size, size, size)`` for some rows of ``windows``.
+
+    With ``rng`` each window is turned by a random half turn about Z, Y or X (or not).
+    """
+    cubes = np.empty((len(rows), size, size, size), dtype=np.float32)
+    for i, row in enumerate(rows):
+        volume = tomograms.volumes[windows.tomogram[row]]
+        cubes[i] = cut_windows(volume, windows.centres[row : row + 1], size)[0]
+        if rng is not None:
+            turn = int(rng.integers(4))
+            if turn:
+                cubes[i] = np.flip(cubes[i], axis=[(1, 2), (0, 2), (0, 1)][turn - 1])
+    return PREPROCESSING.apply(torch.from_numpy(cubes[:, None]))
+
+
+def build_model(config: TrainingConfig, names: Sequence[str]) -> nn.Module:
+    """A fresh network of the configured architecture, carrying its classes' metadata."""
     torch.manual_seed(config.seed)
     model = architecture(config.architecture).build(
-        num_classes=len(class_names),
+        num_classes=len(names),
         input_size=config.input_size,
         channels=config.channels,
         dense=config.dense,
     )
-    set_model_attribute(model, "class_names", tuple(class_names))
+    set_model_attribute(model, "class_names", tuple(names))
+    set_model_attribute(model, "background_class", names.index(BACKGROUND_CLASS))
     return model
 
 
-def accuracy(model: nn.Module, volumes: torch.Tensor, labels: torch.Tensor, device) -> float:
-    """The fraction of samples classified correctly (eval mode, batches of 64)."""
+def accuracy(
+    model: nn.Module, tomograms: Tomograms, windows: Windows, config: TrainingConfig
+) -> float:
+    """The fraction of windows classified correctly (eval mode, batches of 64)."""
     model.eval()
     correct = 0
     with torch.no_grad():
-        for start in range(0, len(labels), 64):
-            logits = model(volumes[start : start + 64].to(device))
-            correct += int((logits.argmax(1).cpu() == labels[start : start + 64]).sum())
-    return correct / len(labels)
+        for start in range(0, len(windows.labels), 64):
+            rows = np.arange(start, min(start + 64, len(windows.labels)))
+            inputs = window_batch(tomograms, windows, rows, config.input_size)
+            predicted = model(inputs.to(config.device)).argmax(1).cpu().numpy()
+            correct += int((predicted == windows.labels[rows]).sum())
+    return correct / len(windows.labels)
 
 
 def train(
     config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = print
 ) -> tuple[nn.Module, TrainingHistory]:
-    """Train a network on simulated subtomograms, logging accuracy per SNR each epoch.
+    """Train a network on windows of simulated tomograms, logging accuracy per SNR.
+
+    Validation windows are centred on the particles of other tomograms (and a background
+    share of random windows) at each SNR of ``config.snrs``.
 
     Parameters
     ----------
     config : TrainingConfig
     log : callable
-        Receives one line per epoch.
+        Receives one line when the tomograms are ready and one per epoch.
 
     Returns
     -------
     (torch.nn.Module, TrainingHistory)
     """
-    per_snr = config.n_train // len(config.snrs)
-    parts = [simulated_dataset(config, per_snr, config.seed + 1 + i, snr)
+    start = time.perf_counter()
+    parts = [simulate_tomograms(config, snr, _seeds(config, i, config.tomograms_per_snr))
              for i, snr in enumerate(config.snrs)]  # fmt: skip
-    volumes = torch.cat([p[0] for p in parts])
-    labels = torch.cat([p[1] for p in parts])
-    class_names = parts[0][2]
-    validation = {
-        snr_name(snr): simulated_dataset(config, config.n_validation, 10_000 + i, snr)[:2]
-        for i, snr in enumerate(config.snrs)
-    }
-    model = build_model(config, class_names).to(config.device)
+    training = Tomograms(
+        [v for part in parts for v in part.volumes], [t for part in parts for t in part.particles]
+    )
+    validation = {}
+    for i, snr in enumerate(config.snrs):
+        seeds = _seeds(config, len(config.snrs) + i, config.validation_tomograms_per_snr)
+        tomograms = simulate_tomograms(config, snr, seeds)
+        validation[snr_name(snr)] = (tomograms, draw_windows(tomograms, config, None))
+    log(f"simulated {len(training.volumes)} training and "
+        f"{len(config.snrs) * config.validation_tomograms_per_snr} validation tomograms "
+        f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    model = build_model(config, demo_class_names()).to(config.device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    shuffle = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     history = TrainingHistory()
     for epoch in range(config.epochs):
         start = time.perf_counter()
-        loss = _one_epoch(model, optimiser, volumes, labels, config, shuffle)
-        scores = {k: accuracy(model, v, y, config.device) for k, (v, y) in validation.items()}
+        loss = _one_epoch(model, optimiser, training, config, rng)
+        scores = {k: accuracy(model, t, w, config) for k, (t, w) in validation.items()}
         history.loss.append(loss)
         history.accuracy.append(scores)
         shown = "  ".join(f"SNR {k}: {v:.3f}" for k, v in scores.items())
@@ -130,18 +242,33 @@ def train(
     return model.eval(), history
 
 
-def _one_epoch(model, optimiser, volumes, labels, config, shuffle) -> float:
+def _seeds(config: TrainingConfig, stream: int, n: int) -> np.ndarray:
+    """Tomogram seeds of one stream: apart from the sample's (0) and from other streams."""
+    return np.random.SeedSequence([config.seed, stream]).generate_state(n).astype(np.int64)
+
+
+def _one_epoch(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    tomograms: Tomograms,
+    config: TrainingConfig,
+    rng: np.random.Generator,
+) -> float:
     model.train()
-    order = torch.randperm(len(labels), generator=shuffle)
+    windows = draw_windows(tomograms, config, rng)
+    order = rng.permutation(len(windows.labels))
     total = 0.0
     for start in range(0, len(order), config.batch_size):
-        batch = order[start : start + config.batch_size]
+        rows = order[start : start + config.batch_size]
+        inputs = window_batch(tomograms, windows, rows, config.input_size, rng)
+        labels = torch.from_numpy(windows.labels[rows])
         optimiser.zero_grad(set_to_none=True)
-        logits = model(volumes[batch].to(config.device))
-        loss = nn.functional.cross_entropy(logits, labels[batch].to(config.device))
+        loss = nn.functional.cross_entropy(
+            model(inputs.to(config.device)), labels.to(config.device)
+        )
         loss.backward()
         optimiser.step()
-        total += loss.item() * len(batch)
+        total += loss.item() * len(rows)
     return total / len(order)
 
 
@@ -154,8 +281,7 @@ def train_and_save(
     model, history = train(config, log)
     record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
     set_model_attribute(model, "training_record", record)
-    # The subtomograms it learnt from were normalised per cube, at the templates' voxels.
-    set_model_attribute(model, "preprocessing", Preprocessing(WINDOW_ZSCORE))
+    set_model_attribute(model, "preprocessing", PREPROCESSING)
     set_model_attribute(model, "voxel_size_a", TEMPLATE_VOXEL_SIZE_A)
     save_model(model.cpu(), out)
     log(f"saved {out}")

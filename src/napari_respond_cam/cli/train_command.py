@@ -1,4 +1,4 @@
-"""``respond-cam train``: the paper's CNN-1/CNN-2 trained on simulated subtomograms."""
+"""``respond-cam train``: the paper's CNN-1/CNN-2 trained on windows of simulated tomograms."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 DESCRIPTION = """\
-Train CNN-1 or CNN-2 of the Respond-CAM paper on simulated subtomograms of five real
-complexes (and empty cubes), printing validation accuracy per SNR after each epoch, and
-save a checkpoint that load_model and --model read. The defaults make the shipped demo
-model (respond-cam train --threads 1 --out demo_cnn1.pt).
+Train CNN-1 or CNN-2 of the Respond-CAM paper on 40^3 windows of simulated tomograms
+of five real complexes, each named after the particle at its centre or "background",
+printing validation accuracy per SNR after each epoch, and save a checkpoint that
+load_model and --model read. The defaults make the shipped demo models:
+respond-cam train --threads 1 --out demo_cnn1.pt
+respond-cam train --threads 1 --architecture cnn2 --out demo_cnn2.pt
 """
 
 
@@ -26,9 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     # Defaults (None) come from TrainingConfig, so they live in one place.
     parser.add_argument("--epochs", type=int)
-    parser.add_argument("--n-train", type=int)
-    parser.add_argument("--n-validation", type=int)
-    parser.add_argument("--snrs", help="comma-separated; inf = no noise (default inf,1,0.3,0.1)")
+    parser.add_argument(
+        "--tomograms-per-snr", type=int, help="training tomograms simulated at each SNR"
+    )
+    parser.add_argument(
+        "--validation-tomograms-per-snr", type=int, help="validation tomograms at each SNR"
+    )
+    parser.add_argument(
+        "--snrs", help="comma-separated; inf = no noise (default inf,1,0.3,0.1,0.05)"
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
     parser.add_argument(
@@ -48,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     chosen = {
         name: getattr(args, name)
-        for name in ("architecture", "epochs", "n_train", "n_validation", "seed", "device")
+        for name in (
+            "architecture",
+            "epochs",
+            "tomograms_per_snr",
+            "validation_tomograms_per_snr",
+            "seed",
+            "device",
+        )
         if getattr(args, name) is not None
     }
     if args.snrs is not None:
@@ -71,8 +86,10 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
     if not args.out.parent.is_dir():
         raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
-    if args.epochs is not None and args.epochs < 1:
-        raise RespondCamError("--epochs must be at least 1.")
+    for flag in ("epochs", "tomograms_per_snr", "validation_tomograms_per_snr"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise RespondCamError(f"--{flag.replace('_', '-')} must be at least 1, got {value}.")
     if args.device is not None:
         requested_device(args.device, torch.nn.Module())
     if args.architecture is not None:

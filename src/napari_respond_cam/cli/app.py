@@ -16,9 +16,23 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import RespondCamError
-from . import demo_command, explain_command, info_command, layers_command, train_command
+from . import (
+    compare_command,
+    demo_command,
+    explain_command,
+    info_command,
+    layers_command,
+    train_command,
+)
 
-COMMANDS = (demo_command, explain_command, info_command, layers_command, train_command)
+COMMANDS = (
+    compare_command,
+    demo_command,
+    explain_command,
+    info_command,
+    layers_command,
+    train_command,
+)
 
 PROGRAM = "respond-cam"
 

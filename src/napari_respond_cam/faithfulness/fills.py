@@ -1,8 +1,7 @@
 """What a removed voxel becomes in deletion and insertion: the input's mean or a blurred copy.
 
 Both are computed per sample and channel on the network's input (after
-preprocessing), on its device. The mean is the default: a blur keeps a particle's
-low-resolution shape, which a network trained on low-pass tomograms may still see.
+preprocessing), on its device; the names and defaults are in ``measure_options``.
 """
 
 from __future__ import annotations
@@ -13,14 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RespondCamError
-
-MEAN = "mean"
-BLUR = "blur"
-#: Fill names, and what each puts in place of a removed voxel.
-FILL_LABELS = {MEAN: "the sample's mean", BLUR: "a Gaussian-blurred copy of the sample"}
-DEFAULT_FILL = MEAN
-#: The blur's standard deviation, in voxels.
-DEFAULT_BLUR_SIGMA = 4.0
+from .measure_options import BLUR, DEFAULT_BLUR_SIGMA, DEFAULT_FILL, FILL_LABELS, MEAN
 
 
 def fill_values(

@@ -13,16 +13,17 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError
-from .fills import DEFAULT_BLUR_SIGMA, DEFAULT_FILL, fill_values
+from .fills import fill_values
+from .measure_options import (
+    DEFAULT_BLUR_SIGMA,
+    DEFAULT_FILL,
+    DEFAULT_ROAD_FRACTIONS,
+    DEFAULT_STEPS,
+)
 from .road_imputation import DEFAULT_NOISE, impute_removed
 from .score_curves import DELETION, INSERTION, ROAD, Faithfulness, ScoreCurve
 from .target_scorer import FixedTarget, TargetScorer
 from .voxel_order import LERF, MORF, voxel_ranks
-
-#: Points of a deletion or insertion curve after its start: 5 % of the voxels per step.
-DEFAULT_STEPS = 20
-#: ROAD's removed fractions, as pytorch-grad-cam's ROADCombined takes them.
-DEFAULT_ROAD_FRACTIONS = (0.2, 0.4, 0.6, 0.8)
 
 
 class PerturbationRun:

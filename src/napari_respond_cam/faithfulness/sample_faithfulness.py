@@ -11,8 +11,13 @@ from torch import nn
 from ..engine.model_inputs import as_batch, input_spec
 from ..engine.preprocessing import Preprocessing, statistics_of
 from ..engine.targets import Target
-from .fills import DEFAULT_BLUR_SIGMA, DEFAULT_FILL
-from .perturbation_run import DEFAULT_ROAD_FRACTIONS, DEFAULT_STEPS, PerturbationRun
+from .measure_options import (
+    DEFAULT_BLUR_SIGMA,
+    DEFAULT_FILL,
+    DEFAULT_ROAD_FRACTIONS,
+    DEFAULT_STEPS,
+)
+from .perturbation_run import PerturbationRun
 from .road_imputation import DEFAULT_NOISE
 from .score_curves import Faithfulness
 from .target_scorer import TargetScorer

@@ -21,8 +21,13 @@ from ..tiling.stitching import cut_windows
 from ..tiling.volume_source import VolumeSource
 from ..tiling.volume_statistics import volume_statistics
 from ..tiling.windows import WindowGrid, window_grid, window_shape
-from .fills import DEFAULT_BLUR_SIGMA, DEFAULT_FILL
-from .perturbation_run import DEFAULT_ROAD_FRACTIONS, DEFAULT_STEPS, PerturbationRun
+from .measure_options import (
+    DEFAULT_BLUR_SIGMA,
+    DEFAULT_FILL,
+    DEFAULT_ROAD_FRACTIONS,
+    DEFAULT_STEPS,
+)
+from .perturbation_run import PerturbationRun
 from .road_imputation import DEFAULT_NOISE
 from .score_curves import Faithfulness
 from .target_scorer import TargetScorer

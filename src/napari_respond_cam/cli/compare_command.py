@@ -1,0 +1,230 @@
+"""``respond-cam compare``: several CAM methods on one MRC file, and how faithful each map is."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ..engine.options import METHOD_LABELS
+from ..errors import RespondCamError
+from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
+from .model_arguments import add_model_arguments
+
+if TYPE_CHECKING:
+    from ..faithfulness import MethodScores
+
+DESCRIPTION = """\
+Explain one MRC file (a tomogram, or a subtomogram of the model's input size) with
+several CAM methods and print, per method: the sum-to-score error |map sum - (score -
+bias)| / |score|, the areas under the deletion and insertion curves (the target score
+as the map's most relevant voxels are removed, or added back, in --steps steps; lower
+is better for deletion, higher for insertion) and the ROAD score (removed voxels imputed
+from their neighbours; most minus least relevant first, higher is better). A tomogram
+is measured in the windows the tiler cuts (means over windows); a file the size of the
+model's input is one window. Nothing is written but the --csv file, if asked.
+"""
+
+#: The table's columns: the CSV header names, and the printed titles.
+COLUMNS = {
+    "method": "method",
+    "sum_to_score_error": "sum-to-score error",
+    "deletion_auc": "deletion AUC",
+    "insertion_auc": "insertion AUC",
+    "road_score": "ROAD",
+    "mass_inside": "mass in mask",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare CAM methods on one file: sum-to-score, deletion, insertion, ROAD",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("volume", type=Path, metavar="FILE.mrc")
+    add_model_arguments(parser)
+    parser.add_argument("--layer", help="target layer (default: the model's last spatial layer)")
+    parser.add_argument(
+        "--target",
+        metavar="CLASS",
+        help="class index or name to explain (default: each window's predicted class)",
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHOD_LABELS),
+        metavar="M1,M2",
+        help=f"methods to compare, with commas (default: all: {','.join(METHOD_LABELS)})",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="window size, one int or D H W (default: the model's input size, else the file)",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="step between windows, one int or D H W (default: half the window)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"steps of the deletion and insertion curves (default: {DEFAULT_STEPS})",
+    )
+    parser.add_argument(
+        "--fill",
+        choices=tuple(FILL_LABELS),
+        default=DEFAULT_FILL,
+        help="what removed voxels become: "
+        + "; ".join(f"{name}: {label}" for name, label in FILL_LABELS.items())
+        + f" (default: {DEFAULT_FILL})",
+    )
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        metavar="MASK.mrc",
+        help="a mask on the file's grid (non-zero inside): adds each map's share of "
+        "positive mass inside it",
+    )
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument(
+        "--device", help="cpu, cuda, cuda:1, mps, ... (default: the GPU when there is one)"
+    )
+    parser.add_argument("--batch-size", type=int, metavar="N", help="inputs per forward pass")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, compare the methods, print the table (and write the CSV)."""
+    from ..engine.layers import resolve_layer
+    from ..faithfulness import compare_methods_on_volume
+    from ..faithfulness.method_comparison import checked_methods
+    from ..faithfulness.perturbation_run import positive_steps
+    from ..faithfulness.target_scorer import refuse_all_classes
+    from ..jobs.file_jobs import ModelSource
+    from ..mrc_io import read_mrc
+    from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
+    from .explain_command import _default_layer, _shape, _target
+    from .file_plan import check_inputs
+
+    [path] = check_inputs([args.volume])
+    methods = checked_methods([m.strip() for m in args.methods.split(",") if m.strip()])
+    positive_steps(args.steps)
+    csv_path = _csv_path(args.csv, path)
+    volume = read_mrc(path).data
+    mask = None if args.mask is None else _mask(args.mask, volume.shape)
+    source = ModelSource(str(args.model), args.architecture, args.trust)
+    device = resolve_device(args.device or AUTO_DEVICE)
+    model = source.load(device)
+    layer = args.layer or _default_layer(model)
+    resolve_layer(model, layer)
+    target = _target(args.target, class_names_of(model))
+    refuse_all_classes(target)
+    assert not isinstance(target, str), "'all' is the only target named by text"
+    window = _shape(args.window, "--window")
+    if window is None and getattr(model, "input_shape", None) is None:
+        window = tuple(volume.shape)
+    rows = compare_methods_on_volume(
+        model,
+        volume,
+        layer,
+        methods=methods,
+        target=target,
+        mask=mask,
+        window=window,
+        stride=_shape(args.stride, "--stride"),
+        device=device,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        fill=args.fill,
+    )
+    windows = len(rows[0].faithfulness.deletion.scores)
+    print(f"{path.name}: {windows} window(s), layer {layer}, {args.steps} steps, fill {args.fill}")
+    print(comparison_table(rows))
+    if csv_path is not None:
+        with csv_path.open("x", newline="", encoding="utf-8") as file:
+            write_csv(rows, file)
+        print(csv_path)
+    return 0
+
+
+def comparison_table(rows: Sequence[MethodScores]) -> str:
+    """The rows as aligned text: one line per method, numbers right-aligned."""
+    cells = [list(_columns(rows).values())] + [_cells(row, rows, "{:.4g}") for row in rows]
+    widths = [max(len(line[k]) for line in cells) for k in range(len(cells[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if k == 0 else cell.rjust(width)
+            for k, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in cells
+    ]
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[MethodScores], file: TextIO = sys.stdout) -> None:
+    """The rows as CSV, with the column names of :data:`COLUMNS`, numbers to 9 digits."""
+    writer = csv.writer(file)
+    writer.writerow(list(_columns(rows)))
+    for row in rows:
+        writer.writerow(_cells(row, rows, "{:.9g}", label=False))
+
+
+def _columns(rows: Sequence[MethodScores]) -> dict[str, str]:
+    with_mass = any(row.mass_inside is not None for row in rows)
+    return {key: title for key, title in COLUMNS.items() if with_mass or key != "mass_inside"}
+
+
+def _cells(
+    row: MethodScores, rows: Sequence[MethodScores], number: str, label: bool = True
+) -> list[str]:
+    cells = [METHOD_LABELS[row.method] if label else row.method]
+    for key in list(_columns(rows))[1:]:
+        value = getattr(row, key)
+        cells.append("nan" if value is None or math.isnan(value) else number.format(value))
+    return cells
+
+
+def _csv_path(path: Path | None, source: Path) -> Path | None:
+    """The --csv file, checked before any work: new, in an existing folder, not the input."""
+    if path is None:
+        return None
+    path = path.expanduser().resolve()
+    if path == source:
+        raise RespondCamError(f"--csv {path} is the input file; name a new file for the table.")
+    if path.exists():
+        raise RespondCamError(
+            f"--csv {path} exists and is kept; name a new file, or remove that one first."
+        )
+    if not path.parent.is_dir():
+        raise RespondCamError(
+            f"--csv {path}: the folder {path.parent} does not exist; create it or name "
+            "a file in an existing folder."
+        )
+    return path
+
+
+def _mask(path: Path, shape: tuple[int, ...]):
+    """The --mask file as a bool array on the volume's grid."""
+    import numpy as np
+
+    from ..mrc_io import read_mrc
+
+    data = read_mrc(Path(path).expanduser().resolve()).data
+    if tuple(data.shape) != tuple(shape):
+        raise RespondCamError(
+            f"--mask {path} has shape {tuple(data.shape)} but the file compared has "
+            f"{tuple(shape)}; pass a mask on the same grid."
+        )
+    return np.asarray(data) != 0

@@ -1,4 +1,5 @@
-"""Architectures that state dicts can be loaded into: the paper's CNN-1 and CNN-2."""
+"""Architectures that state dicts can be loaded into: the paper's CNN-1 and CNN-2, and a
+small 3D U-Net."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from ..errors import RespondCamError, setting
 from .paper_cnns import CNN1, CNN2, config_from_state_dict
+from .unet import UNet3D, unet_config_from_state_dict
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         CNN2,
         lambda state: config_from_state_dict(state, input_pool=True),
         "CNN-2 of the Respond-CAM paper (average pool after the input)",
+    ),
+    "unet3d": Architecture(
+        "unet3d",
+        UNet3D,
+        unet_config_from_state_dict,
+        "a small two-level 3D U-Net with a per-voxel output",
     ),
 }
 

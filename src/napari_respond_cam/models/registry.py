@@ -220,8 +220,12 @@ def _build_untrained(name: str) -> nn.Module:
     return ARCHITECTURES[name].build(num_classes=5)
 
 
+#: The paper's networks are offered untrained as well: the classifiers' starting point.
+_PAPER_ARCHITECTURES = ("cnn1", "cnn2")
+
+
 def _register_paper_architectures() -> None:
-    for name in ARCHITECTURES:
+    for name in _PAPER_ARCHITECTURES:
         register_model(
             name,
             partial(_build_untrained, name),

@@ -129,6 +129,16 @@ def pt2_shape_expression(genuine, tmp_path, marker):
     return rewrite_zip(genuine, tmp_path / "shape.pt2", {"models/model.json": edit_json(evaluated)})
 
 
+def pt2_guard_code(genuine, tmp_path, marker):
+    """A guard on the input's sizes, which torch pastes into a function it executes."""
+    code = f"open({str(marker)!r}, 'w').close() is None"
+
+    def guarded(program):
+        program["guards_code"] = ["L['x'].size()[0] >= 1", code]
+
+    return rewrite_zip(genuine, tmp_path / "guard.pt2", {"models/model.json": edit_json(guarded)})
+
+
 def pt2_input_name(genuine, tmp_path, marker):
     """An input name, which torch.fx pastes into the forward() it compiles."""
     name = f"x=exec(\"open({str(marker)!r}, 'w').close()\")"
@@ -176,6 +186,7 @@ HOSTILE_PT2 = [
 ]
 HOSTILE = [
     *HOSTILE_PT2,
+    pt2_guard_code,
     pt_pickled_code(".pt"),
     pt_pickled_code(".pth"),
     pt_legacy_format,
@@ -233,7 +244,9 @@ def test_the_command_line_runs_no_code_from_the_file(
 
 
 @pytest.mark.parametrize(
-    "build", [*HOSTILE_PT2, pt_pickled_code(".pt"), pt_legacy_format], ids=lambda b: b.__name__
+    "build",
+    [*HOSTILE_PT2, pt2_guard_code, pt_pickled_code(".pt"), pt_legacy_format],
+    ids=lambda b: b.__name__,
 )
 def test_refusals_say_how_to_trust_the_file(build, genuine_pt2, tmp_path, marker):
     path = build(genuine_pt2, tmp_path, marker)
@@ -252,6 +265,13 @@ def test_the_hostile_files_do_run_code_when_trusted(build, genuine_pt2, tmp_path
         load_model(path, trust=True)
     except RespondCamError:
         pass  # what the code left behind is no model
+    assert marker.exists()
+
+
+def test_the_hostile_guard_runs_in_torchs_own_reader(cnn1, genuine_pt2, tmp_path, marker):
+    # Our loader unflattens the program and never runs its guards; torch's module() does.
+    path = pt2_guard_code(genuine_pt2, tmp_path, marker)
+    torch.export.load(path).module()(torch.zeros(2, *cnn1.input_shape))
     assert marker.exists()
 
 

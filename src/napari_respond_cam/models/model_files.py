@@ -275,9 +275,13 @@ def _without_unsafe_advice(message: str) -> str:
 
 
 def save_model(
-    model: nn.Module, path: str | Path, example_input: torch.Tensor | None = None
+    model: nn.Module,
+    path: str | Path,
+    example_input: torch.Tensor | None = None,
+    *,
+    dynamic_sizes: bool = False,
 ) -> Path:
-    """Save a model with its class names and input shape, to load back with ``load_model``.
+    """Save a model with its metadata (class names, input shape...), for ``load_model``.
 
     ``.pt2`` writes a ``torch.export`` program (any model; the batch axis stays
     dynamic); ``.pt``/``.pth`` and ``.safetensors`` write weights plus metadata for
@@ -289,6 +293,9 @@ def save_model(
     path : str or pathlib.Path
     example_input : torch.Tensor, optional
         A batch for ``torch.export``; by default zeros of the model's ``input_shape``.
+    dynamic_sizes : bool
+        For ``.pt2``: leave the spatial sizes dynamic too, so that a fully
+        convolutional model (a U-Net) runs on windows of other sizes than the example.
 
     Returns
     -------
@@ -297,7 +304,7 @@ def save_model(
     path = Path(path)
     metadata = _metadata(model)
     if path.suffix == ".pt2":
-        _save_exported(model, path, metadata, example_input)
+        _save_exported(model, path, metadata, example_input, dynamic_sizes)
     elif path.suffix in (".pt", ".pth", ".safetensors"):
         _save_weights(model, path, metadata)
     else:
@@ -315,7 +322,9 @@ def _metadata(model: nn.Module) -> dict[str, Any]:
     return metadata
 
 
-def _save_exported(model: nn.Module, path: Path, metadata: dict, example_input) -> None:
+def _save_exported(
+    model: nn.Module, path: Path, metadata: dict, example_input, dynamic_sizes: bool
+) -> None:
     if example_input is None:
         shape = getattr(model, "input_shape", None)
         if shape is None:
@@ -324,9 +333,11 @@ def _save_exported(model: nn.Module, path: Path, metadata: dict, example_input) 
             )
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         example_input = torch.zeros((2, *shape), device=device)
+    # The batch axis, and the spatial axes if asked; the weights fix the channel axis.
+    axes = [0, *range(2, example_input.ndim)] if dynamic_sizes else [0]
+    shapes = ({axis: torch.export.Dim.DYNAMIC for axis in axes},)
     with evaluation_mode(model):
-        batch = torch.export.Dim.DYNAMIC
-        program = torch.export.export(model, (example_input,), dynamic_shapes=({0: batch},))
+        program = torch.export.export(model, (example_input,), dynamic_shapes=shapes)
     torch.export.save(program, path, extra_files={f"{METADATA_KEY}.json": json.dumps(metadata)})
 
 

@@ -20,7 +20,8 @@ In torch 2.13, ``torch.export.load``:
   paths and the keyword names of the input spec;
 * imports modules named in pytree specs (``torch.utils._pytree.enum_object_hook``,
   ``_defaultdict_deserialize``), and keeps guard code that ``ExportedProgram.module``
-  executes.
+  executes (a program exported with dynamic sizes carries checks on its input's
+  sizes there, which are accepted when they are plain arithmetic on sizes).
 
 The checks below accept only what a genuine file needs and refuse anything else,
 before torch opens the file: every pickle may use only the instructions and globals
@@ -294,13 +295,16 @@ def check_program(program: Any, where: str) -> None:
     ------
     UnsafeFile
         For a name or path that would change the generated Python code, a shape
-        expression that is not plain arithmetic, a pytree spec that imports modules,
-        guard code, or TorchScript custom objects.
+        expression or guard that is not plain arithmetic, a pytree spec that imports
+        modules, or TorchScript custom objects.
     """
     if not isinstance(program, dict):
         raise MalformedFile(f"{where} is not a serialized program")
-    if program.get("guards_code"):
-        raise UnsafeFile(f"{where} carries guard code, which is Python source")
+    guards = program.get("guards_code") or []
+    if not isinstance(guards, list):
+        raise MalformedFile(f"{where} has guard code that is not a list of checks")
+    for guard in guards:
+        check_guard(guard, where)
     for key, value in _items(program):
         _check_entry(key, value, where)
 
@@ -476,3 +480,79 @@ def _plain_symbol(name: str) -> bool:
 
 def _is_constant(node: ast.AST, kinds: type | UnionType | tuple[type, ...]) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, kinds)
+
+
+# --- guard code ----------------------------------------------------------------------
+
+#: What a guard on input sizes is made of: ``(L['x'].size()[2] // 4) != 1``,
+#: ``max(1, L['x'].size()[3] // 4) * ...``. No power (``**`` can be made to run forever).
+_GUARD_NODES = (
+    ast.Expression, ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Call, ast.Attribute,
+    ast.Subscript, ast.Name, ast.Constant, ast.Load, ast.cmpop, ast.boolop,
+    ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.USub, ast.Not,
+)  # fmt: skip
+_GUARD_FUNCTIONS = frozenset({"max", "min"})
+#: The name torch gives the inputs in guard code, subscripted by each input's name.
+_GUARD_INPUTS = "L"
+
+
+def check_guard(text: Any, where: str) -> None:
+    """Refuse a guard of a ``torch.export`` program unless it is arithmetic on input sizes.
+
+    torch pastes each guard into a function that it executes (and into a string
+    literal of its message), so only comparisons of ``L['name'].size()[i]``, integers, ``max`` and
+    ``min`` with ``+ - * // %`` are accepted.
+
+    Raises
+    ------
+    UnsafeFile
+    """
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as err:
+        raise UnsafeFile(f"{where} carries guard code that is not arithmetic") from err
+    if not all(isinstance(node, _GUARD_NODES) and _guard_node_ok(node) for node in ast.walk(tree)):
+        raise UnsafeFile(
+            f"{where} carries guard code that is not plain arithmetic on input sizes: "
+            f"{str(text)[:80]!r}"
+        )
+
+
+def _guard_node_ok(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int) or (
+            isinstance(node.value, str) and node.value.isidentifier()
+        )
+    if isinstance(node, ast.Name):
+        return node.id in _GUARD_FUNCTIONS or node.id == _GUARD_INPUTS
+    if isinstance(node, ast.Attribute):  # L['x'].size
+        return node.attr == "size" and _is_input(node.value)
+    if isinstance(node, ast.Subscript):  # L['x'] or L['x'].size()[2]
+        return _is_input(node) or (_is_constant(node.slice, int) and _is_size_call(node.value))
+    if isinstance(node, ast.Call):
+        if node.keywords:
+            return False
+        if isinstance(node.func, ast.Name):
+            return node.func.id in _GUARD_FUNCTIONS
+        return _is_size_call(node)
+    return True
+
+
+def _is_input(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == _GUARD_INPUTS
+        and _is_constant(node.slice, str)
+    )
+
+
+def _is_size_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and not node.args
+        and not node.keywords
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "size"
+        and _is_input(node.func.value)
+    )

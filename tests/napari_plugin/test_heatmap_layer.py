@@ -179,7 +179,7 @@ def test_explaining_again_updates_the_same_layer_in_place():
     assert second.contrast_limits_range == pytest.approx([-6.0, 2 * SIGNED_SCALE])
     assert second.colormap.name == SIGNED_COLORMAP.name
     assert second.metadata[METADATA_KEY]["model"] == "other"
-    assert second.visible is False
+    assert second.visible is True  # the new run is shown, even where the old one was hidden
 
 
 @NON_ORTHOGONAL

@@ -1,9 +1,11 @@
 """The Respond-CAM dock widget: pickers, Explain and Cancel, and a results area.
 
-Layout and wiring only: the work comes from :mod:`.explain_worker`, the layers
-from :mod:`.heatmap_layer`, the window's range from :mod:`.window_bounds`. One
-explanation runs at a time: Explain is disabled (and the pickers locked, since
-the run uses the model) until it ends; a progress bar under it counts the windows.
+Layout and wiring only: the work comes from :mod:`.explain_worker` (and
+:mod:`.compare_action` for Compare methods), the layers from :mod:`.heatmap_layer`
+and :mod:`.detections_layer`, a dense model's channel and region from
+:mod:`.region_controls`, the window's range from :mod:`.window_bounds`. One run at a
+time: Explain and Compare methods are disabled (and the pickers locked, since the run
+uses the model) until it ends; a progress bar under them counts windows or methods.
 Closing the dock or the viewer stops the run and waits for its thread.
 """
 
@@ -15,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from magicgui.types import FileDialogMode
 from magicgui.widgets import (
     CheckBox,
@@ -35,7 +38,9 @@ from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
 from ..engine.preprocessing import PREPROCESSING_LABELS, resolve_preprocessing
 from ..errors import SETTING_NAMES, RespondCamError
+from ..models.model_metadata import class_names_for
 from ..runs.choices import (
+    DEFAULT_FREE_WINDOW,
     class_names_of,
     device_choices,
     model_input_size,
@@ -50,21 +55,34 @@ from ..runs.choices import (
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
 from ..runs.request import ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
-from .explain_worker import ExplainJob
+from .compare_action import (
+    Comparison,
+    check_comparable,
+    compare_all_methods,
+    comparison_layers,
+    comparison_text,
+)
+from .detections_layer import detections_layer_data, detections_name, show_detections
+from .explain_worker import ExplainJob, JobWords, WorkerJob
 from .heatmap_layer import (
     DISPLAY_MODES,
     POSITIVE,
+    LayerData,
     LayerGeometry,
     class_layers_data,
     colour_scale_text,
     heatmap_layer_data,
     heatmap_name,
+    hide_older_heatmaps,
     is_heatmap_layer,
     show_heatmap,
 )
 from .layer_units import voxel_size_in_angstrom
+from .method_cost import cost_sentence
+from .model_output import dense_channels
 from .mrc_reader_writer import check_not_image_stack
 from .overlay_toggle import TOGGLE_KEY, HeatmapToggle, bind_toggle_key, unbind_toggle_key
+from .region_controls import RegionControls
 from .window_bounds import window_bounds
 
 if TYPE_CHECKING:
@@ -117,16 +135,16 @@ class RespondCamWidget(Container):
         self._layer_names: list[str] = []
         self._target_names: list[str] = []
         self._class_names: list[str] = []
-        self._job: ExplainJob | None = None
+        self._job: WorkerJob | None = None
         self._outcome_shown = False
         self._closed = False
+        self._regions = RegionControls(napari_viewer)
         super().__init__(widgets=self._build_widgets(), labels=True)
         # A read-only text box wraps long lines at the dock's width and scrolls the rest,
         # so no number is cut off and the dock never widens over the canvas.
         results = self.results.native
         results.setReadOnly(True)
         results.setMinimumHeight(results.fontMetrics().lineSpacing() * _RESULTS_LINES)
-        self.progress.native.setFormat("%v / %m windows")
         self._connect()
         bind_toggle_key(napari_viewer, HeatmapToggle(self._picked_volume_name))
         self._poll = QTimer(self.native)
@@ -168,6 +186,7 @@ class RespondCamWidget(Container):
                 name="target_layer", label=_LABELS["layer"], choices=self._target_layer_choices
             ),
             ComboBox(name="target", label=_LABELS["target"], choices=self._target_choices),
+            *self._regions.widgets,
             ComboBox(
                 name="method",
                 label=_LABELS["method"],
@@ -212,6 +231,12 @@ class RespondCamWidget(Container):
                 text="Explain",
                 tooltip=f"Explain in the background; then {TOGGLE_KEY} shows or hides the heatmap.",
             ),
+            PushButton(
+                name="compare_button",
+                text="Compare methods",
+                tooltip="Explain the volume with every method, each map in its own layer, "
+                "and measure how faithful each is (deletion, insertion, ROAD).",
+            ),
             ProgressBar(name="progress", label="progress", visible=False),
             PushButton(name="cancel_button", text="Cancel", enabled=False),
             TextEdit(name="results", label="results"),
@@ -221,12 +246,15 @@ class RespondCamWidget(Container):
         self.model.changed.connect(self._on_model_changed)
         self.load_file.changed.connect(self._load_file)
         self.explain_button.changed.connect(self.start_explain)
+        self.compare_button.changed.connect(self.start_compare)
         self.cancel_button.changed.connect(self.cancel)
         events = self._viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.connect(self._refresh_volumes)
         self.volume.changed.connect(self._on_volume_changed)
-        self.binning.changed.connect(self._show_idle_hint)
+        # What the run will cost, said before it starts, follows every setting it counts.
+        for control in (self.binning, self.method, self.window, self.stride, self.batch_size):
+            control.changed.connect(self._show_idle_hint)
         self.native.destroyed.connect(self._close_down)
         # napari's dock close button takes the widget out of its dock without deleting it.
         self._orphan_watch = _OrphanWatch(self.native, self._close_down)
@@ -276,6 +304,7 @@ class RespondCamWidget(Container):
 
     def _refresh_volumes(self, _event: Any = None) -> None:
         self.volume.reset_choices()
+        self._regions.reset_layer_choices()
         # A rename changes the name H looks for without changing the picked layer.
         self._on_volume_changed()
 
@@ -294,8 +323,25 @@ class RespondCamWidget(Container):
 
     def _idle_hint(self) -> str:
         hint = f"Press Explain. {self._toggle_hint()}"
-        warning = self._voxel_size_warning()
-        return hint if warning is None else f"{warning}\n{hint}"
+        lines = [self._voxel_size_warning(), self._cost_sentence(), hint]
+        return "\n".join(line for line in lines if line)
+
+    def _cost_sentence(self) -> str | None:
+        """The extra passes a perturbation method takes on the picked volume."""
+        source = self.volume.value
+        if self._model is None or source is None or self.target_layer.value is None:
+            return None
+        return cost_sentence(
+            self._model,
+            self.target_layer.value,
+            self.method.value,
+            _volume_of(source).shape,
+            self.window.value,
+            self.stride.value,
+            self.batch_size.value,
+            self.binning.value,
+            dense=self._regions.shown,
+        )
 
     def _picked_voxel_size(self) -> tuple[float, ...] | None:
         source = self.volume.value
@@ -394,11 +440,25 @@ class RespondCamWidget(Container):
         self.preprocessing.reset_choices()
         if layers:
             self.target_layer.value = default_target_layer(layers)
+        self._offer_channels()
         if self._model is not None:
             self.invert.value = resolve_preprocessing(None, self._model).invert
         self._apply_tiling_defaults()
         self._suggest_binning()
         self._show_idle_hint()
+
+    def _offer_channels(self) -> None:
+        """A model whose output is a map per voxel gets channel and region pickers in
+        place of the target class."""
+        channels = None
+        if self._model is not None and self.target_layer.value is not None:
+            try:
+                channels = dense_channels(self._model, self.target_layer.value)
+            except RespondCamError:
+                channels = None  # Explain's own first pass says what is wrong
+        names = [] if channels is None else class_names_for(self._class_names, channels)
+        self._regions.set_channels(names, getattr(self._model, "background_class", None))
+        self.target.visible = channels is None
 
     def _apply_tiling_defaults(self) -> None:
         if self._model is None:
@@ -436,29 +496,66 @@ class RespondCamWidget(Container):
         if self.running:
             return
         try:
-            request, source = self._request()
+            request, source, region_voxels = self._request()
         except RespondCamError as error:
             show_error(str(error))
             return
         # The heatmap goes on the grid and in the colours chosen now, whatever changes meanwhile.
-        show = partial(self._show_outcome, LayerGeometry.of(source), self.display.value)
-        self._job = ExplainJob(request, show, self._finished, self._show_progress)
+        # Said beside the numbers: the region's size, and what a perturbation method cost.
+        size = None if region_voxels is None else f"Region: {region_voxels:,} voxels."
+        notes = [size, self._cost_sentence()]
+        show = partial(self._show_outcome, LayerGeometry.of(source), self.display.value, notes)
+        job = ExplainJob(request, show, self._finished, self._show_progress)
+        # The previous volume's numbers go, so they are not read as this run's.
+        what = "a region" if self._regions.shown else request.target_label
+        message = (
+            f"Explaining {request.volume_name!r} with {request.model_name} "
+            f"({request.method_label}, {what})..."
+        )
+        self._start(job, "windows", message)
+
+    def start_compare(self) -> None:
+        """Explain the chosen volume with every method and measure each map, in a
+        worker thread (does nothing while a run is in progress)."""
+        if self.running:
+            return
+        try:
+            request, source, _ = self._request()
+            check_comparable(request, self._regions.shown)
+        except RespondCamError as error:
+            show_error(str(error))
+            return
+        show = partial(self._show_comparison, LayerGeometry.of(source), self.display.value)
+        words = JobWords(
+            running=f"Comparing methods on {request.volume_name}",
+            cancelled="Comparison cancelled; no layer was added.",
+            failed="Compare methods failed",
+        )
+        work = partial(compare_all_methods, request)
+        job = WorkerJob(work, words, show, self._finished, self._show_progress)
+        message = (
+            f"Comparing every method on {request.volume_name!r} ({request.target_label}): "
+            "each map, then deletion, insertion and ROAD..."
+        )
+        self._start(job, "methods", message)
+
+    def _start(self, job: WorkerJob, unit: str, message: str) -> None:
+        self._job = job
         self._outcome_shown = False
         self._set_running(True)
-        # The previous volume's numbers go, so they are not read as this run's.
-        self.results.value = (
-            f"Explaining {request.volume_name!r} with {request.model_name} "
-            f"({request.method_label}, {request.target_label})..."
-        )
+        self.results.value = message
+        self.progress.native.setFormat(f"%v / %m {unit}")
         self.progress.value = 0
-        self._job.start()
+        job.start()
 
     def cancel(self) -> None:
         """Stop the running explanation at its next batch; no layer is added."""
         if self._job is not None:
             self._job.cancel()
 
-    def _request(self) -> tuple[ExplainRequest, Image]:
+    def _request(self) -> tuple[ExplainRequest, Image, int | None]:
+        """The run the controls ask for, its volume layer, and the size of a dense
+        model's region when known before the run."""
         source = self.volume.value
         if source is None:
             raise RespondCamError(
@@ -478,9 +575,11 @@ class RespondCamWidget(Container):
             )
         volume = _volume_of(source)
         check_volume(volume.shape, source.name)
+        dense = self._regions.shown
+        region = self._regions.choice(source, tuple(volume.shape)) if dense else None
         settings = ExplainSettings(
             layer=self.target_layer.value,
-            target=target_argument(self.target.value, self._class_names),
+            target=None if dense else target_argument(self.target.value, self._class_names),
             method=self.method.value,
             device=self.device.value,
             precision=self.precision.value,
@@ -492,6 +591,8 @@ class RespondCamWidget(Container):
                 self.preprocessing.value, self._model, self.invert.value
             ),
             binning=self.binning.value,
+            channel=None if region is None else region.channel,
+            region=None if region is None else region.region,
         )
         request = ExplainRequest(
             model=self._model,
@@ -501,8 +602,9 @@ class RespondCamWidget(Container):
             volume_name=source.name,
             class_names=tuple(self._class_names),
             voxel_size_a=voxel_size_in_angstrom(source),
+            region_labels=None if region is None else region.labels,
         )
-        return request, source
+        return request, source, None if region is None else region.voxels
 
     def _set_running(self, running: bool) -> None:
         for widget in self:
@@ -516,7 +618,13 @@ class RespondCamWidget(Container):
         self.progress.max = max(total, 1)
         self.progress.value = done
 
-    def _show_outcome(self, geometry: LayerGeometry, mode: str, outcome: ExplainOutcome) -> None:
+    def _show_outcome(
+        self,
+        geometry: LayerGeometry,
+        mode: str,
+        notes: list[str | None],
+        outcome: ExplainOutcome,
+    ) -> None:
         request, metadata = outcome.request, outcome_metadata(outcome)
         if outcome.heatmap.ndim == 4:
             predicted = predicted_class(outcome.summary)
@@ -524,15 +632,53 @@ class RespondCamWidget(Container):
             shown = names.index(predicted) if predicted in names else 0
             layers = class_layers_data(outcome.heatmap, geometry, mode, metadata, names, shown)
         else:
-            name = heatmap_name(request.volume_name, request.method_label, request.target_label)
+            name = heatmap_name(request.volume_name, request.method_label, outcome.target_label)
             layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
+        self._show_layers(request.volume_name, layers)
+        lines = [summary_text(outcome.summary), *notes, self._detections_text(outcome, geometry)]
+        lines += [colour_scale_text(layers), self._toggle_hint()]
+        self._show_results(request, lines)
+
+    def _show_comparison(self, geometry: LayerGeometry, mode: str, comparison: Comparison) -> None:
+        request = comparison.request
+        metadata = {
+            "model": request.model_name,
+            "layer": request.settings.layer,
+            "target": request.target_label,
+            "volume": request.volume_name,
+        }
+        layers = comparison_layers(comparison, geometry, mode, metadata)
+        self._show_layers(request.volume_name, layers)
+        self._show_results(request, [comparison_text(comparison), self._toggle_hint()])
+
+    def _show_layers(self, volume_name: str, layers: list[LayerData]) -> None:
         for layer_data in layers:
             show_heatmap(self._viewer, layer_data)
+        hide_older_heatmaps(self._viewer, volume_name, layers)
         self._outcome_shown = True
-        lines = [summary_text(outcome.summary), colour_scale_text(layers), self._toggle_hint()]
+
+    def _show_results(self, request: ExplainRequest, lines: list[str | None]) -> None:
         # A voxel-size mismatch stays in view beside the numbers it puts in doubt.
-        warning = request.voxel_size_warning
-        self.results.value = "\n".join([warning, *lines] if warning else lines)
+        shown = [request.voxel_size_warning, *lines]
+        self.results.value = "\n".join(line for line in shown if line)
+
+    def _detections_text(self, outcome: ExplainOutcome, geometry: LayerGeometry) -> str | None:
+        """Show a tiled classifier's detections as points; say how many, and where."""
+        found, request = outcome.detections, outcome.request
+        if found is None:
+            return None
+        name = detections_name(request.volume_name)
+        # Colours follow the model's classes; "class k" names where it has none.
+        names = request.class_names or tuple(dict.fromkeys(found.class_names))
+        size = _point_size(request)
+        layer = detections_layer_data(found, geometry, request.volume_name, names, size)
+        show_detections(self._viewer, layer)
+        if not len(found):
+            return f"Detections: every window was called background; {name!r} is empty."
+        return (
+            f"Detections: {len(found)} window(s) not called background, as points in {name!r} "
+            "(class, probability and score under the cursor)."
+        )
 
     def _finished(self) -> None:
         self._job = None
@@ -564,6 +710,15 @@ class _OrphanWatch(QObject):
 def _volume_of(source: Image) -> Any:
     """The layer's array; the full-resolution level of a multiscale layer."""
     return source.data[0] if source.multiscale else source.data
+
+
+def _point_size(request: ExplainRequest) -> float:
+    """A detection's diameter in the volume's voxels: a third of the window, so the
+    points of half-overlapping windows stay apart."""
+    settings = request.settings
+    window = settings.window or DEFAULT_FREE_WINDOW
+    sides = model_input_size(request.model) or np.atleast_1d(window)
+    return float(min(sides)) * settings.binning / 3
 
 
 def _load_named(name: str) -> Any:

@@ -1,4 +1,7 @@
-"""One explanation in a napari worker thread, with a progress bar in napari's activity area.
+"""Work in a napari worker thread, with a progress bar in napari's activity area.
+
+An explanation (:class:`ExplainJob`), or any other work that takes a progress
+callback (:class:`WorkerJob`: the method comparison).
 
 The worker thread only computes; the progress bar, notifications and layers are
 touched on the GUI thread. Cancelling, from the widget or from napari's activity
@@ -14,6 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from napari.qt.threading import create_worker
 from napari.utils import cancelable_progress
@@ -23,39 +29,56 @@ from superqt.utils import ensure_main_thread
 from ..errors import RespondCamError
 from ..runs.explain_run import ExplainOutcome, run_explanation
 from ..runs.request import ExplainRequest
+from ..tiling.progress import ProgressCallback
 
 _logger = logging.getLogger(__name__)
 
 
-class ExplainJob:
-    """Run :func:`run_explanation` off the GUI thread.
+@dataclass(frozen=True)
+class JobWords:
+    """How a job names itself to the user: in the activity dock, on cancel, on failure."""
+
+    running: str
+    cancelled: str
+    failed: str
+
+
+class WorkerJob:
+    """Run ``work(progress)`` off the GUI thread.
 
     Parameters
     ----------
-    request : ExplainRequest
-        What to explain.
+    work : callable
+        Takes a progress callback (which answers ``False`` once cancelled) and returns
+        the result; runs on the worker thread.
+    words : JobWords
+        What the activity dock and the notifications call this job.
     on_result : callable
-        Called on the GUI thread with the :class:`ExplainOutcome` of a run that was
-        neither cancelled nor failed.
+        Called on the GUI thread with the result of a run that was neither cancelled
+        nor failed.
     on_finished : callable
         Called on the GUI thread when the run ends, however it ends.
+    on_progress : callable, optional
+        Called on the GUI thread with ``(done, total)``.
     """
 
     def __init__(
         self,
-        request: ExplainRequest,
-        on_result: Callable[[ExplainOutcome], None],
+        work: Callable[[ProgressCallback], Any],
+        words: JobWords,
+        on_result: Callable[[Any], None],
         on_finished: Callable[[], None],
         on_progress: Callable[[int, int], None] | None = None,
     ):
+        self._words = words
         self._on_result = on_result
         self._on_finished = on_finished
         self._on_progress = on_progress
         self._ended = threading.Event()
         self._progress = cancelable_progress(
-            total=0, desc=f"Explaining {request.volume_name}", cancel_callback=self.cancel
+            total=0, desc=words.running, cancel_callback=self.cancel
         )
-        self._worker = create_worker(self._run, request, _ignore_errors=True)
+        self._worker = create_worker(self._run, work, _ignore_errors=True)
         self._worker.returned.connect(self._returned)
         self._worker.errored.connect(self._report_error)
         self._worker.warned.connect(_report_warning)
@@ -82,9 +105,9 @@ class ExplainJob:
         # The activity dock's Cancel only raises the bar's flag; ours quits the worker.
         return self._worker.abort_requested or self._progress.is_canceled
 
-    def _run(self, request: ExplainRequest) -> ExplainOutcome:
+    def _run(self, work: Callable[[ProgressCallback], Any]) -> Any:
         try:
-            return run_explanation(request, self._report_progress)
+            return work(self._report_progress)
         finally:
             self._ended.set()
 
@@ -102,15 +125,15 @@ class ExplainJob:
         if self._on_progress is not None:
             self._on_progress(done, total)
 
-    def _returned(self, outcome: ExplainOutcome) -> None:
+    def _returned(self, result: Any) -> None:
         # A run cancelled after its last batch still returns: drop it all the same.
         if not self.cancelled:
-            self._on_result(outcome)
+            self._on_result(result)
 
     def _close(self) -> None:
         self._progress.close()
         if self.cancelled:
-            show_info("Explanation cancelled; no layer was added.")
+            show_info(self._words.cancelled)
         self._on_finished()
 
     def _report_error(self, error: Exception) -> None:
@@ -120,11 +143,41 @@ class ExplainJob:
             show_error(str(error))
         else:
             # Not a user mistake: say what failed, and keep the traceback in the log.
-            _logger.error("Explain failed", exc_info=error)
+            _logger.error(self._words.failed, exc_info=error)
             show_error(
-                f"Explain failed: {type(error).__name__}: {error}. "
+                f"{self._words.failed}: {type(error).__name__}: {error}. "
                 "The traceback is in the log; please report it if the inputs look right."
             )
+
+
+class ExplainJob(WorkerJob):
+    """Run :func:`run_explanation` off the GUI thread.
+
+    Parameters
+    ----------
+    request : ExplainRequest
+        What to explain.
+    on_result : callable
+        Called on the GUI thread with the :class:`ExplainOutcome` of a run that was
+        neither cancelled nor failed.
+    on_finished, on_progress : callable
+        As for :class:`WorkerJob`.
+    """
+
+    def __init__(
+        self,
+        request: ExplainRequest,
+        on_result: Callable[[ExplainOutcome], None],
+        on_finished: Callable[[], None],
+        on_progress: Callable[[int, int], None] | None = None,
+    ):
+        words = JobWords(
+            running=f"Explaining {request.volume_name}",
+            cancelled="Explanation cancelled; no layer was added.",
+            failed="Explain failed",
+        )
+        work = partial(run_explanation, request)
+        super().__init__(work, words, on_result, on_finished, on_progress)
 
 
 def _ignore(*_args: object) -> None:

@@ -5,9 +5,11 @@ plus the one place where the replace-or-add policy is applied to a viewer. No Qt
 
 Policy: a heatmap layer is named ``"<volume> <method> (<target>)"``. Explaining again
 with the same volume, method and target updates that layer in place (data, colours,
-limits, geometry, metadata; its position in the layer list, visibility and opacity
-stay as the user left them). Any other combination adds a new layer, so heatmaps of
-several classes or both methods can be compared side by side.
+limits, geometry, metadata; its position in the layer list and opacity stay as the
+user left them). Any other combination adds a new layer, so heatmaps of several
+classes or methods can be compared side by side. The new run's maps are shown and the
+volume's older heatmaps hidden (not removed): additive overlays of an earlier run would
+otherwise add up under the new one.
 
 "All classes" gives one layer per class, named as that class's own run would be (and
 so replacing it), rather than one 4D layer with a class slider. A biologist comparing
@@ -313,6 +315,18 @@ def show_heatmap(viewer: Any, layer_data: LayerData) -> Any:
     return layer
 
 
+def hide_older_heatmaps(viewer: Any, volume_name: str, shown: Sequence[LayerData]) -> None:
+    """Hide this plugin's heatmaps of ``volume_name`` other than those just ``shown``."""
+    names = {kwargs["name"] for _, kwargs, _ in shown}
+    for layer in viewer.layers:
+        if (
+            is_heatmap_layer(layer)
+            and layer.metadata[METADATA_KEY].get("volume") == volume_name
+            and layer.name not in names
+        ):
+            layer.visible = False
+
+
 def slider_range(heatmap: np.ndarray, limits: Sequence[float]) -> tuple[float, float]:
     """The contrast slider's range: the map's values and the contrast limits, all in."""
     low, high = limits
@@ -335,6 +349,7 @@ def _update_in_place(layer: Any, data: np.ndarray, kwargs: dict[str, Any]) -> No
     layer.shear = kwargs["shear"]
     layer.affine = kwargs["affine"]
     layer.data = data
+    layer.visible = kwargs["visible"]
     layer.colormap = kwargs["colormap"]
     layer.blending = kwargs["blending"]
     layer.metadata = kwargs["metadata"]

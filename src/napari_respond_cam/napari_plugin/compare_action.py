@@ -1,0 +1,163 @@
+"""Compare methods: every CAM method's map of the picked volume, and how faithful each is.
+
+For a classifier's subtomogram (the volume is the model's input) the maps are measured
+as one sample; for a tomogram, window by window as the tiler cuts it (the faithfulness
+package's two entry points). Each method gets its own layer, named by method, and a
+line of numbers in the results: the sum-to-score error, the deletion and insertion
+AUCs and ROAD. Runs on the worker thread (see :class:`.explain_worker.WorkerJob`),
+reporting one step per method; a cancel stops before the next method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..engine.options import ALL_CLASSES, METHOD_LABELS
+from ..errors import RespondCamError, setting
+from ..runs.choices import resolve_device
+from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
+from ..runs.request import ExplainRequest
+from ..tiling.progress import ProgressCallback, report_progress
+from .heatmap_layer import LayerData, LayerGeometry, heatmap_layer_data, heatmap_name
+
+if TYPE_CHECKING:
+    from ..faithfulness import MethodScores
+
+#: What the compared layers' names say after the target.
+COMPARED = "compared"
+
+
+@dataclass(frozen=True)
+class MethodMap:
+    """One method's map on the volume's grid and its row of the comparison."""
+
+    method: str
+    heatmap: np.ndarray
+    scores: MethodScores
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every method's map and scores, and how many samples (windows) they are means over."""
+
+    request: ExplainRequest
+    maps: tuple[MethodMap, ...]
+    samples: int
+
+
+def check_comparable(request: ExplainRequest, dense: bool) -> None:
+    """Refuse what the comparison cannot measure: a per-voxel model, all classes.
+
+    Raises
+    ------
+    RespondCamError
+        Saying what to pick instead.
+    """
+    if dense:
+        raise RespondCamError(
+            "Compare methods measures a classifier's class scores; this model gives a map "
+            "per voxel, so explain it one method at a time with Explain (pick the method "
+            "under 'method')."
+        )
+    if request.settings.target == ALL_CLASSES:
+        raise RespondCamError(
+            "Compare methods follows one score per sample: pick 'predicted class' or one "
+            f"class ({setting('target')}), not 'all classes'."
+        )
+
+
+def compare_all_methods(
+    request: ExplainRequest,
+    progress: ProgressCallback | None = None,
+    methods: Sequence[str] = tuple(METHOD_LABELS),
+) -> Comparison:
+    """Explain the request's volume with each method and measure each map.
+
+    ``progress(done, total)`` counts methods and may answer ``False`` to stop before
+    the next one. The maps are computed in float32 (the comparison's measures run
+    the model in full precision).
+    """
+    from ..engine.explain import explain
+    from ..faithfulness import compare_methods, compare_methods_on_volume
+    from ..tiling.explain_volume import explain_volume
+
+    settings = request.settings
+    model, layer = request.model, settings.layer
+    # check_comparable has refused "all": the target is a class or each one's predicted.
+    target = None if settings.target is None else int(settings.target)
+    volume = binned(request.volume, settings.binning)
+    common: dict[str, Any] = {
+        "device": resolve_device(settings.device),
+        "batch_size": settings.batch_size,
+        "preprocessing": settings.preprocessing,
+    }
+    one_pass = explained_in_one_pass(volume.shape, model, settings.window)
+    tiles: dict[str, Any] = {"window": settings.window, "stride": settings.stride}
+    maps, samples = [], 1
+    for done, method in enumerate(methods):
+        report_progress(progress, done, len(methods))
+        if one_pass:
+            sample = np.asarray(volume)
+            heatmap = explain(model, sample, layer, target=target, method=method, **common)
+            [row] = compare_methods(model, sample, layer, methods=[method], target=target, **common)
+            found = heatmap.heatmap[0]
+        else:
+            found = explain_volume(
+                model, volume, layer, target=target, method=method, **tiles, **common
+            )
+            [row] = compare_methods_on_volume(
+                model, volume, layer, methods=[method], target=target, **tiles, **common
+            )
+            samples = len(row.faithfulness.deletion.scores)
+        maps.append(MethodMap(method, on_volume_grid(found, request), row))
+    report_progress(progress, len(methods), len(methods))
+    return Comparison(request, tuple(maps), samples)
+
+
+def comparison_layers(
+    comparison: Comparison, geometry: LayerGeometry, mode: str, metadata: dict[str, Any]
+) -> list[LayerData]:
+    """One heatmap layer per method, named ``"<volume> <method> (<target>, compared)"``;
+    only the first method's is shown at first (additive overlays would add up)."""
+    request = comparison.request
+    layers = []
+    for k, found in enumerate(comparison.maps):
+        label = METHOD_LABELS[found.method]
+        name = heatmap_name(request.volume_name, label, f"{request.target_label}, {COMPARED}")
+        layer_metadata = {**metadata, "method": label, "faithfulness": _numbers(found.scores)}
+        layers.append(
+            heatmap_layer_data(found.heatmap, geometry, name, mode, layer_metadata, k == 0)
+        )
+    return layers
+
+
+def comparison_text(comparison: Comparison) -> str:
+    """The table of scores, one line per method, for the results box."""
+    request = comparison.request
+    over = "one sample" if comparison.samples == 1 else f"means over {comparison.samples} windows"
+    lines = [f"Methods compared on {request.volume_name!r} ({request.target_label}; {over}):"]
+    for found in comparison.maps:
+        n = _numbers(found.scores)
+        lines.append(
+            f"  {METHOD_LABELS[found.method]}: sum-to-score error "
+            f"{n['sum_to_score_error']:.2g}, deletion AUC {n['deletion_auc']:.4g}, "
+            f"insertion AUC {n['insertion_auc']:.4g}, ROAD {n['road_score']:.4g}"
+        )
+    lines.append(
+        "Sum-to-score error: |map sum − (score − bias)| / |score|. Deletion AUC: lower is "
+        "better; insertion AUC and ROAD: higher is better (in the score's units)."
+    )
+    return "\n".join(lines)
+
+
+def _numbers(scores: MethodScores) -> dict[str, float]:
+    return {
+        "sum_to_score_error": float(scores.sum_to_score_error),
+        "deletion_auc": float(scores.deletion_auc),
+        "insertion_auc": float(scores.insertion_auc),
+        "road_score": float(scores.road_score),
+    }

@@ -26,7 +26,7 @@ from ..errors import RespondCamError
 #: ROAD's noise: the imputed voxels' Gaussian noise, in standard deviations of the sample.
 DEFAULT_NOISE = 0.01
 #: Conjugate gradients stop when the residual falls below this share of the right side.
-TOLERANCE = 1e-5
+TOLERANCE = 1e-4
 MAX_ITERATIONS = 2000
 
 

@@ -240,3 +240,17 @@ def test_a_perturbation_method_is_refused_with_the_way_round(method):
     with pytest.raises(RespondCamError, match=message):
         explain_layers(model, X, ["conv1", "conv2"], method=method)
     assert hook_counts(model) == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_on_cuda_every_layer_matches_the_cpu_and_the_model_returns(precision):
+    model = tiny_cnn1()
+    on_cpu = explain_layers(model, X, target="all")
+    on_gpu = explain_layers(model, X, target="all", device="cuda", precision=precision)
+    tolerance = {"fp32": 1e-4, "bf16": 5e-2}[precision]
+    for name, layer in on_gpu.items():
+        scale = np.abs(on_cpu[name].cam).max()
+        np.testing.assert_allclose(layer.cam, on_cpu[name].cam, atol=tolerance * scale)
+        assert layer.cam.dtype == np.float32
+    assert next(model.parameters()).device.type == "cpu"

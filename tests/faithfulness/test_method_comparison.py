@@ -1,0 +1,53 @@
+"""Methods side by side: one explain per method, then the same measures."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_respond_cam import explain
+from napari_respond_cam.engine.options import METHOD_LABELS
+from napari_respond_cam.errors import RespondCamError
+from napari_respond_cam.faithfulness import compare_methods, measure_faithfulness
+from napari_respond_cam.models.paper_cnns import CNN1
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
+
+
+X = np.random.default_rng(0).normal(size=(2, 1, 8, 8, 8)).astype(np.float32)
+
+
+def test_rows_hold_each_methods_sum_to_score_error_and_faithfulness(model):
+    rows = compare_methods(model, X, "maxpool2", methods=["respond", "grad"], steps=4,
+                           mask=np.ones((8, 8, 8)))  # fmt: skip
+    assert [row.method for row in rows] == ["respond", "grad"]
+    respond, grad = rows
+    # Everything after maxpool2 is piecewise linear: Respond-CAM sums to score - bias.
+    assert respond.sum_to_score_error < 1e-4
+    found = explain(model, X, "maxpool2", method="grad")
+    errors = np.abs(found.cam_sums - (found.scores - found.bias)) / np.abs(found.scores)
+    assert grad.sum_to_score_error == pytest.approx(errors.mean(), rel=1e-5)
+    alone = measure_faithfulness(model, X, found.heatmap, target=found.targets.tolist(), steps=4)
+    assert grad.deletion_auc == pytest.approx(alone.deletion_auc.mean())
+    assert grad.insertion_auc == pytest.approx(alone.insertion_auc.mean())
+    assert grad.road_score == pytest.approx(alone.road_score.mean())
+    assert respond.mass_inside == 1.0
+
+
+def test_every_method_is_compared_by_default(model):
+    rows = compare_methods(model, X[:1], "maxpool2", steps=1, road_fractions=(0.5,))
+    assert [row.method for row in rows] == list(METHOD_LABELS)
+
+
+def test_an_unknown_method_is_named_before_any_work(model):
+    x = X.copy()
+    with pytest.raises(RespondCamError) as raised:
+        compare_methods(model, x, "maxpool2", methods=["respond", "score"])
+    assert str(raised.value).startswith(
+        f"Unknown method(s) 'score'; choose from {', '.join(METHOD_LABELS)} (methods=[...] in "
+        "Python, --methods with commas on the command line)."
+    )
+    np.testing.assert_array_equal(x, X)

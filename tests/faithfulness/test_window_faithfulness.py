@@ -1,0 +1,40 @@
+"""A tomogram's windows are measured as the samples the tiler would cut."""
+
+import numpy as np
+import pytest
+import torch
+from box_models import BoxSum
+
+from napari_respond_cam.errors import RespondCamError
+from napari_respond_cam.faithfulness import measure_faithfulness, measure_volume_faithfulness
+
+
+def test_each_window_is_measured_as_its_cut_sample_and_map():
+    rng = np.random.default_rng(0)
+    volume = rng.uniform(0, 1, size=(4, 4, 6)).astype(np.float32)
+    heatmap = rng.normal(size=(4, 4, 6)).astype(np.float32)
+    box = torch.zeros(4, 4, 4)
+    box[1:3, 1:3, 1:3] = 1
+    model = BoxSum(box)
+    result, starts = measure_volume_faithfulness(
+        model, volume, heatmap, target=0, window=4, stride=2, steps=4
+    )
+    np.testing.assert_array_equal(starts, [[0, 0, 0], [0, 0, 2]])
+    windows = np.stack([volume[None, :, :, 0:4], volume[None, :, :, 2:6]])
+    maps = np.stack([heatmap[:, :, 0:4], heatmap[:, :, 2:6]])
+    alone = measure_faithfulness(model, windows, maps, target=0, steps=4)
+    np.testing.assert_allclose(result.deletion.scores, alone.deletion.scores, rtol=1e-6)
+    np.testing.assert_allclose(result.insertion_auc, alone.insertion_auc, rtol=1e-6)
+    np.testing.assert_allclose(result.road_score, alone.road_score, rtol=1e-5, atol=1e-6)
+
+
+def test_a_heatmap_of_another_grid_is_refused_and_nothing_changes():
+    volume = np.ones((4, 4, 6), np.float32)
+    heatmap = np.ones((4, 4, 5), np.float32)
+    with pytest.raises(RespondCamError) as raised:
+        measure_volume_faithfulness(BoxSum(torch.ones(4, 4, 4)), volume, heatmap, window=4)
+    assert str(raised.value) == (
+        "The heatmap has shape (4, 4, 5) but the volume's grid is (4, 4, 6); pass the map "
+        "explain_volume made of this volume."
+    )
+    assert (volume == 1).all() and (heatmap == 1).all()

@@ -35,6 +35,7 @@ def test_rows_hold_each_methods_sum_to_score_error_and_faithfulness(model):
     assert grad.insertion_auc == pytest.approx(alone.insertion_auc.mean())
     assert grad.road_score == pytest.approx(alone.road_score.mean())
     assert respond.mass_inside == 1.0
+    np.testing.assert_array_equal(grad.heatmap, found.heatmap)
 
 
 def test_every_method_is_compared_by_default(model):

@@ -45,6 +45,9 @@ class MethodScores:
         The share of the map's positive mass inside the mask, when a mask was given.
     faithfulness : Faithfulness
         The curves of every sample or window.
+    heatmap : numpy.ndarray
+        The maps measured: ``explain``'s heatmaps ``(N, *spatial)``, or
+        ``explain_volume``'s map of the tomogram.
     """
 
     method: str
@@ -54,6 +57,7 @@ class MethodScores:
     road_score: float
     mass_inside: float | None
     faithfulness: Faithfulness
+    heatmap: np.ndarray
 
 
 def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
@@ -113,7 +117,9 @@ def compare_methods(
         )
         masks = None if mask is None else np.broadcast_to(np.asarray(mask), found.heatmap.shape)
         inside = None if masks is None else positive_mass_inside(found.heatmap, masks)
-        rows.append(_row(method, found.cam_sums, found.scores, found.bias, result, inside))
+        rows.append(
+            _row(method, found.cam_sums, found.scores, found.bias, result, inside, found.heatmap)
+        )
     return rows
 
 
@@ -155,7 +161,9 @@ def compare_methods_on_volume(
         inside = None
         if mask is not None:
             inside = positive_mass_inside(heatmap[None], np.asarray(mask)[None])
-        rows.append(_row(method, windows.cam_sums, windows.scores, windows.bias, result, inside))
+        rows.append(
+            _row(method, windows.cam_sums, windows.scores, windows.bias, result, inside, heatmap)
+        )
     return rows
 
 
@@ -166,6 +174,7 @@ def _row(
     bias: np.ndarray,
     result: Faithfulness,
     inside: np.ndarray | None,
+    heatmap: np.ndarray,
 ) -> MethodScores:
     scores = scores.astype(np.float64)
     explained = scores - bias
@@ -179,6 +188,7 @@ def _row(
         road_score=_mean(result.road_score),
         mass_inside=None if inside is None else _mean(inside),
         faithfulness=result,
+        heatmap=heatmap,
     )
 
 

@@ -79,7 +79,7 @@ class RegionControls:
             name="region_labels", label=_label("region_mask"), choices=self._labels_layers
         )
         self.label = SpinBox(
-            name="label",
+            name="region_label",
             label=_label("label"),
             min=0,
             max=_MAX_LABEL,

@@ -1,0 +1,155 @@
+"""A tiled classifier's detections as points, every method, Ablation-CAM's cost, Compare methods."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_respond_cam import explain, explain_volume, register_model
+from napari_respond_cam.engine.options import METHOD_LABELS
+from napari_respond_cam.faithfulness import compare_methods
+from napari_respond_cam.napari_plugin.detections_layer import DETECTIONS_KEY
+from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, is_heatmap_layer
+from napari_respond_cam.runs.detections import detections
+from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
+
+pytestmark = pytest.mark.gui
+
+SCALE = (11.4, 11.4, 11.4)
+TRANSLATE = (0.0, 0.0, -22.8)
+RUN_TIMEOUT_MS = 60_000
+
+
+def add_tomogram(viewer, shape, seed=0):
+    return viewer.add_image(
+        noise_volume(shape, seed=seed), name="tomo", scale=SCALE, translate=TRANSLATE
+    )
+
+
+def click(widget, button, qtbot):
+    button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+
+
+def heatmaps(viewer):
+    return [layer for layer in viewer.layers if is_heatmap_layer(layer)]
+
+
+def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
+    viewer, widget, qtbot
+):
+    tomo = add_tomogram(viewer, (16, 24, 32), seed=3)
+    before = tomo.data.copy()
+    model = tiny_cnn1()
+    with torch.no_grad():
+        # On this noise its 6 windows' logits of class 0 exceed class 1's by 0.4599 to
+        # 0.4626: this bias splits them, 4 windows for class 0 and 2 for class 1.
+        model.fc3.bias[1] += 0.4615
+    votes = explain_volume(model, before, "maxpool2", stride=8, return_windows=True)[1]
+    background = 0
+    assert np.bincount(votes.predicted).tolist() == [4, 2]
+    register_model("tiny-bg", model, class_names=CLASSES, input_shape=(1, 16, 16, 16),
+                   background_class=background)  # fmt: skip
+    widget.model.reset_choices()
+    widget.model.value = "tiny-bg"
+
+    click(widget, widget.explain_button, qtbot)
+
+    expected = detections(votes, CLASSES, background)
+    assert len(expected) == 2  # of 6 windows, the 4 called background are left out
+    [points] = [la for la in viewer.layers if DETECTIONS_KEY in la.metadata]
+    assert points.name == "tomo detections"
+    np.testing.assert_allclose(points.data, expected.centres)
+    np.testing.assert_allclose(points.scale, SCALE)
+    np.testing.assert_allclose(points.translate, TRANSLATE)
+    assert list(points.features.columns) == ["class", "probability", "score"]
+    assert list(points.features["class"]) == list(expected.class_names)
+    np.testing.assert_allclose(points.features["probability"], expected.probabilities, rtol=1e-5)
+    np.testing.assert_allclose(points.features["score"], expected.scores, rtol=1e-5)
+    assert CLASSES[background] not in set(points.features["class"])
+    first = f"{expected.class_names[0]} {expected.probabilities[0]:.2f}"
+    assert points.text.values[0] == first
+    # One colour per class, whichever classes were found.
+    colours = {tuple(c) for c in points.face_color}
+    assert len(colours) == len(set(expected.class_names))
+    results = widget.results.value
+    assert (
+        f"Windows the model calls {CLASSES[background]} (its background class) add nothing "
+        "to the map." in results
+    )
+    assert f"Detections: {len(expected)} window(s) not called background" in results
+    np.testing.assert_array_equal(tomo.data, before)
+
+
+def test_a_new_run_hides_the_volumes_older_heatmaps(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 16, 16))
+    click(widget, widget.explain_button, qtbot)
+    [predicted] = heatmaps(viewer)
+
+    widget.target.value = "all classes"
+    click(widget, widget.explain_button, qtbot)
+    assert not predicted.visible  # hidden, not deleted
+    assert predicted in viewer.layers
+    assert sum(layer.visible for layer in heatmaps(viewer)) == 1
+
+    widget.target.value = "predicted class"
+    click(widget, widget.explain_button, qtbot)
+    assert [layer for layer in heatmaps(viewer) if layer.visible] == [predicted]
+
+
+def test_every_method_is_offered_and_ablations_cost_is_stated_before_it_runs(viewer, widget):
+    assert widget.method.choices == tuple(METHOD_LABELS)
+    add_tomogram(viewer, (16, 16, 32))
+    widget.batch_size.value = 2
+    assert "Ablation-CAM" not in widget.results.value
+
+    widget.method.value = "ablation"
+
+    # 16^3 windows at stride 8 along x: 3 windows; maxpool2 has 8 channels, so 8 ablated
+    # copies each. A batch of 2 windows takes its 16 copies in one call, the last
+    # window's 8 in another.
+    assert (
+        "Ablation-CAM runs the model on 24 more samples (8 channels x 3 samples) in 2 calls"
+        in widget.results.value
+    )
+
+
+def test_compare_methods_gives_a_layer_per_method_and_the_table(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer, (16, 16, 16))
+    before = tomo.data.copy()
+
+    click(widget, widget.compare_button, qtbot)
+
+    layers = heatmaps(viewer)
+    labels = list(METHOD_LABELS.values())
+    assert [layer.name for layer in layers] == [
+        f"tomo {label} (predicted class, compared)" for label in labels
+    ]
+    assert [layer.visible for layer in layers] == [True] + [False] * (len(labels) - 1)
+    results = widget.results.value.splitlines()
+    assert results[0] == "Methods compared on 'tomo' (predicted class; one sample):"
+    for method, layer, line in zip(METHOD_LABELS, layers, results[1:], strict=False):
+        np.testing.assert_allclose(
+            layer.data, explain(tiny_cnn1(), before, "maxpool2", method=method).heatmap[0],
+            rtol=1e-4, atol=1e-6,
+        )  # fmt: skip
+        [row] = compare_methods(tiny_cnn1(), before, "maxpool2", methods=[method])
+        assert line == (
+            f"  {METHOD_LABELS[method]}: sum-to-score error {row.sum_to_score_error:.2g}, "
+            f"deletion AUC {row.deletion_auc:.4g}, insertion AUC {row.insertion_auc:.4g}, "
+            f"ROAD {row.road_score:.4g}"
+        )
+        recorded = layer.metadata[METADATA_KEY]["faithfulness"]
+        assert recorded["deletion_auc"] == pytest.approx(row.deletion_auc, rel=1e-5)
+    respond = layers[0].metadata[METADATA_KEY]["faithfulness"]["sum_to_score_error"]
+    assert respond < 1e-4  # Respond-CAM's map sums to the score less the bias
+    np.testing.assert_array_equal(tomo.data, before)
+
+
+def test_compare_methods_refuses_all_classes(viewer, widget, new_notifications):
+    add_tomogram(viewer, (16, 16, 16))
+    widget.target.value = "all classes"
+    widget.compare_button.native.click()
+    assert not widget.running
+    assert "not 'all classes'" in new_notifications()[-1]
+    assert "--target on the command line" in new_notifications()[-1]
+    assert heatmaps(viewer) == []

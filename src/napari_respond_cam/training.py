@@ -15,6 +15,7 @@ defaults and ``--threads 1`` it reproduces the shipped demo models, seed for see
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -195,7 +196,9 @@ def accuracy(
 
 
 def train(
-    config: TrainingConfig = TrainingConfig(), log: Callable[[str], None] = print
+    config: TrainingConfig = TrainingConfig(),
+    log: Callable[[str], None] = print,
+    after_epoch: Callable[[nn.Module, TrainingHistory], None] | None = None,
 ) -> tuple[nn.Module, TrainingHistory]:
     """Train a network on windows of simulated tomograms, logging accuracy per SNR.
 
@@ -207,6 +210,8 @@ def train(
     config : TrainingConfig
     log : callable
         Receives one line when the tomograms are ready and one per epoch.
+    after_epoch : callable, optional
+        Called with the model (in eval mode) and the history after each epoch.
 
     Returns
     -------
@@ -239,6 +244,8 @@ def train(
         shown = "  ".join(f"SNR {k}: {v:.3f}" for k, v in scores.items())
         log(f"epoch {epoch + 1}/{config.epochs}  loss {loss:.4f}  accuracy {shown}  "
             f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+        if after_epoch is not None:
+            after_epoch(model.eval(), history)
     return model.eval(), history
 
 
@@ -275,14 +282,22 @@ def _one_epoch(
 def train_and_save(
     config: TrainingConfig, out: Path, log: Callable[[str], None] = print
 ) -> nn.Module:
-    """Train, then save a checkpoint ``load_model`` reads, with how it was trained."""
+    """Train, saving a checkpoint ``load_model`` reads after every epoch, with how it was
+    trained: a run stopped early leaves the last epoch's model, the same one that
+    ``epochs`` set to the epochs done would give.
+    """
     from .models.model_files import save_model
 
-    model, history = train(config, log)
-    record = {"config": asdict(config), "final_accuracy": history.accuracy[-1]}
-    set_model_attribute(model, "training_record", record)
-    set_model_attribute(model, "preprocessing", PREPROCESSING)
-    set_model_attribute(model, "voxel_size_a", TEMPLATE_VOXEL_SIZE_A)
-    save_model(model.cpu(), out)
-    log(f"saved {out}")
+    def save(model: nn.Module, history: TrainingHistory) -> None:
+        epochs = len(history.accuracy)
+        record = {"config": {**asdict(config), "epochs": epochs},
+                  "final_accuracy": history.accuracy[-1]}  # fmt: skip
+        checkpoint = copy.deepcopy(model).cpu()
+        set_model_attribute(checkpoint, "training_record", record)
+        set_model_attribute(checkpoint, "preprocessing", PREPROCESSING)
+        set_model_attribute(checkpoint, "voxel_size_a", TEMPLATE_VOXEL_SIZE_A)
+        save_model(checkpoint, out)
+        log(f"saved {out} (epoch {epochs})")
+
+    model, _ = train(config, log, after_epoch=save)
     return model

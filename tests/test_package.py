@@ -18,7 +18,17 @@ def test_import_does_not_load_torch():
 
 
 def test_public_api_names():
-    expected = {"available_models", "explain", "load_model", "target_layers", "region_target"}
+    expected = {
+        "available_models",
+        "explain",
+        "explain_layers",
+        "explain_volume",
+        "load_model",
+        "predict_volume",
+        "region_target",
+        "RegionTarget",
+        "target_layers",
+    }
     assert expected <= set(napari_respond_cam.__all__)
     for name in napari_respond_cam.__all__:
         assert getattr(napari_respond_cam, name) is not None

@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "explain": "napari_respond_cam.engine.explain",
     "explain_volume": "napari_respond_cam.tiling.explain_volume",
+    "explain_layers": "napari_respond_cam.engine.explain_layers",
+    "predict_volume": "napari_respond_cam.tiling.predict_volume",
+    "RegionTarget": "napari_respond_cam.engine.targets",
     "Cancelled": "napari_respond_cam.tiling.progress",
     "Explanation": "napari_respond_cam.engine.explanation",
     "Preprocessing": "napari_respond_cam.engine.preprocessing",
@@ -30,11 +33,14 @@ __all__ = [
     "Cancelled",
     "Explanation",
     "Preprocessing",
+    "RegionTarget",
     "RespondCamError",
     "available_models",
     "explain",
+    "explain_layers",
     "explain_volume",
     "load_model",
+    "predict_volume",
     "region_target",
     "register_model",
     "save_model",
@@ -43,15 +49,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .engine.explain import explain
+    from .engine.explain_layers import explain_layers
     from .engine.explanation import Explanation
     from .engine.layers import target_layers
     from .engine.preprocessing import Preprocessing
-    from .engine.targets import region_target
+    from .engine.targets import RegionTarget, region_target
     from .errors import RespondCamError
     from .models.loading import load_model
     from .models.model_files import save_model
     from .models.registry import available_models, register_model
     from .tiling.explain_volume import explain_volume
+    from .tiling.predict_volume import predict_volume
     from .tiling.progress import Cancelled
 
 

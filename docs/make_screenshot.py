@@ -5,6 +5,11 @@ It opens napari exactly as ``respond-cam demo`` does (the simulated tomogram, it
 ground truth and the Respond-CAM widget on the demo model), presses Explain, waits
 for the worker, outlines the ground-truth particles, moves to the slice with the
 strongest evidence and saves the whole window.
+
+``--scene segmentation`` does the same with a per-voxel model (``--model``, the demo
+U-Net by default), whose channel and region pickers then show in the widget;
+``--scene detections`` goes to the slice of the most confident detection instead, so
+the Points layer of what the classifier found is in view.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numpy as np
 HERE = Path(__file__).parent
 WINDOW_SIZE = (1500, 950)
 DOCK_WIDTH = 420
+SCENES = ("explain", "segmentation", "detections")
+SEGMENTATION_MODEL = "unet-demo"
 
 
 def main() -> None:
@@ -25,7 +32,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "screenshot.png")
     parser.add_argument("--model", help="registry name; the demo model (listed first) by default")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for Explain")
+    parser.add_argument("--scene", choices=SCENES, default=SCENES[0])
     args = parser.parse_args()
+    if args.scene == "segmentation" and args.model is None:
+        args.model = SEGMENTATION_MODEL
 
     import napari
     from qtpy.QtCore import Qt
@@ -44,7 +54,10 @@ def main() -> None:
     heatmaps = [layer for layer in viewer.layers if is_heatmap_layer(layer)]
     if not heatmaps:
         raise SystemExit("Explain made no heatmap; see the notifications above.")
-    _frame(viewer, heatmaps[-1])
+    visible = [layer for layer in heatmaps if layer.visible]
+    _frame(viewer, visible[-1] if visible else heatmaps[-1])
+    if args.scene == "detections":
+        _go_to_best_detection(viewer)
     _tidy(widget, Qt)
     _wait(lambda: False, 1.0, QApplication.instance())  # let the canvas draw
     viewer.screenshot(args.output, canvas_only=False, flash=False)
@@ -62,6 +75,19 @@ def _frame(viewer, heatmap) -> None:
     viewer.dims.set_current_step(0, strongest)
     viewer.layers.selection.active = viewer.layers["simulated tomogram"]
     viewer.reset_view()
+
+
+def _go_to_best_detection(viewer) -> None:
+    """The slice through the centre of the most confident detection."""
+    from napari_respond_cam.napari_plugin.detections_layer import DETECTIONS_KEY
+
+    found = [layer for layer in viewer.layers if DETECTIONS_KEY in layer.metadata]
+    if not found or not len(found[0].data):
+        raise SystemExit("The run found no detections; see the results in the widget.")
+    points = found[0]
+    best = int(np.argmax(points.features["probability"]))
+    world = points.data_to_world(points.data[best])
+    viewer.dims.set_point(0, world[0])
 
 
 def _tidy(widget, Qt) -> None:

@@ -69,7 +69,7 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
     first = f"{expected.class_names[0]} {expected.probabilities[0]:.2f}"
     assert points.text.values[0] == first
     # One colour per class, whichever classes were found.
-    colours = {tuple(c) for c in points.face_color}
+    colours = {tuple(c) for c in points.border_color}
     assert len(colours) == len(set(expected.class_names))
     results = widget.results.value
     assert (

@@ -1,7 +1,8 @@
 """The windows a tiled classifier did not call background, as a Points layer.
 
-One point per window, at its centre on the volume's world grid, coloured by class
-(one fixed colour per class of the model, whatever was found), labelled with the
+One point per window, at its centre on the volume's world grid, drawn as a ring
+coloured by class (one fixed colour per class of the model, whatever was found) so the
+heatmap under it stays visible, and labelled with the
 class and its probability; class, probability and score are the layer's features,
 which napari shows in the status bar under the cursor. Named ``"<volume>
 detections"``: explaining the volume again updates that layer in place.
@@ -77,11 +78,13 @@ def detections_layer_data(
         "name": detections_name(volume_name),
         **geometry.layer_kwargs(),
         "features": found.features(),
-        "face_color": "class",
-        "face_color_cycle": class_colours(class_names),
-        "border_color": "black",
+        "face_color": "transparent",
+        "border_color": "class",
+        "border_color_cycle": class_colours(class_names),
+        "border_width": 0.15,
+        "border_width_is_relative": True,
         "size": point_size,
-        "text": {"string": LABEL_TEXT, "color": "white", "size": 9, "anchor": "upper_left"},
+        "text": {"string": LABEL_TEXT, "color": "white", "size": 8, "anchor": "upper_left"},
         "metadata": {DETECTIONS_KEY: {"volume": volume_name, "count": len(found)}},
     }
     return found.centres, kwargs, "points"

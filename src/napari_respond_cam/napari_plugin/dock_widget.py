@@ -713,12 +713,12 @@ def _volume_of(source: Image) -> Any:
 
 
 def _point_size(request: ExplainRequest) -> float:
-    """A detection's diameter in the volume's voxels: a third of the window, so the
-    points of half-overlapping windows stay apart."""
+    """A detection's diameter in the volume's voxels: a quarter of the window, so the
+    rings of half-overlapping windows stay apart, with room for their labels."""
     settings = request.settings
     window = settings.window or DEFAULT_FREE_WINDOW
     sides = model_input_size(request.model) or np.atleast_1d(window)
-    return float(min(sides)) * settings.binning / 3
+    return float(min(sides)) * settings.binning / 4
 
 
 def _load_named(name: str) -> Any:

@@ -64,7 +64,7 @@ class TrainingConfig:
     particles_per_tomogram: int = SAMPLE_PARTICLES
     label_radius: float = LABEL_RADIUS
     epochs: int = 5
-    batch_size: int = 32
+    batch_size: int = 16
     learning_rate: float = 1e-3
     seed: int = 0
     device: str = "cpu"

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--snrs", help="comma-separated; inf = no noise (default inf,1,0.3,0.1,0.05)"
     )
+    parser.add_argument("--batch-size", type=int, help="windows per optimisation step")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
     parser.add_argument(
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             "epochs",
             "tomograms_per_snr",
             "validation_tomograms_per_snr",
+            "batch_size",
             "seed",
             "device",
         )
@@ -86,7 +88,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
     if not args.out.parent.is_dir():
         raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
-    for flag in ("epochs", "tomograms_per_snr", "validation_tomograms_per_snr"):
+    for flag in ("epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise RespondCamError(f"--{flag.replace('_', '-')} must be at least 1, got {value}.")

@@ -38,15 +38,13 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import torch
-from speed_cases import Case
-from speed_floors import leaf_floor
+from window_floor import WindowFloor
 
 from napari_respond_cam import explain_volume
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling.overlap import BatchOverlap, InLineBatches, host_work_runner
-from napari_respond_cam.tiling.windows import window_grid
 
 # The paper's CNN-1 at 40^3 takes minutes per tomogram on two CPU cores; the CPU run
 # uses the same architecture, narrower and at 32^3.
@@ -60,39 +58,6 @@ LAYER = "maxpool2"
 def build_model(name: str, device: str) -> CNN1:
     torch.manual_seed(0)
     return CNN1(num_classes=5, **MODELS[name]).to(device).eval()
-
-
-class Floor:
-    """The bare forward + backward to the layer over every window, held on the device.
-
-    Each batch runs speed_floors' leaf floor, as ``explain`` runs the model: forward
-    under no_grad, the layer's output a gradient leaf, then the gradient of the
-    predicted-class scores down to it.
-    """
-
-    def __init__(self, model: CNN1, volume: np.ndarray, device: str, batch_size: int):
-        window = np.array(model.input_shape[1:])
-        grid = window_grid(volume.shape, tuple(window), None)
-        starts = grid.positions(grid.axis_indices(range(len(grid))))
-        cut = [volume[tuple(map(slice, start, start + window))] for start in starts]
-        self.windows = torch.from_numpy(np.stack(cut)[:, None]).to(device)
-        self.batches = [
-            leaf_floor(Case("windows", model, self.windows[i : i + batch_size], LAYER, None, 5))
-            for i in range(0, len(self.windows), batch_size)
-        ]
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def warm_up(self) -> None:
-        """One batch, so that the first timed run pays no one-off set-up."""
-        self.batches[0]()
-        _synchronise(self.windows.device)
-
-    def __call__(self) -> None:
-        for batch in self.batches:
-            batch()
-        _synchronise(self.windows.device)
 
 
 @contextmanager
@@ -161,7 +126,9 @@ def measure(args: argparse.Namespace, model_name: str, batch_size: int) -> dict:
         first = seconds(explain, args.device)
         peak = _peak_rss_bytes()
         gpu = torch.cuda.max_memory_allocated(args.device) if on_cuda else 0
-        floor = Floor(model, np.array(read_mrc(path).data), args.device, batch_size)
+        volume = np.array(read_mrc(path).data)
+        floor = WindowFloor(model, volume, LAYER, window=model.input_shape[1:],
+                            batch_size=batch_size, device=args.device)  # fmt: skip
         floor.warm_up()
         runs = {"floor": floor, "threads": with_threads, "in line": in_line}
         times = {name: [] for name in runs}

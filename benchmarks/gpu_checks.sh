@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of issue 6 in one go, for a device machine lent for a few minutes.
+# Every GPU check of issues 6 and 14 in one go, for a device machine lent for a few minutes.
 #
 # On a machine with network access, first: bash benchmarks/fetch_gpu_wheels.sh
 # On the device machine (carry [".whl"]), from the repository root:
@@ -9,11 +9,15 @@
 # Installs the carried wheels into /tmp/site (no network, no dependencies resolved), puts
 # them and src/ on PYTHONPATH, then runs, each under its own time limit so that one hang
 # cannot eat the budget, and going on to the next step whatever happened:
-#   (a) the tests marked gpu (90 s)
+#   (a) the tests marked gpu (60 s)
 #   (b) benchmarks/explain_speed.py --device cuda --compile (240 s)
-#   (c) benchmarks/explain_volume_speed.py --device cuda --shape 512 512 256 (180 s)
-# About 6 minutes on an H100; at most about 9.5 minutes if every step hits its limit,
-# within the device tool's 600 s per command. Everything goes to "$OUT/gpu_log.md" when $OUT is set
+#   (c) benchmarks/explain_volume_speed.py --device cuda --shape 512 512 256 (135 s)
+#   (d) benchmarks/dense_volume_memory.py --device cuda --window 64 96 --cases whole: the
+#       dense U-Net over a 512 x 512 x 256 tomogram against its floor, peak memory (75 s)
+#   (e) benchmarks/dense_speed.py --device cuda: preprocessing on the device, several
+#       layers in one pass (45 s)
+# About 6 minutes on an H100 (estimated: never run on a GPU yet); at most 9.3 minutes if
+# every step hits its limit, within the device tool's 600 s per command. Everything goes to "$OUT/gpu_log.md" when $OUT is set
 # (the device tool brings $OUT back), else to /tmp/gpu_log.md, and to stdout.
 #
 # GPU_CHECKS_DEVICE=cpu runs the same steps on the CPU at tiny sizes (no --compile), to
@@ -81,18 +85,24 @@ EOF
 if [ "$DEVICE" = cpu ]; then
     SPEED=(--device cpu --small --repeats 1)
     VOLUME=(--device cpu --shape 64 64 32)
+    DENSE_VOLUME=(--device cpu --shape 32 32 16 --window 8 16 --overlap none)
+    DENSE=(--device cpu --small --repeats 1)
 else
     SPEED=(--device "$DEVICE" --compile)
     VOLUME=(--device "$DEVICE" --shape 512 512 256)
+    DENSE_VOLUME=(--device "$DEVICE" --window 64 96 --cases whole)
+    DENSE=(--device "$DEVICE")
 fi
 
 # Only the engine and tiling tests (those marked gpu): napari and pytest-qt are not installed on the device
 # machine. pyproject's pytest options (pythonpath = tests, markers, filterwarnings) need
 # neither; addopts is emptied in case one that does is ever added.
-step "(a) tests marked gpu" 90 python3 -m pytest -m gpu -q -p no:cacheprovider -o addopts="" \
+step "(a) tests marked gpu" 60 python3 -m pytest -m gpu -q -p no:cacheprovider -o addopts="" \
     tests/engine tests/tiling
 step "(b) explain_speed" 240 python3 benchmarks/explain_speed.py "${SPEED[@]}"
-step "(c) explain_volume_speed" 180 python3 benchmarks/explain_volume_speed.py "${VOLUME[@]}"
+step "(c) explain_volume_speed" 135 python3 benchmarks/explain_volume_speed.py "${VOLUME[@]}"
+step "(d) dense_volume_memory" 75 python3 benchmarks/dense_volume_memory.py "${DENSE_VOLUME[@]}"
+step "(e) dense_speed" 45 python3 benchmarks/dense_speed.py "${DENSE[@]}"
 
 log ""
 log "## Summary"

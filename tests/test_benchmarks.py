@@ -4,11 +4,13 @@ import argparse
 import importlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from napari_respond_cam import region_target
 from napari_respond_cam.models.paper_cnns import CNN1
+from napari_respond_cam.models.unet import UNet3D
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
@@ -109,3 +111,85 @@ def test_explain_volume_speed_table_on_cpu(load, capsys):
     overheads = rows["its overhead over the floor: medians (run by run)"]
     assert overheads.count("%") == 3  # the median and two runs
     assert rows["output size"] == "0.000 GiB"
+
+
+def test_volume_rate_explains_a_region_over_the_whole_volume(load):
+    script = load("explain_speed")
+    case = tiny_cases(load("speed_cases"))(torch.device("cpu"), True, 2)[1]
+    rate, n = script.volume_rate(case, 12, torch.device("cpu"))
+    # 8^3 windows at stride 4 on a 12^3 volume: starts 0, 4 along each axis
+    assert n == 8
+    assert rate > 0
+
+
+def test_window_floor_runs_the_windows_it_is_given(load):
+    floors = load("window_floor")
+    volume = np.arange(16 * 16 * 8, dtype=np.int8).reshape(8, 16, 16)
+    model = UNet3D(3, channels=(2, 2, 2)).eval()
+    whole = floors.WindowFloor(model, volume, "dec1", window=(8, 8, 8), batch_size=3, device="cpu")
+    # stride 4: z starts 0; y and x starts 0, 4, 8
+    assert len(whole) == 9 and len(whole.batches) == 3
+    starts = np.array([[0, 8, 4]])
+    one = floors.WindowFloor(model, volume, "dec1", window=(8, 8, 8), batch_size=3,
+                             device="cpu", target=region_target(1), starts=starts)  # fmt: skip
+    np.testing.assert_array_equal(one.windows[0, 0].numpy(), volume[0:8, 8:16, 4:12])
+    one()
+
+
+def test_dense_volume_memory_case_measures_a_tiled_region(load, tmp_path):
+    script = load("dense_volume_memory")
+    shape = (16, 16, 8)
+    script.write_inputs(tmp_path, shape)
+    mask = np.load(tmp_path / "mask.npy")
+    # a ball of radius 8/3 about (7.5, 7.5, 3.5): offsets are half-integers, so planes
+    # z = 7, 8 hold 24 voxels (squares of y and x offsets summing to at most 6.86),
+    # z = 6, 9 hold 16 (at most 4.86) and z = 5, 10 hold 4 (at most 0.86)
+    assert [int(mask[z].sum()) for z in range(4, 8)] == [0, 4, 16, 24]
+    assert mask.sum() == 2 * (24 + 16 + 4)
+    argv = ["--shape", "8", "16", "16", "--window", "8", "--overlap", "none", "--repeats", "2"]
+    args = script.parse(argv)
+    whole = script.run_case(args, tmp_path, "whole", 8)
+    ball = script.run_case(args, tmp_path, "ball", 8)
+    # 8^3 windows edge to edge: 2 x 2 x 1; the ball lies in all four
+    assert (whole["windows"], whole["grid"]) == (4, 4)
+    assert ball["windows"] == 4
+    assert whole["sum_gap"] < 1e-5 and ball["sum_gap"] < 1e-5
+    assert whole["output"] == 16 * 16 * 8 * 4
+    assert whole["peak"] >= whole["before"] > 0
+    assert len(whole["times"]["explain_volume"]) == len(whole["times"]["floor"]) == 2
+    table = script.table([whole, ball], on_cuda=False)
+    rows = table.splitlines()[2:]
+    assert rows[0].startswith("| 8^3 | whole volume | 4 of 4 |")
+    assert rows[1].startswith("| 8^3 | a ball in the middle | 4 of 4 |")
+    assert all(row.count("|") == 13 for row in table.splitlines())
+
+
+def test_dense_volume_memory_runs_a_case_in_a_fresh_process(load, tmp_path):
+    script = load("dense_volume_memory")
+    script.write_inputs(tmp_path, (8, 16, 16))
+    argv = ["--shape", "16", "16", "8", "--window", "8", "--cases", "ball"]
+    result = script.run_in_fresh_process(argv, tmp_path, "ball", 8)
+    # half-window stride: z starts 0; y, x starts 0, 4, 8; the ball (radius 8/3 about
+    # (3.5, 7.5, 7.5)) spans y and x 5 to 10, so every window holds some of it
+    assert (result["windows"], result["grid"]) == (9, 9)
+    assert result["peak"] > result["output"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_dense_speed_tables_on_cpu(load):
+    text = load("dense_speed").main(["--device", "cpu", "--small", "--repeats", "1"])
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    names = [row.split(" | ")[0][2:] for row in rows]
+    assert names[1:5] == [
+        "none (the reference)",
+        "zscore-window",
+        "zscore-tomogram, statistics pass included",
+        "zscore-tomogram, statistics given",
+    ]
+    assert names[6:] == [
+        "floor: forward + autograd.grad to enc1",
+        "explain_layers, 5 layers in one pass",
+        "5 explain calls, one per layer",
+        "explain at dec1 alone",
+    ]
+    assert "| 1.00 |" in rows[1] and "| 1.00 |" in rows[6]

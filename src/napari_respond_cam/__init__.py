@@ -16,6 +16,7 @@ _PUBLIC = {
     "explain_volume": "napari_respond_cam.tiling.explain_volume",
     "explain_layers": "napari_respond_cam.engine.explain_layers",
     "predict_volume": "napari_respond_cam.tiling.predict_volume",
+    "perturbation_cost": "napari_respond_cam.engine.perturbation_cost",
     "RegionTarget": "napari_respond_cam.engine.targets",
     "Cancelled": "napari_respond_cam.tiling.progress",
     "Explanation": "napari_respond_cam.engine.explanation",
@@ -40,6 +41,7 @@ __all__ = [
     "explain_layers",
     "explain_volume",
     "load_model",
+    "perturbation_cost",
     "predict_volume",
     "region_target",
     "register_model",
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from .engine.explain_layers import explain_layers
     from .engine.explanation import Explanation
     from .engine.layers import target_layers
+    from .engine.perturbation_cost import perturbation_cost
     from .engine.preprocessing import Preprocessing
     from .engine.targets import RegionTarget, region_target
     from .errors import RespondCamError

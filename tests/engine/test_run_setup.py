@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from napari_respond_cam.engine.cam_weights import grad_weights, respond_weights
+from napari_respond_cam.engine.cam_maps import MAP_RULES
 from napari_respond_cam.engine.run_setup import RunSetup
 from napari_respond_cam.errors import RespondCamError
 from toy_models import DenseHead
@@ -15,7 +15,7 @@ def test_prepare_resolves_every_choice_without_running_the_model():
     model.register_forward_hook(lambda *args: calls.append(1))
     setup = RunSetup.prepare(model, "pool", method="grad", precision="bf16", device=None)
     assert (setup.layer_name, setup.module) == ("pool", model.pool)
-    assert setup.weights_of is grad_weights
+    assert setup.map_of is MAP_RULES["grad"]
     assert setup.autocast == torch.bfloat16
     assert (setup.spec.spatial_dims, setup.spec.channels) == (3, 1)
     assert setup.device == torch.device("cpu") and setup.placement is None
@@ -25,7 +25,7 @@ def test_prepare_resolves_every_choice_without_running_the_model():
 
 def test_a_named_device_is_also_where_the_model_goes():
     setup = RunSetup.prepare(DenseHead(), "conv", method="respond", precision="fp32", device="cpu")
-    assert setup.weights_of is respond_weights
+    assert setup.map_of is MAP_RULES["respond"]
     assert setup.placement == torch.device("cpu")
 
 

@@ -23,9 +23,7 @@ from .targets import TargetPlan
 from .upsampling import upsample_maps
 
 
-def _pad_batch(
-    inputs: torch.Tensor, rows: TargetPlan, size: int
-) -> tuple[torch.Tensor, TargetPlan]:
+def pad_batch(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.Tensor, TargetPlan]:
     """Repeat the last sample up to the batch size a model was exported with."""
     missing = size - inputs.shape[0]
     if missing <= 0:
@@ -56,7 +54,7 @@ def explain_batch(
     n_samples = inputs.shape[0]
     inputs = setup.model_input(inputs)
     if setup.fixed_batch_size:
-        inputs, plan = _pad_batch(inputs, plan, setup.fixed_batch_size)
+        inputs, plan = pad_batch(inputs, plan, setup.fixed_batch_size)
     part = _explain_padded(setup, inputs, plan)
     return {key: value[:n_samples] for key, value in part.items()}
 
@@ -70,7 +68,7 @@ def _explain_padded(
         torch.no_grad(),
         forward_precision(inputs.device, setup.autocast),
     ):
-        output = _forward(setup, inputs)
+        output = run_forward(setup, inputs)
     activation = capture.captured()
     scores, classes = plan.scores(output)
     columns = scores[:, None] if scores.ndim == 1 else scores
@@ -86,8 +84,8 @@ def _explain_padded(
             nonzero.append(gradient.flatten(1).ne(0).any(dim=1))
     except RuntimeError as err:
         # The backward pass needs memory too: the same advice as for the forward pass.
-        if _is_out_of_memory(err):
-            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        if is_out_of_memory(err):
+            raise out_of_memory_error(inputs, bool(setup.fixed_batch_size)) from err
         raise
     stack = torch.stack if plan.per_class else _only
     if setup.map_of is None:
@@ -136,7 +134,7 @@ def _ablation_cam(
             setup.module,
             activation,
             inputs,
-            lambda batch: _forward(setup, batch),
+            lambda batch: run_forward(setup, batch),
             score_columns,
             per_call,
         )
@@ -156,15 +154,15 @@ class DeviceOutOfMemory(RespondCamError, torch.OutOfMemoryError):
     """
 
 
-def _forward(setup: RunSetup, inputs: torch.Tensor) -> Any:
+def run_forward(setup: RunSetup, inputs: torch.Tensor) -> Any:
     """Run the model; its errors come back with the input's shape and what it expects."""
     try:
         return setup.model(inputs)
     except RespondCamError:
         raise
     except RuntimeError as err:
-        if _is_out_of_memory(err):
-            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        if is_out_of_memory(err):
+            raise out_of_memory_error(inputs, bool(setup.fixed_batch_size)) from err
         raise _model_error(inputs, setup.spec, err) from err
 
 
@@ -190,17 +188,19 @@ def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> tuple[int, ..
         ActivationCapture(setup.module, setup.layer_name) as capture,
         torch.no_grad(),
     ):
-        output = _forward(setup, zeros)
+        output = run_forward(setup, zeros)
     capture.captured()
     return tuple(output.shape) if isinstance(output, torch.Tensor) else ()
 
 
-def _is_out_of_memory(err: RuntimeError) -> bool:
+def is_out_of_memory(err: RuntimeError) -> bool:
+    """Whether ``err`` is the device (or the CPU allocator) running out of memory."""
     # The CPU allocator reports a failed allocation as a plain RuntimeError.
     return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
 
 
-def _out_of_memory(inputs: torch.Tensor, fixed_batch: bool) -> DeviceOutOfMemory:
+def out_of_memory_error(inputs: torch.Tensor, fixed_batch: bool) -> DeviceOutOfMemory:
+    """The user's error for a batch that did not fit: what to lower, and to what."""
     n_samples, size = inputs.shape[0], tuple(inputs.shape[2:])
     lower = []
     # A model exported with a fixed batch size takes no other; one sample is the least.
@@ -244,13 +244,13 @@ def _gradients(
     operations cannot be batched that way gets one backward pass per column.
     """
     if not columns.requires_grad:
-        raise _no_path(layer_name)
+        raise no_path_error(layer_name)
     n_columns = columns.shape[1]
     if n_columns > 1:
         try:
             return _batched_gradients(columns, activation, layer_name)
         except RuntimeError as err:
-            if _is_out_of_memory(err):
+            if is_out_of_memory(err):
                 raise
     return [
         _gradient(columns[:, k], activation, layer_name, keep_graph=k < n_columns - 1)
@@ -277,7 +277,7 @@ def _batched_gradients(
             is_grads_batched=True,
         )
     if gradients is None:
-        raise _no_path(layer_name)
+        raise no_path_error(layer_name)
     return gradients
 
 
@@ -288,11 +288,12 @@ def _gradient(
         scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
     )
     if gradient is None:
-        raise _no_path(layer_name)
+        raise no_path_error(layer_name)
     return gradient
 
 
-def _no_path(layer_name: str) -> RespondCamError:
+def no_path_error(layer_name: str) -> RespondCamError:
+    """The user's error for a layer the target score does not depend on."""
     return RespondCamError(
         f"The target score does not depend on the layer {layer_name!r} (no path from "
         "the layer to the output); choose a layer on the way to the output."

@@ -105,10 +105,13 @@ def explain(
             stop = min(start + chunk, n_samples)
             inputs = to_tensor(batch[start:stop], setup.device, setup.input_dtype)
             parts.append(explain_batch(setup, inputs, plan.rows(start, stop)))
-    return _assemble(parts, plan, method, setup.layer_name)
+    return assemble_explanation(parts, plan, method, setup.layer_name)
 
 
-def _assemble(parts: list[dict], plan: TargetPlan, method: str, layer_name: str) -> Explanation:
+def assemble_explanation(
+    parts: list[dict], plan: TargetPlan, method: str, layer_name: str
+) -> Explanation:
+    """The chunks' device results of one call as one :class:`Explanation` of NumPy arrays."""
     # Plain pageable copies: the caller keeps these arrays, and page-locked memory held
     # for long (PyTorch caches it rather than freeing it) would pile up call after call.
     joined = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}

@@ -17,20 +17,20 @@ import torch
 from torch import nn
 
 from ..errors import RespondCamError
-
-# Private helpers of the one-layer path, shared so that both paths pad, word model
-# errors and assemble results identically.
 from .activation_capture import ActivationCapture
+
+# The one-layer path's helpers, shared so that both paths pad, word model errors and
+# assemble results identically.
 from .batch_cam import (
-    _forward,
-    _is_out_of_memory,
-    _no_path,
-    _out_of_memory,
-    _pad_batch,
+    is_out_of_memory,
+    no_path_error,
+    out_of_memory_error,
+    pad_batch,
+    run_forward,
 )
 from .cam_maps import MapRule
 from .cam_weights import relevance_total
-from .explain import _assemble
+from .explain import assemble_explanation
 from .explanation import Explanation
 from .layers import resolve_layer, target_layers
 from .model_inputs import as_batch, input_spec, to_tensor
@@ -137,7 +137,7 @@ def explain_layers(
             )
             for name, part in layer_parts.items():
                 parts[name].append(part)
-    return {name: _assemble(parts[name], plan, method, name) for name in names}
+    return {name: assemble_explanation(parts[name], plan, method, name) for name in names}
 
 
 def _perturbation_method(method: str) -> RespondCamError:
@@ -167,7 +167,7 @@ def _explain_batch_layers(
     n_samples = inputs.shape[0]
     inputs = setup.model_input(inputs)
     if setup.fixed_batch_size:
-        inputs, plan = _pad_batch(inputs, plan, setup.fixed_batch_size)
+        inputs, plan = pad_batch(inputs, plan, setup.fixed_batch_size)
     with ExitStack() as stack:
         captures = {
             name: stack.enter_context(_GraphCapture(module, name))
@@ -175,15 +175,15 @@ def _explain_batch_layers(
         }
         stack.enter_context(torch.no_grad())
         stack.enter_context(forward_precision(inputs.device, setup.autocast))
-        output = _forward(setup, inputs)
+        output = run_forward(setup, inputs)
     activations = {name: capture.captured() for name, capture in captures.items()}
     scores, classes = plan.scores(output)
     columns = scores[:, None] if scores.ndim == 1 else scores
     try:
         gradients = _gradients(columns, activations)
     except RuntimeError as err:
-        if _is_out_of_memory(err):
-            raise _out_of_memory(inputs, bool(setup.fixed_batch_size)) from err
+        if is_out_of_memory(err):
+            raise out_of_memory_error(inputs, bool(setup.fixed_batch_size)) from err
         raise
     logits = output.detach() if isinstance(output, torch.Tensor) else scores.detach()
     result = {}
@@ -229,7 +229,7 @@ def _gradients(
     """
     names = list(activations)
     if not columns.requires_grad:
-        raise _no_path(names[0])
+        raise no_path_error(names[0])
     inputs = [activations[name] for name in names]
     n_columns = columns.shape[1]
     found: Sequence[torch.Tensor | None]
@@ -242,7 +242,7 @@ def _gradients(
         found = _batched_or_per_column(columns, inputs)
     missing = [name for name, g in zip(names, found, strict=True) if g is None]
     if missing:
-        raise _no_path(missing[0])
+        raise no_path_error(missing[0])
     return {name: g for name, g in zip(names, found, strict=True) if g is not None}
 
 
@@ -266,7 +266,7 @@ def _batched_or_per_column(
                 is_grads_batched=True,
             )
     except RuntimeError as err:
-        if _is_out_of_memory(err):
+        if is_out_of_memory(err):
             raise
     per_column = [
         torch.autograd.grad(

@@ -93,8 +93,9 @@ def explain_volume(
         the whole volume (above), its mask of the volume's spatial shape, or ``None``
         for the whole volume; another callable ``f(output) -> tensor (N,)`` any scalar
         score per window, blended like class maps.
-    method : {"respond", "grad"}
-        Respond-CAM or Grad-CAM weights.
+    method : str
+        A CAM method, a name from ``napari_respond_cam.engine.options.METHOD_LABELS``:
+        Respond-CAM (``"respond"``) by default.
     window : int or tuple of int, optional
         Spatial size of the windows. Defaults to the model's ``input_shape[1:]``
         (models from ``load_model`` carry one); required for models without it.

@@ -70,11 +70,13 @@ def test_the_right_map_beats_a_random_one_on_a_larger_sample():
 
 
 def test_the_predicted_class_is_fixed_on_the_unperturbed_sample():
-    # Class 0 wins on the sample (15 > 0); after deletion with a negative fill it would
-    # lose, but the curve keeps following class 0.
-    x = X - 10.0
-    result = measure_faithfulness(BoxSum(BOX), -x, RIGHT, steps=4)
-    np.testing.assert_allclose(result.deletion.scores[0, 0], -x[0, 0, 1, 1].sum())
+    # The box holds 1 and 1, the rest -10: class 0 wins (2 > 0). The mean fill is
+    # (2 - 60) / 8 = -7.25, so with the box removed class 1 would win (-14.5 < 0), but
+    # the curve keeps following class 0.
+    x = np.full((1, 1, 2, 2, 2), -10.0, np.float32)
+    x[0, 0, 1, 1] = 1.0
+    result = measure_faithfulness(BoxSum(BOX), x, RIGHT, steps=4)
+    np.testing.assert_allclose(result.deletion.scores, [[2, -14.5, -14.5, -14.5, -14.5]])
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,11 @@ def test_paper_cnn1_layers_with_the_pool_last():
 def test_unet_layers_are_probed_without_a_declared_input_shape():
     names = target_layers(TinyUNet())
     assert names[0] == "enc"
-    assert names[-1] == "out"
     assert {"down", "bottleneck", "up", "dec"} <= set(names)
+    # The head gives the model's output itself: not a default, still explainable by name.
+    assert names[-1] == "dec.1" and "out" not in names
+    cam = explain(TinyUNet(), torch.rand(1, 1, 8, 8, 8), "out", target=region_target(1)).cam
+    assert cam.shape == (1, 8, 8, 8)
 
 
 def test_layers_used_twice_or_without_spatial_output_are_left_out():

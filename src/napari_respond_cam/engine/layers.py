@@ -73,7 +73,9 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     see which layers give spatial outputs ``(N, C, *spatial)`` with more than one
     position and are used once per forward pass. A block comes before the layers
     inside it, so the last name, the default target, is the deepest last spatial
-    layer before the head (``maxpool2`` for the paper's CNN-1).
+    layer before the head (``maxpool2`` for the paper's CNN-1). A layer whose output
+    is the model's own output (the head of a segmentation network) is left out: its
+    map would be that output, scaled; it can still be named as a layer.
 
     Parameters
     ----------
@@ -124,6 +126,9 @@ def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]
     started: list[str] = []
     calls: dict[str, int] = {}
     spatial: set[str] = set()
+    # The latest spatial output and the layers that gave it: at the end, those that gave
+    # the model's output. Only one tensor is held, and ids of freed tensors never compared.
+    latest: list = [None, set()]
 
     def before(name):
         def hook(module, args):
@@ -136,6 +141,9 @@ def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]
         def hook(module, args, output):
             if is_spatial(output) and output[0, 0].numel() > 1:
                 spatial.add(name)
+                if output is not latest[0]:
+                    latest[:] = [output, set()]
+                latest[1].add(name)
 
         return hook
 
@@ -147,9 +155,12 @@ def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         zeros = torch.zeros((1, *shape), dtype=model_float_dtype(model), device=device)
         with evaluation_mode(model), torch.no_grad():
-            model(zeros)
+            model_output = model(zeros)
     finally:
         for handle in handles:
             handle.remove()
+    # A layer that gives the model's own output (a segmentation head) has the output
+    # as its map, scaled: nothing about how the network reached it.
+    final = latest[1] if latest[0] is model_output else set()
     ordered = dict.fromkeys(started)
-    return [n for n in ordered if n in spatial and calls[n] == 1]
+    return [n for n in ordered if n in spatial and n not in final and calls[n] == 1]

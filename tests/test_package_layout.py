@@ -21,6 +21,7 @@ FORBIDDEN = {
     "runs": {"jobs", "cli", "napari_plugin", "mrc_io"},
     "jobs": {"cli", "napari_plugin"},
     "napari_plugin": {"cli", "jobs"},
+    "faithfulness": {"runs", "jobs", "cli", "napari_plugin", "models", "mrc_io"},
 }
 
 

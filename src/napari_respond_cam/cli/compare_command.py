@@ -14,6 +14,7 @@ from ..engine.options import METHOD_LABELS
 from ..errors import RespondCamError
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
+from .run_arguments import class_target, default_layer, shape_flag
 
 if TYPE_CHECKING:
     from ..faithfulness import MethodScores
@@ -115,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs.file_jobs import ModelSource
     from ..mrc_io import read_mrc
     from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
-    from .explain_command import _default_layer, _shape, _target
     from .file_plan import check_inputs
 
     [path] = check_inputs([args.volume])
@@ -127,12 +127,12 @@ def run(args: argparse.Namespace) -> int:
     source = ModelSource(str(args.model), args.architecture, args.trust)
     device = resolve_device(args.device or AUTO_DEVICE)
     model = source.load(device)
-    layer = args.layer or _default_layer(model)
+    layer = args.layer or default_layer(model)
     resolve_layer(model, layer)
-    target = _target(args.target, class_names_of(model))
+    target = class_target(args.target, class_names_of(model))
     refuse_all_classes(target)
     assert not isinstance(target, str), "'all' is the only target named by text"
-    window = _shape(args.window, "--window")
+    window = shape_flag(args.window, "--window")
     if window is None and getattr(model, "input_shape", None) is None:
         window = tuple(volume.shape)
     rows = compare_methods_on_volume(
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         mask=mask,
         window=window,
-        stride=_shape(args.stride, "--stride"),
+        stride=shape_flag(args.stride, "--stride"),
         device=device,
         batch_size=args.batch_size,
         steps=args.steps,

@@ -20,9 +20,10 @@ from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
 from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
 from .model_arguments import add_model_arguments
+from .run_arguments import class_target, default_layer, shape_flag
 
 if TYPE_CHECKING:
-    from ..runs.request import TargetArgument
+    pass
 
 DESCRIPTION = """\
 Explain whole tomograms with Respond-CAM or Grad-CAM. Each TOMO.mrc is read window
@@ -170,10 +171,10 @@ def run(args: argparse.Namespace) -> int:
     on_cluster = args.scheduler is not None
     device = args.device or AUTO_DEVICE
     model = source.load("cpu" if on_cluster else resolve_device(device))
-    layer = args.layer or _default_layer(model)
+    layer = args.layer or default_layer(model)
     resolve_layer(model, layer)
     class_names = class_names_of(model)
-    target = _target(args.target, class_names)
+    target = class_target(args.target, class_names)
     channel = _channel(args.channel, class_names)
     every_class = class_names if target == ALL_CLASSES else None
     settings = ExplainSettings(
@@ -182,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         device=device,
         precision=args.precision,
-        window=_shape(args.window, "--window"),
-        stride=_shape(args.stride, "--stride"),
+        window=shape_flag(args.window, "--window"),
+        stride=shape_flag(args.stride, "--stride"),
         batch_size=args.batch_size,
         preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),
         binning=args.bin,
@@ -240,23 +241,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _target(text: str | None, class_names: Sequence[str]) -> TargetArgument:
-    """The class ``--target`` names, read as the widget reads its target picker."""
-    from ..runs.choices import target_argument
-
-    try:
-        target = target_argument(text, class_names)
-    except RespondCamError as error:
-        raise RespondCamError(f"--target: {error}") from None
-    if target == ALL_CLASSES and not class_names:
-        raise RespondCamError(
-            "--target all writes one file per class, but this model names no classes and "
-            "declares no input shape to count them with; explain one class per run "
-            "(--target INDEX), or give the model class_names (save_model keeps them)."
-        )
-    return target
-
-
 def _channel(text: str | None, channel_names: Sequence[str]) -> int | None:
     """The output channel ``--channel`` names, by name or index."""
     from ..runs.choices import channel_argument
@@ -284,22 +268,3 @@ def _region(args: argparse.Namespace) -> Region | None:
         )
     path = str(Path(args.region_mask).expanduser().resolve())
     return Region(LABELS, label=args.label, mask_file=path)
-
-
-def _shape(values: list[int] | None, flag: str) -> int | tuple[int, ...] | None:
-    if values is None:
-        return None
-    if len(values) not in (1, 3):
-        raise RespondCamError(f"{flag} takes one size or three (D H W), not {len(values)}.")
-    return values[0] if len(values) == 1 else tuple(values)
-
-
-def _default_layer(model) -> str:
-    from ..engine.layers import default_target_layer, target_layers
-
-    layer = default_target_layer(target_layers(model))
-    if layer is None:
-        raise RespondCamError(
-            "The model has no layer with a spatial output to explain; pass --layer NAME."
-        )
-    return layer

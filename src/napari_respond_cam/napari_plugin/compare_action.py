@@ -81,9 +81,7 @@ def compare_all_methods(
     the next one. The maps are computed in float32 (the comparison's measures run
     the model in full precision).
     """
-    from ..engine.explain import explain
     from ..faithfulness import compare_methods, compare_methods_on_volume
-    from ..tiling.explain_volume import explain_volume
 
     settings = request.settings
     model, layer = request.model, settings.layer
@@ -102,16 +100,13 @@ def compare_all_methods(
         report_progress(progress, done, len(methods))
         if one_pass:
             sample = np.asarray(volume)
-            heatmap = explain(model, sample, layer, target=target, method=method, **common)
             [row] = compare_methods(model, sample, layer, methods=[method], target=target, **common)
-            found = heatmap.heatmap[0]
+            found = row.heatmap[0]
         else:
-            found = explain_volume(
-                model, volume, layer, target=target, method=method, **tiles, **common
-            )
             [row] = compare_methods_on_volume(
                 model, volume, layer, methods=[method], target=target, **tiles, **common
             )
+            found = row.heatmap
             samples = len(row.faithfulness.deletion.scores)
         maps.append(MethodMap(method, on_volume_grid(found, request), row))
     report_progress(progress, len(methods), len(methods))

@@ -20,7 +20,17 @@ from napari.layers import Labels, Points
 
 from ..errors import SETTING_NAMES, RespondCamError
 from ..runs.choices import default_channel
-from ..runs.regions import LABELS, POINTS, PREDICTED, SLICE, WHOLE, Region, region_mask
+from ..runs.regions import (
+    CLIP_POINTS_CONTROL,
+    LABELS,
+    POINTS,
+    PREDICTED,
+    RADIUS_CONTROL,
+    SLICE,
+    WHOLE,
+    Region,
+    region_mask,
+)
 from .layer_grids import labels_on_volume, points_in_volume, slice_in_view
 
 #: Each kind of region as the region picker lists it.
@@ -91,7 +101,7 @@ class RegionControls:
         )
         self.point_radius = FloatSpinBox(
             name="point_radius",
-            label="point radius",
+            label=RADIUS_CONTROL,
             min=0.0,
             max=1000.0,
             value=DEFAULT_POINT_RADIUS,
@@ -99,7 +109,7 @@ class RegionControls:
         )
         self.clip_points = CheckBox(
             name="clip_points",
-            text="clip points",
+            text=CLIP_POINTS_CONTROL,
             tooltip="Keep the part inside the volume of spheres whose centre lies outside it.",
         )
         self.region.changed.connect(self._show_rows)

@@ -29,6 +29,10 @@ REGION_KINDS = (PREDICTED, WHOLE, LABELS, POINTS, SLICE)
 #: The spatial shape of a volume, ``(z, y, x)``.
 Shape = tuple[int, ...]
 
+#: The napari controls of a points region (points are not a command-line option).
+RADIUS_CONTROL = "point radius"
+CLIP_POINTS_CONTROL = "clip points"
+
 
 @dataclass(frozen=True)
 class Region:
@@ -128,8 +132,8 @@ def sphere_mask(
         )
     if not radius >= 0:
         raise RespondCamError(
-            f"The point radius must be 0 or more voxels, not {radius}; set the 'point "
-            "radius' control in napari (radius= in Python)."
+            f"The point radius must be 0 or more voxels, not {radius}; set the "
+            f"'{RADIUS_CONTROL}' control in napari (radius= in Python)."
         )
     outside = ~np.all((centres >= -0.5) & (centres <= np.asarray(shape) - 0.5), axis=1)
     if outside.any() and not clip:
@@ -137,7 +141,8 @@ def sphere_mask(
         raise RespondCamError(
             f"{int(outside.sum())} point(s) lie outside the volume of shape {tuple(shape)} "
             f"(the first at {first}); move or delete them, or clip their spheres to the "
-            "volume (clip_points=True in Python, tick 'clip points' in napari)."
+            f"volume (clip_points=True in Python, tick '{CLIP_POINTS_CONTROL}' "
+            "in napari)."
         )
     mask = np.zeros(shape, dtype=bool)
     for centre in centres:

@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--snrs", help="comma-separated; inf = no noise (default inf,1,0.3,0.1,0.05)"
     )
     parser.add_argument("--batch-size", type=int, help="windows per optimisation step")
+    parser.add_argument("--learning-rate", type=float, help="Adam's step size")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
     parser.add_argument(
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "tomograms_per_snr",
             "validation_tomograms_per_snr",
             "batch_size",
+            "learning_rate",
             "seed",
             "device",
         )
@@ -92,6 +94,8 @@ def _check_before_training(args: argparse.Namespace) -> None:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise RespondCamError(f"--{flag.replace('_', '-')} must be at least 1, got {value}.")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise RespondCamError(f"--learning-rate must be > 0, got {args.learning_rate}.")
     if args.device is not None:
         requested_device(args.device, torch.nn.Module())
     if args.architecture is not None:

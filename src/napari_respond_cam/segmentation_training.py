@@ -2,7 +2,8 @@
 
 Run ``python -m napari_respond_cam.segmentation_training --out demo_unet.pt``; with the
 defaults it reproduces the shipped ``unet-demo`` model, seed for seed, on one CPU thread
-(about 50 minutes). Each step draws random crops from a pool of simulated tomograms (most
+(about 12 minutes of one core: 0.45 s a step, 1500 steps, after half a minute of
+simulation). Each step draws random crops from a pool of simulated tomograms (most
 centred on a particle, since the complexes fill only a few percent of a tomogram), flips
 them, z-scores each crop as the model's preprocessing does per window, and minimises
 cross-entropy plus a soft Dice loss over the five complexes (the Dice term keeps the rare
@@ -52,7 +53,7 @@ class SegmentationConfig:
     n_particles: int = 70
     n_tomograms: int = 12
     snrs: tuple[float | None, ...] = (1.0, 0.3, 0.1, 0.05)
-    steps: int = 700
+    steps: int = 1500
     batch_size: int = 2
     learning_rate: float = 3e-3
     centred_share: float = 0.7

@@ -1,12 +1,19 @@
 """The small 3D U-Net: its output grid, named layers, size, state dicts and sum-to-score."""
 
+import json
+from dataclasses import asdict
+from importlib.resources import files
+
 import numpy as np
 import pytest
 import torch
 
 from napari_respond_cam import explain, load_model, region_target, save_model
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.models.architectures import architecture
 from napari_respond_cam.models.unet import UNet3D, unet_config_from_state_dict
+from napari_respond_cam.segmentation_training import SegmentationConfig
+from napari_respond_cam.simulation import class_names
 
 BLOCKS = ["enc1", "pool1", "enc2", "pool2", "bottleneck", "up2", "dec2", "up1", "dec1", "head"]
 
@@ -83,3 +90,19 @@ def test_maps_before_the_one_by_one_head_sum_to_the_score_minus_the_head_bias():
     np.testing.assert_allclose(result.bias, [18 * head_bias] * 2, rtol=1e-4)
     np.testing.assert_allclose(result.cam_sums, result.scores - result.bias, rtol=1e-4, atol=1e-5)
     assert result.cam.shape == (2, 8, 8, 8)
+
+
+def test_the_shipped_demo_unet_is_the_default_training_run_with_its_metadata():
+    model = load_model("unet-demo")
+    assert isinstance(model, UNet3D) and not model.training
+    assert model.class_names == ("background", *class_names())
+    assert model.background_class == 0
+    assert model.input_shape == (1, 48, 48, 48)
+    assert model.preprocessing == Preprocessing("zscore-window")
+    assert model.voxel_size_a == 11.4
+    record = model.training_record
+    as_json = [json.dumps(c) for c in (record["config"], asdict(SegmentationConfig()))]
+    assert as_json[0] == as_json[1]
+    assert record["history"]["steps"][-1] == record["config"]["steps"]
+    weights = files("napari_respond_cam.models") / "weights" / "demo_unet.pt"
+    assert weights.stat().st_size < 10e6

@@ -1,7 +1,7 @@
 """The registry of named models.
 
 Named models are what ``available_models()`` lists and ``load_model(name)`` builds:
-built-in ones (the paper's networks, the trained demo model) and any a user
+built-in ones (the paper's networks, the trained demo models) and any a user
 registers from Python, such as a live module handed over from napari's console.
 """
 
@@ -192,6 +192,11 @@ _DEMO_MODELS = {
     "cnn2-demo": (
         "demo_cnn2.pt",
         "CNN-2 (narrow) trained on simulated subtomograms of five complexes and empty, 40^3",
+    ),
+    "unet-demo": (
+        "demo_unet.pt",
+        "3D U-Net (small) segmenting five complexes and background in simulated tomograms, "
+        "a channel per class",
     ),
 }
 

@@ -1,13 +1,15 @@
 """Reproduce the Respond-CAM paper's measurements with our demo models.
 
 For CNN-1 and CNN-2 (the shipped ``cnn1-demo`` and ``cnn2-demo``), on fresh simulated
-subtomograms at SNR infinity and 0.1, with Grad-CAM and Respond-CAM at ``maxpool2``:
+subtomograms (40^3 windows of simulated tomograms, centred on particles, and a background
+share) at SNR infinity and 0.1, with Grad-CAM and Respond-CAM at ``maxpool2``:
 
 - sum-to-score as the paper measured it: per sample ``L1 = mean_c |sum(L^c) - y^c|`` and
   Kendall's tau between the per-class CAM sums and the scores, with and without
   subtracting the bias term ``beta``; mean and standard deviation over the test set;
 - localisation: the share of the positive heatmap mass (for the true class) inside the
-  particle's ground-truth mask, against the mask's share of the volume (chance);
+  ground-truth mask of that class in the window, against the mask's share of the window
+  (chance);
 - held-out accuracy.
 
 Usage: ``python docs/reproduce_paper.py [--n 300] [--out docs/paper_measurements.md]``.
@@ -26,6 +28,7 @@ from napari_respond_cam import explain, load_model
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.paper_metrics import (
     positive_mass_inside,
+    replace_section,
     sum_to_score_l1,
     sum_to_score_tau,
 )
@@ -42,7 +45,7 @@ def measure(model, data, method: str, batch_size: int) -> dict[str, np.ndarray]:
     """Per-sample sum-to-score and localisation numbers for one model, data set and method."""
     x = data.volumes[:, None]
     every = explain(model, x, "maxpool2", target="all", method=method, batch_size=batch_size)
-    particles = data.masks.reshape(len(data.masks), -1).any(axis=1)  # the empty class has none
+    particles = data.masks.reshape(len(data.masks), -1).any(axis=1)  # background has none
     true_class = explain(model, x, "maxpool2", target=data.labels, method=method,
                          batch_size=batch_size)  # fmt: skip
     inside = positive_mass_inside(true_class.heatmap, data.masks)
@@ -83,7 +86,7 @@ def run(n: int, batch_size: int, models=MODELS) -> list[tuple[str, str, str, dic
     torch.manual_seed(0)
     rows = []
     for snr_label, snr in SNRS.items():
-        data = simulate_subtomograms(n, snr=snr, include_empty=True, seed=TEST_SEED)
+        data = simulate_subtomograms(n, snr=snr, include_background=True, seed=TEST_SEED)
         for model_label, name in models.items():
             model = load_model(name)
             for method_label, method in METHODS.items():
@@ -96,7 +99,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="test subtomograms per SNR")
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--out", type=Path, help="write the table (with a header) here")
+    parser.add_argument("--out", type=Path, help="write the table into this Markdown file")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     result = table(run(args.n, args.batch_size))
@@ -107,7 +110,8 @@ def main(argv=None) -> int:
             f"({args.n} subtomograms per SNR, torch {torch.__version__}, "
             f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
         )
-        args.out.write_text(header + result + "\n")
+        old = args.out.read_text() if args.out.exists() else ""
+        args.out.write_text(replace_section(old, "reproduce_paper", header + result))
     return 0
 
 

@@ -3,7 +3,9 @@ import pytest
 
 from napari_respond_cam import Explanation
 from napari_respond_cam.paper_metrics import (
+    enrichment,
     positive_mass_inside,
+    replace_section,
     sum_to_score_l1,
     sum_to_score_tau,
 )
@@ -44,3 +46,25 @@ def test_positive_mass_inside_by_hand():
     shares = positive_mass_inside(heatmaps, masks)
     assert shares[0] == pytest.approx(0.25)  # negative evidence inside the mask is ignored
     assert np.isnan(shares[1])
+
+
+def test_enrichment_by_hand():
+    heatmap = np.array([[4.0, 1.0], [-7.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    region = np.zeros((4, 2), dtype=bool)
+    region[0, 0] = region[1, 0] = True  # a quarter of the volume
+    # positive mass 8, of which 4 inside: a half, twice the region's share of a quarter
+    assert enrichment(heatmap, region) == pytest.approx(2.0)
+    assert np.isnan(enrichment(-np.abs(heatmap), region))
+    assert heatmap[1, 0] == -7.0  # the map is not clipped in place
+
+
+def test_replace_section_appends_then_replaces_only_its_own_part():
+    document = replace_section("# Title\n", "a", "table A")
+    assert document == "# Title\n\n<!-- begin a -->\ntable A\n<!-- end a -->\n"
+    document = replace_section(document, "b", "table B\n")
+    document = replace_section(document, "a", "new A")
+    assert document == (
+        "# Title\n\n<!-- begin a -->\nnew A\n<!-- end a -->\n\n"
+        "<!-- begin b -->\ntable B\n<!-- end b -->\n"
+    )
+    assert replace_section("", "a", "x") == "<!-- begin a -->\nx\n<!-- end a -->\n"

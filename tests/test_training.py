@@ -91,7 +91,8 @@ def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     # What the network saw: windows z-scored one by one, at 11.4 Å voxels.
     assert model.preprocessing.kind == "zscore-window" and model.voxel_size_a == 11.4
     assert model.class_names[model.background_class] == "background"
-    assert "epoch 1/1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "epoch 1/1" in printed and f"saved {out} (epoch 1)" in printed
     assert main(args) == 1  # never overwrites
     assert "exists" in capsys.readouterr().err
 
@@ -104,6 +105,10 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
         (
             ["--out", str(tmp_path / "model.pt"), "--tomograms-per-snr", "0"],
             "--tomograms-per-snr must be at least 1, got 0",
+        ),
+        (
+            ["--out", str(tmp_path / "model.pt"), "--learning-rate", "0"],
+            "--learning-rate must be > 0, got 0.0",
         ),
         (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
         (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "Unknown architecture"),

@@ -44,3 +44,29 @@ def positive_mass_inside(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     total = positive.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, inside / total, np.nan)
+
+
+def enrichment(heatmap: np.ndarray, region: np.ndarray) -> float:
+    """The share of a map's positive mass inside ``region``, over the region's volume share.
+
+    1 is chance (the map no more on the region than anywhere else); ``nan`` for a map
+    with no positive value.
+    """
+    positive = np.clip(heatmap, 0, None).astype(np.float64)
+    total = positive.sum()
+    if total == 0:
+        return float("nan")
+    return float(positive[region].sum() / total / region.mean())
+
+
+def replace_section(document: str, name: str, text: str) -> str:
+    """``document`` with the part between ``<!-- begin name -->`` and ``<!-- end name -->``
+    replaced by ``text`` (appended, with its markers, when the document has none), so
+    that several scripts write their own tables into one Markdown file.
+    """
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    section = f"{begin}\n{text.rstrip()}\n{end}"
+    if begin in document and end in document:
+        before, rest = document.split(begin, 1)
+        return before + section + rest.split(end, 1)[1]
+    return f"{document.rstrip()}\n\n{section}\n".lstrip()

@@ -6,14 +6,15 @@ validation 10 000):
 
 - Dice per class of the argmax of ``predict_volume`` against the ground-truth labels;
 - for each complex ``c``, ``explain_volume(target=region_target(c, predicted == c))`` at
-  the layer ``dec1`` (the last block before the 1x1x1 head), with Respond-CAM and with
+  ``--layer`` (``dec1`` by default, the last block before the 1x1x1 head), with Respond-CAM and with
   Grad-CAM: the share of the map's positive mass inside class ``c``'s true particles,
   beside the share of the region's own voxels inside them (what a map spread evenly over
   the region would score) and the particles' share of the volume (chance), and the
   sum-to-score check: the map's sum against ``Y`` minus the summed bias.
 
-Usage: ``python docs/segmentation_demo.py [--model unet-demo] [--window 48]
-[--out docs/segmentation_demo.md]``.
+Usage: ``python docs/segmentation_demo.py [--model unet-demo] [--layer dec1] [--window 80]
+[--stride 40] [--out docs/segmentation_demo.md]``; each model and layer gets its own
+section of the Markdown file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from napari_respond_cam.simulation import (
 )
 
 FRESH_SEED = 2026
-LAYER = "dec1"
+#: The last block before the 1x1x1 head: everything after it is linear.
+DEFAULT_LAYER = "dec1"
 METHODS = ("respond", "grad")
 
 
@@ -46,7 +48,12 @@ def share_inside(heatmap: np.ndarray, particles: np.ndarray) -> float:
     return float(positive_mass_inside(heatmap[None], particles[None])[0])
 
 
-def measure(model_source: str, window: int | None, stride: int | None) -> str:
+def signed_share_inside(heatmap: np.ndarray, particles: np.ndarray) -> float:
+    """The share of the map's sum (the explained score, for Respond-CAM) on ``particles``."""
+    return float(heatmap[particles].sum(dtype=np.float64) / heatmap.sum(dtype=np.float64))
+
+
+def measure(model_source: str, layer: str, window: int | None, stride: int | None) -> str:
     """The Markdown section: how it was measured, Dice per class, and the maps' shares.
 
     Dice is measured on the model's own windows (its input size, half-window stride),
@@ -61,9 +68,11 @@ def measure(model_source: str, window: int | None, stride: int | None) -> str:
     predicted = predict_volume(model, tomogram.volume).argmax(axis=0)
     predicting = time.perf_counter() - start
     start = time.perf_counter()
-    rows = map_rows(model, tomogram.volume, tomogram.labels, predicted, window, stride)
+    rows = map_rows(model, tomogram.volume, tomogram.labels, predicted, layer, window, stride)
     explaining = time.perf_counter() - start
-    columns = [f"{METHOD_LABELS[m]} inside" for m in METHODS]
+    columns = ["Y", "β / Y"]
+    columns += [f"{METHOD_LABELS[m]} inside" for m in METHODS]
+    columns += [f"{METHOD_LABELS[m]} signed sum inside" for m in METHODS]
     columns += [f"{METHOD_LABELS[m]} sum / (Y - bias)" for m in METHODS]
     return "\n".join(
         [
@@ -73,10 +82,10 @@ def measure(model_source: str, window: int | None, stride: int | None) -> str:
             "",
             *dice_rows(model.class_names, tomogram.labels, predicted),
             "",
-            f"Maps of each complex's predicted region at `{LAYER}` (windows "
+            f"Maps of each complex's predicted region at `{layer}` (windows "
             f"{window or 'of the input size'}, stride {stride or 'half a window'}; "
             f"{explaining:.0f} s): share of the positive mass inside that complex's "
-            "true particles.",
+            "true particles, and of the map's signed sum.",
             "",
             "| class | particles' share of the volume | region's voxels inside | "
             + " | ".join(columns)
@@ -97,21 +106,21 @@ def dice_rows(names: tuple[str, ...], truth: np.ndarray, predicted: np.ndarray) 
     return rows
 
 
-def map_rows(model, volume, truth, predicted, window, stride) -> list[str]:
+def map_rows(model, volume, truth, predicted, layer, window, stride) -> list[str]:
     """Per complex, the maps' shares inside its particles and their sum-to-score ratio."""
     rows = []
     for k in range(1, len(model.class_names)):
         region, particles = predicted == k, truth == k
         name = model.class_names[k]
         if not region.any():
-            rows.append(f"| {name} | {particles.mean():.4f} | (no voxel predicted) |")
+            rows.append(f"| {name} | {particles.mean():.4f} | (no voxel predicted) | |")
             continue
-        shares, checks = [], []
+        shares, signed, checks, scores = [], [], [], []
         for method in METHODS:
             heatmap, windows = explain_volume(
                 model,
                 volume,
-                LAYER,
+                layer,
                 target=region_target(k, region),
                 method=method,
                 window=window,
@@ -119,26 +128,35 @@ def map_rows(model, volume, truth, predicted, window, stride) -> list[str]:
                 return_windows=True,
             )
             shares.append(f"{share_inside(heatmap, particles):.3f}")
+            signed.append(f"{signed_share_inside(heatmap, particles):.3f}")
             expected = windows.total_score - windows.total_bias
             checks.append(f"{heatmap.sum(dtype=np.float64) / expected:.4f}")
+            # The bias does not depend on the method: the score minus sum(A * G).
+            scores = [
+                f"{windows.total_score:.4g}",
+                f"{windows.total_bias / windows.total_score:.3f}",
+            ]
         inside = f"{particles.mean():.4f} | {particles[region].mean():.3f}"
-        rows.append(f"| {name} | {inside} | " + " | ".join(shares + checks) + " |")
+        cells = scores + shares + signed + checks
+        rows.append(f"| {name} | {inside} | " + " | ".join(cells) + " |")
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="unet-demo", help="a model name or file")
+    parser.add_argument("--layer", default=DEFAULT_LAYER, help="the maps' target layer")
     parser.add_argument("--window", type=int, default=None, help="maps' window side")
     parser.add_argument("--stride", type=int, default=None, help="maps' window stride")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).with_name("segmentation_demo.md")
     )
     args = parser.parse_args()
-    section = measure(args.model, args.window, args.stride)
+    section = measure(args.model, args.layer, args.window, args.stride)
     print(section)
     document = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-    args.out.write_text(replace_section(document, "unet-demo", section), encoding="utf-8")
+    name = f"{args.model}-{args.layer}"
+    args.out.write_text(replace_section(document, name, section), encoding="utf-8")
 
 
 if __name__ == "__main__":

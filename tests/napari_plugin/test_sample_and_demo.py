@@ -4,6 +4,7 @@ import napari
 import numpy as np
 import pytest
 
+from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.napari_plugin.demo import launch_demo, open_demo
 from napari_respond_cam.napari_plugin.sample_data import SAMPLE_SHAPE
 from napari_respond_cam.simulation import class_names
@@ -54,3 +55,23 @@ def test_open_demo_in_an_existing_viewer(make_napari_viewer, tiny_model):
     assert [layer.name for layer in viewer.layers] == ["simulated tomogram", "ground truth"]
     assert viewer.layers.selection.active is viewer.layers["simulated tomogram"]
     assert widget.volume.value is viewer.layers["simulated tomogram"]
+
+
+def test_the_demo_opens_on_the_segmentation_network_when_asked(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = open_demo(viewer, model="unet-demo")
+    assert widget.model.value == "unet-demo"
+    assert widget.volume.value is viewer.layers["simulated tomogram"]
+    # A per-voxel model: the channel and region pickers, on their defaults.
+    assert widget.target_layer.value == "dec1.3"
+    assert not widget.channel.native.isHidden() and not widget.region.native.isHidden()
+    assert widget.target.native.isHidden()
+    assert widget.channel.value == 1  # apoferritin: the first channel past the background
+    assert widget.explain_button.enabled
+
+
+def test_the_demo_refuses_a_model_it_does_not_know(make_napari_viewer):
+    viewer = make_napari_viewer()
+    with pytest.raises(RespondCamError, match=r"no model named 'unet' .*'unet-demo'"):
+        open_demo(viewer, model="unet")
+    assert len(viewer.layers) == 0  # refused before anything opened

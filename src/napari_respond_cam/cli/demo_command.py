@@ -13,6 +13,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open napari with a simulated tomogram of five real complexes, its "
         "ground truth, and the Respond-CAM dock widget on the demo model: press Explain.",
     )
+    parser.add_argument(
+        "--model",
+        help="the registry model to open the widget on (e.g. unet-demo, the demo "
+        "segmentation network); the demo classifier cnn1-demo by default",
+    )
     parser.set_defaults(run=run)
 
 
@@ -20,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     """Open the viewer and block until it is closed."""
     from ..napari_plugin.demo import launch_demo
 
-    launch_demo(run=True)
+    launch_demo(run=True, model=args.model)
     return 0

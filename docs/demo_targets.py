@@ -1,0 +1,204 @@
+"""Measure the demo classifiers against issue 12's targets.
+
+For the shipped ``cnn1-demo`` and ``cnn2-demo``, on the sample tomogram napari opens and on
+a fresh tomogram like it (seed ``FRESH_SEED``), at the shipped SNR:
+
+- the particles named: the predicted class of a 40^3 window centred on each particle;
+- whole-tomogram maps: for each class, ``explain_volume(target=class)`` at the default
+  layer, with Respond-CAM and Grad-CAM, and the share of the map's positive mass inside
+  that class's particles (ground truth dilated by 2 voxels) over their share of the
+  volume (1 = chance; the target is at least 5, and more than Grad-CAM); the same for the
+  default Explain (each window its predicted class, background windows skipped) over all
+  particles;
+
+and accuracy against SNR (inf, 1, 0.3, 0.1, 0.05) on windows of fresh tomograms, centred
+on particles, with a background share.
+
+Usage: ``python docs/demo_targets.py [--windows 300] [--out docs/paper_measurements.md]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import binary_dilation
+
+from napari_respond_cam import explain, explain_volume, load_model, target_layers
+from napari_respond_cam.engine.options import METHOD_LABELS
+from napari_respond_cam.napari_plugin.sample_data import simulated_tomogram
+from napari_respond_cam.paper_metrics import enrichment, replace_section
+from napari_respond_cam.simulation import (
+    SAMPLE_MARGIN,
+    SAMPLE_PARTICLES,
+    SAMPLE_SHAPE,
+    SAMPLE_SNR,
+    simulate_subtomograms,
+    simulate_tomogram,
+)
+from napari_respond_cam.simulation.windows import cut_windows
+
+MODELS = {"CNN-1": "cnn1-demo", "CNN-2": "cnn2-demo"}
+FRESH_SEED = 2026
+SNRS = {"inf": None, "1": 1.0, "0.3": 0.3, "0.1": 0.1, "0.05": 0.05}
+SNR_SEED = 77
+DILATION = 2
+# Baseline first, as in the paper's tables.
+METHODS = ("grad", "respond")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A tomogram with its ground truth: labels (class + 1) and particle centres."""
+
+    name: str
+    volume: np.ndarray
+    labels: np.ndarray
+    positions: np.ndarray
+    class_indices: np.ndarray
+
+
+def scenes() -> list[Scene]:
+    """The sample tomogram, exactly as napari opens it, and a fresh one like it."""
+    (volume, _, _), (labels, meta, _) = simulated_tomogram()
+    particles = meta["metadata"]["particles"]
+    sample = Scene(
+        "sample", volume, labels,
+        np.array(particles["positions_zyx"]), np.array(particles["class_index"]),
+    )  # fmt: skip
+    fresh = simulate_tomogram(
+        SAMPLE_SHAPE, SAMPLE_PARTICLES, snr=SAMPLE_SNR, seed=FRESH_SEED, margin=SAMPLE_MARGIN
+    )
+    return [
+        sample,
+        Scene(
+            f"fresh (seed {FRESH_SEED})",
+            fresh.volume,
+            fresh.labels,
+            fresh.particles.positions,
+            fresh.particles.class_indices,
+        ),
+    ]
+
+
+def particles_named(model, scene: Scene) -> np.ndarray:
+    """Whether the window centred on each particle is given the particle's class."""
+    size = model.input_shape[-1]
+    windows = cut_windows(scene.volume, scene.positions, size)[:, None]
+    result = explain(model, windows, target_layers(model)[-1], batch_size=16)
+    return result.targets == scene.class_indices
+
+
+def map_enrichments(model, scene: Scene, method: str) -> dict[str, float]:
+    """Positive map mass inside each class's particles (dilated) over their volume share."""
+    layer = target_layers(model)[-1]
+    ball = np.linalg.norm(np.indices((5, 5, 5)) - DILATION, axis=0) <= DILATION
+    ratios = {}
+    for index in np.unique(scene.class_indices):
+        region = binary_dilation(scene.labels == index + 1, structure=ball)
+        heatmap = explain_volume(model, scene.volume, layer, target=int(index), method=method)
+        ratios[model.class_names[index]] = enrichment(heatmap, region)
+    default = explain_volume(
+        model, scene.volume, layer, method=method, background_class=model.background_class
+    )
+    ratios["default"] = enrichment(default, binary_dilation(scene.labels > 0, structure=ball))
+    return ratios
+
+
+def snr_accuracy(model, data) -> tuple[float, float]:
+    """Accuracy on particle windows, and on background windows."""
+    result = explain(model, data.volumes[:, None], target_layers(model)[-1], batch_size=16)
+    right = result.targets == data.labels
+    background = data.labels == model.background_class
+    return float(right[~background].mean()), float(right[background].mean())
+
+
+def measure(n_windows: int) -> dict:
+    """Every number of the tables."""
+    torch.manual_seed(0)
+    models = {label: load_model(name) for label, name in MODELS.items()}
+    found = {"named": {}, "maps": {}, "snr": {}}
+    for scene in scenes():
+        for label, model in models.items():
+            found["named"][label, scene.name] = particles_named(model, scene)
+            for method in METHODS:
+                found["maps"][label, scene.name, method] = map_enrichments(model, scene, method)
+                _log(f"maps of {label} on the {scene.name} tomogram with {method}")
+    for snr_label, snr in SNRS.items():
+        data = simulate_subtomograms(n_windows, snr=snr, include_background=True, seed=SNR_SEED)
+        for label, model in models.items():
+            found["snr"][label, snr_label] = snr_accuracy(model, data)
+        _log(f"accuracy at SNR {snr_label}")
+    found["class_names"] = next(iter(models.values())).class_names
+    return found
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def tables(found: dict) -> str:
+    """The measurements as three Markdown tables."""
+    lines = [
+        f"Particles named at SNR {SAMPLE_SNR:g} (40^3 windows centred on each particle):",
+        "",
+        "| model | tomogram | named | share |",
+        "| --- | --- | --- | --- |",
+    ]
+    for (model, scene), named in found["named"].items():
+        lines.append(f"| {model} | {scene} | {named.sum()} of {len(named)} | {named.mean():.0%} |")
+    classes = [name for name in found["class_names"][:-1]]
+    lines += [
+        "",
+        "Whole-tomogram maps: positive mass inside the class's particles (dilated by "
+        f"{DILATION} voxels) over their share of the volume (1 = chance); *default* is the "
+        "predicted-class map with background windows skipped, over all particles:",
+        "",
+        "| model | tomogram | method | " + " | ".join(classes) + " | default |",
+        "|" + " --- |" * (len(classes) + 4),
+    ]
+    for (model, scene, method), ratios in found["maps"].items():
+        cells = " | ".join(f"{ratios.get(name, float('nan')):.1f}" for name in classes)
+        lines.append(
+            f"| {model} | {scene} | {METHOD_LABELS[method]} | {cells} | {ratios['default']:.1f} |"
+        )
+    lines += [
+        "",
+        "Accuracy against the SNR of the tilt series (windows centred on particles / "
+        "background windows):",
+        "",
+        "| model | " + " | ".join(f"SNR {s}" for s in SNRS) + " |",
+        "|" + " --- |" * (len(SNRS) + 1),
+    ]
+    for model in MODELS:
+        cells = " | ".join("{:.2f} / {:.2f}".format(*found["snr"][model, snr]) for snr in SNRS)
+        lines.append(f"| {model} | {cells} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, default=300, help="windows per SNR")
+    parser.add_argument("--out", type=Path, help="write the tables into this Markdown file")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    result = tables(measure(args.windows))
+    print(result)
+    if args.out:
+        header = (
+            f"Measured by `python docs/demo_targets.py --windows {args.windows} --out "
+            f"{args.out}` (torch {torch.__version__}, "
+            f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
+        )
+        old = args.out.read_text() if args.out.exists() else ""
+        args.out.write_text(replace_section(old, "demo_targets", header + result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -160,7 +160,7 @@ def test_live_module_registered_by_name_is_handed_back_untouched(cnn1):
 @pytest.mark.parametrize("source", [123, None, 4.5])
 def test_a_source_that_is_no_name_file_or_module(source):
     with pytest.raises(
-        RespondCamError, match=rf"takes a model name \('cnn1-demo'.* not \w+ {source}"
+        RespondCamError, match=rf"takes a model name \('cnn2-demo'.* not \w+ {source}"
     ):
         load_model(source)
 

@@ -10,7 +10,7 @@ from napari_respond_cam import RespondCamError, available_models, load_model, re
 from napari_respond_cam.models import registry
 from napari_respond_cam.models.registry import build_registered, registered
 
-BUILT_IN = ["cnn1-demo", "cnn2-demo", "unet-demo", "cnn1", "cnn2"]
+BUILT_IN = ["cnn2-demo", "cnn1-demo", "unet-demo", "cnn1", "cnn2"]
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +138,7 @@ def test_a_registered_background_class_is_attached_and_checked():
     register_model("seg", linear, class_names=names, background_class=0)
     assert registered("seg").background_class == 0
     assert load_model("seg").background_class == 0
-    assert not hasattr(build_registered("cnn1-demo"), "background_class")
+    assert build_registered("cnn1-demo").background_class == 5  # from its weights file
     for bad in (2, -1, 1.0, True):
         with pytest.raises(RespondCamError, match=rf"a whole number from 0 to 1, not {bad!r}\."):
             register_model("bad", linear, class_names=names, background_class=bad)

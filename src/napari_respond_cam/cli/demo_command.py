@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         help="the registry model to open the widget on (e.g. unet-demo, the demo "
-        "segmentation network); the demo classifier cnn1-demo by default",
+        "segmentation network); the demo classifier cnn2-demo by default",
     )
     parser.set_defaults(run=run)
 

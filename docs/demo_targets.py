@@ -94,19 +94,24 @@ def particles_named(model, scene: Scene) -> np.ndarray:
     return result.targets == scene.class_indices
 
 
+def dilated(region: np.ndarray) -> np.ndarray:
+    """``region`` grown by ``DILATION`` voxels with a ball, as the ground truth is measured."""
+    grid = np.indices((2 * DILATION + 1,) * region.ndim) - DILATION
+    return binary_dilation(region, structure=np.linalg.norm(grid, axis=0) <= DILATION)
+
+
 def map_enrichments(model, scene: Scene, method: str) -> dict[str, float]:
     """Positive map mass inside each class's particles (dilated) over their volume share."""
     layer = target_layers(model)[-1]
-    ball = np.linalg.norm(np.indices((5, 5, 5)) - DILATION, axis=0) <= DILATION
     ratios = {}
     for index in np.unique(scene.class_indices):
-        region = binary_dilation(scene.labels == index + 1, structure=ball)
+        region = dilated(scene.labels == index + 1)
         heatmap = explain_volume(model, scene.volume, layer, target=int(index), method=method)
         ratios[model.class_names[index]] = enrichment(heatmap, region)
     default = explain_volume(
         model, scene.volume, layer, method=method, background_class=model.background_class
     )
-    ratios["default"] = enrichment(default, binary_dilation(scene.labels > 0, structure=ball))
+    ratios["default"] = enrichment(default, dilated(scene.labels > 0))
     return ratios
 
 

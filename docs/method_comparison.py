@@ -29,8 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from demo_targets import DILATION, MODELS, Scene, particles_named, scenes
-from scipy.ndimage import binary_dilation
+from demo_targets import MODELS, Scene, dilated, particles_named, scenes
 from torch import nn
 
 from napari_respond_cam import explain_volume, load_model, target_layers
@@ -56,12 +55,6 @@ class WindowComparison:
     rows: dict[str, list[MethodScores]]
     mask_shares: np.ndarray
     named: np.ndarray
-
-
-def dilated(region: np.ndarray) -> np.ndarray:
-    """``region`` grown by ``DILATION`` voxels with a ball, as the ground truth is measured."""
-    grid = np.indices((2 * DILATION + 1,) * region.ndim) - DILATION
-    return binary_dilation(region, structure=np.linalg.norm(grid, axis=0) <= DILATION)
 
 
 def chosen_particles(scene: Scene, per_class: int) -> np.ndarray:

@@ -16,9 +16,11 @@ from ..errors import RespondCamError, setting
 from .ablation_cam import ablated_scores, ablation_maps, ablation_weights, channels_per_call
 from .activation_capture import ActivationCapture
 from .cam_weights import relevance_total
+from .devices import is_out_of_memory
 from .model_inputs import InputSpec, describe_layout
 from .precision import forward_precision
 from .run_setup import RunSetup
+from .score_gradients import score_gradients
 from .targets import TargetPlan
 from .upsampling import upsample_maps
 
@@ -76,7 +78,7 @@ def _explain_padded(
     values = activation.detach().to(compute)
     maps, totals, nonzero = [], [], []
     try:
-        for gradient in _gradients(columns, activation, layer_name):
+        for gradient in score_gradients(columns, {layer_name: activation})[layer_name]:
             gradient = gradient.to(compute)
             if setup.map_of is not None:
                 maps.append(setup.map_of(values, gradient))
@@ -193,12 +195,6 @@ def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> tuple[int, ..
     return tuple(output.shape) if isinstance(output, torch.Tensor) else ()
 
 
-def is_out_of_memory(err: RuntimeError) -> bool:
-    """Whether ``err`` is the device (or the CPU allocator) running out of memory."""
-    # The CPU allocator reports a failed allocation as a plain RuntimeError.
-    return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
-
-
 def out_of_memory_error(inputs: torch.Tensor, fixed_batch: bool) -> DeviceOutOfMemory:
     """The user's error for a batch that did not fit: what to lower, and to what."""
     n_samples, size = inputs.shape[0], tuple(inputs.shape[2:])
@@ -232,71 +228,6 @@ def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> Re
         f"The model raised an error on an input batch of shape {tuple(inputs.shape)}: "
         f"{_one_line(err)}. If the input's channels or size differ from those the model was "
         f"trained on{expected}, pass inputs that fit; otherwise the error is the model's own."
-    )
-
-
-def _gradients(
-    columns: torch.Tensor, activation: torch.Tensor, layer_name: str
-) -> torch.Tensor | list[torch.Tensor]:
-    """The gradient of each score column ``(N, K)`` at the layer, ``K`` of them.
-
-    Several columns (all classes) take one batched backward pass; a model whose
-    operations cannot be batched that way gets one backward pass per column.
-    """
-    if not columns.requires_grad:
-        raise no_path_error(layer_name)
-    n_columns = columns.shape[1]
-    if n_columns > 1:
-        try:
-            return _batched_gradients(columns, activation, layer_name)
-        except RuntimeError as err:
-            if is_out_of_memory(err):
-                raise
-    return [
-        _gradient(columns[:, k], activation, layer_name, keep_graph=k < n_columns - 1)
-        for k in range(n_columns)
-    ]
-
-
-def _batched_gradients(
-    columns: torch.Tensor, activation: torch.Tensor, layer_name: str
-) -> torch.Tensor:
-    n_columns = columns.shape[1]
-    # Row k of the batch of output gradients selects column k of every sample.
-    picks = torch.eye(n_columns, dtype=columns.dtype, device=columns.device)
-    picks = picks[:, None, :].expand(n_columns, *columns.shape)
-    with warnings.catch_warnings():
-        # Ops without a batching rule run one by one under vmap, still in one pass.
-        warnings.filterwarnings("ignore", message=".*batching rule.*")
-        (gradients,) = torch.autograd.grad(
-            columns,
-            activation,
-            grad_outputs=picks,
-            retain_graph=True,
-            allow_unused=True,
-            is_grads_batched=True,
-        )
-    if gradients is None:
-        raise no_path_error(layer_name)
-    return gradients
-
-
-def _gradient(
-    scores: torch.Tensor, activation: torch.Tensor, layer_name: str, keep_graph: bool
-) -> torch.Tensor:
-    (gradient,) = torch.autograd.grad(
-        scores.sum(), activation, retain_graph=keep_graph, allow_unused=True
-    )
-    if gradient is None:
-        raise no_path_error(layer_name)
-    return gradient
-
-
-def no_path_error(layer_name: str) -> RespondCamError:
-    """The user's error for a layer the target score does not depend on."""
-    return RespondCamError(
-        f"The target score does not depend on the layer {layer_name!r} (no path from "
-        "the layer to the output); choose a layer on the way to the output."
     )
 
 

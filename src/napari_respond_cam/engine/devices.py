@@ -63,3 +63,9 @@ def requested_device(device: str | torch.device | None, model: nn.Module) -> tor
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     return device
+
+
+def is_out_of_memory(err: RuntimeError) -> bool:
+    """Whether ``err`` is the device (or the CPU allocator) running out of memory."""
+    # The CPU allocator reports a failed allocation as a plain RuntimeError.
+    return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)

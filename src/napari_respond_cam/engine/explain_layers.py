@@ -8,7 +8,6 @@ one ``torch.autograd.grad`` call with all of them as inputs gives every gradient
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -21,15 +20,10 @@ from .activation_capture import ActivationCapture
 
 # The one-layer path's helpers, shared so that both paths pad, word model errors and
 # assemble results identically.
-from .batch_cam import (
-    is_out_of_memory,
-    no_path_error,
-    out_of_memory_error,
-    pad_batch,
-    run_forward,
-)
+from .batch_cam import out_of_memory_error, pad_batch, run_forward
 from .cam_maps import MapRule
 from .cam_weights import relevance_total
+from .devices import is_out_of_memory
 from .explain import assemble_explanation
 from .explanation import Explanation
 from .layers import resolve_layer, target_layers
@@ -38,6 +32,7 @@ from .options import DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS, PERTURBAT
 from .precision import forward_precision
 from .preprocessing import Preprocessing, statistics_of
 from .run_setup import RunSetup
+from .score_gradients import score_gradients
 from .targets import Target, TargetPlan, plan_targets
 from .upsampling import upsample_maps
 
@@ -180,7 +175,7 @@ def _explain_batch_layers(
     scores, classes = plan.scores(output)
     columns = scores[:, None] if scores.ndim == 1 else scores
     try:
-        gradients = _gradients(columns, activations)
+        gradients = score_gradients(columns, activations)
     except RuntimeError as err:
         if is_out_of_memory(err):
             raise out_of_memory_error(inputs, bool(setup.fixed_batch_size)) from err
@@ -217,64 +212,3 @@ def _layer_maps(
     else:
         cam, total = maps[0], totals[0]
     return {"cam": cam.float(), "totals": total, "nonzero": torch.stack(nonzero, dim=1)}
-
-
-def _gradients(
-    columns: torch.Tensor, activations: dict[str, torch.Tensor]
-) -> dict[str, torch.Tensor]:
-    """The gradient of each score column ``(N, K)`` at every layer, ``(K, N, C, ...)``.
-
-    One backward pass for all layers; for several columns a batched one, or one per
-    column where the model's operations cannot be batched.
-    """
-    names = list(activations)
-    if not columns.requires_grad:
-        raise no_path_error(names[0])
-    inputs = [activations[name] for name in names]
-    n_columns = columns.shape[1]
-    found: Sequence[torch.Tensor | None]
-    if n_columns == 1:
-        found = [
-            None if g is None else g[None]
-            for g in torch.autograd.grad(columns.sum(), inputs, allow_unused=True)
-        ]
-    else:
-        found = _batched_or_per_column(columns, inputs)
-    missing = [name for name, g in zip(names, found, strict=True) if g is None]
-    if missing:
-        raise no_path_error(missing[0])
-    return {name: g for name, g in zip(names, found, strict=True) if g is not None}
-
-
-def _batched_or_per_column(
-    columns: torch.Tensor, inputs: list[torch.Tensor]
-) -> Sequence[torch.Tensor | None]:
-    n_columns = columns.shape[1]
-    # Row k of the batch of output gradients selects column k of every sample.
-    picks = torch.eye(n_columns, dtype=columns.dtype, device=columns.device)
-    picks = picks[:, None, :].expand(n_columns, *columns.shape)
-    try:
-        with warnings.catch_warnings():
-            # Ops without a batching rule run one by one under vmap, still in one pass.
-            warnings.filterwarnings("ignore", message=".*batching rule.*")
-            return torch.autograd.grad(
-                columns,
-                inputs,
-                grad_outputs=picks,
-                retain_graph=True,
-                allow_unused=True,
-                is_grads_batched=True,
-            )
-    except RuntimeError as err:
-        if is_out_of_memory(err):
-            raise
-    per_column = [
-        torch.autograd.grad(
-            columns[:, k].sum(), inputs, retain_graph=k < n_columns - 1, allow_unused=True
-        )
-        for k in range(n_columns)
-    ]
-    return [
-        None if any(g is None for g in layer) else torch.stack(layer)
-        for layer in zip(*per_column, strict=True)
-    ]

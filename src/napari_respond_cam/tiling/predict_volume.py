@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..engine.batch_cam import run_forward
 from ..engine.options import DEFAULT_PRECISION
 from ..engine.precision import forward_precision
 from ..engine.preprocessing import IntensityStatistics, Preprocessing
@@ -113,7 +114,7 @@ def _predict_batch(tiles: TiledVolume, prepared: PreparedBatch) -> HostCopy:
     if missing > 0:
         inputs = torch.cat([inputs, inputs[-1:].expand(missing, *inputs.shape[1:])])
     with torch.no_grad(), forward_precision(setup.device, setup.autocast):
-        output = setup.model(inputs)
+        output = run_forward(setup, inputs)
     _check_per_voxel(output, tiles.grid.window)
     weights = tiles.blend.expand(to_device(prepared.weights, setup.device, torch.float32))
     blended = output[:n_windows].float() * weights[:, None]

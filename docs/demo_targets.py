@@ -32,7 +32,7 @@ from scipy.ndimage import binary_dilation
 from napari_respond_cam import explain, explain_volume, load_model, target_layers
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.napari_plugin.sample_data import simulated_tomogram
-from napari_respond_cam.paper_metrics import enrichment, replace_section
+from napari_respond_cam.paper_metrics import enrichment, write_section
 from napari_respond_cam.simulation import (
     SAMPLE_MARGIN,
     SAMPLE_PARTICLES,
@@ -200,8 +200,7 @@ def main(argv=None) -> int:
             f"{args.out}` (torch {torch.__version__}, "
             f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
         )
-        old = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(replace_section(old, "demo_targets", header + result))
+        write_section(args.out, "demo_targets", header + result)
     return 0
 
 

@@ -36,7 +36,7 @@ from napari_respond_cam import explain_volume, load_model, target_layers
 from napari_respond_cam.cli.compare_command import COLUMNS
 from napari_respond_cam.engine.options import METHOD_LABELS, PERTURBATION_METHODS
 from napari_respond_cam.faithfulness import MethodScores, compare_methods
-from napari_respond_cam.paper_metrics import positive_mass_inside, replace_section
+from napari_respond_cam.paper_metrics import positive_mass_inside, write_section
 from napari_respond_cam.simulation.windows import cut_windows
 
 #: Perturbation methods run the model again per ablated channel in every window: on two
@@ -220,8 +220,7 @@ def main(argv=None) -> int:
             f"Measured by `{command}` (torch {torch.__version__}, "
             f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
         )
-        old = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(replace_section(old, "method_comparison", header + result))
+        write_section(args.out, "method_comparison", header + result)
     return 0
 
 

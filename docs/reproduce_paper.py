@@ -28,9 +28,9 @@ from napari_respond_cam import explain, load_model
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.paper_metrics import (
     positive_mass_inside,
-    replace_section,
     sum_to_score_l1,
     sum_to_score_tau,
+    write_section,
 )
 from napari_respond_cam.simulation import simulate_subtomograms
 
@@ -110,8 +110,7 @@ def main(argv=None) -> int:
             f"({args.n} subtomograms per SNR, torch {torch.__version__}, "
             f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
         )
-        old = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(replace_section(old, "reproduce_paper", header + result))
+        write_section(args.out, "reproduce_paper", header + result)
     return 0
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from napari_respond_cam import explain_volume, load_model, predict_volume, region_target
 from napari_respond_cam.engine.options import METHOD_LABELS
-from napari_respond_cam.paper_metrics import positive_mass_inside, replace_section
+from napari_respond_cam.paper_metrics import positive_mass_inside, write_section
 from napari_respond_cam.segmentation_training import dice_scores
 from napari_respond_cam.simulation import (
     SAMPLE_MARGIN,
@@ -154,9 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     section = measure(args.model, args.layer, args.window, args.stride)
     print(section)
-    document = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-    name = f"{args.model}-{args.layer}"
-    args.out.write_text(replace_section(document, name, section), encoding="utf-8")
+    write_section(args.out, f"{args.model}-{args.layer}", section)
 
 
 if __name__ == "__main__":

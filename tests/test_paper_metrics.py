@@ -8,6 +8,7 @@ from napari_respond_cam.paper_metrics import (
     replace_section,
     sum_to_score_l1,
     sum_to_score_tau,
+    write_section,
 )
 
 
@@ -68,3 +69,13 @@ def test_replace_section_appends_then_replaces_only_its_own_part():
         "<!-- begin b -->\ntable B\n<!-- end b -->\n"
     )
     assert replace_section("", "a", "x") == "<!-- begin a -->\nx\n<!-- end a -->\n"
+
+
+def test_write_section_creates_the_file_then_keeps_the_other_sections(tmp_path):
+    path = tmp_path / "measurements.md"
+    write_section(path, "a", "table A")
+    write_section(path, "b", "table B")
+    write_section(path, "a", "new A")
+    assert path.read_text() == (
+        "<!-- begin a -->\nnew A\n<!-- end a -->\n\n<!-- begin b -->\ntable B\n<!-- end b -->\n"
+    )

@@ -8,6 +8,8 @@ falls inside the particle's mask.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.stats import kendalltau
 
@@ -70,3 +72,10 @@ def replace_section(document: str, name: str, text: str) -> str:
         before, rest = document.split(begin, 1)
         return before + section + rest.split(end, 1)[1]
     return f"{document.rstrip()}\n\n{section}\n".lstrip()
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Write ``text`` as section ``name`` of the Markdown file ``path`` (see
+    :func:`replace_section`), creating the file when it does not exist."""
+    document = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(replace_section(document, name, text), encoding="utf-8")

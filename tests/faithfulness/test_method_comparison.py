@@ -52,3 +52,33 @@ def test_an_unknown_method_is_named_before_any_work(model):
         "Python, --methods with commas on the command line)."
     )
     np.testing.assert_array_equal(x, X)
+
+
+def test_a_tomogram_wide_preprocessing_reads_the_volume_statistics_once(model):
+    from array_likes import SlicedOnly
+
+    from napari_respond_cam.faithfulness import compare_methods_on_volume
+    from napari_respond_cam.faithfulness.window_faithfulness import measure_volume_faithfulness
+    from napari_respond_cam.tiling.explain_volume import explain_volume
+    from napari_respond_cam.tiling.volume_statistics import volume_statistics
+
+    volume = np.random.default_rng(1).normal(2.0, 3.0, size=(12, 12, 12)).astype(np.float32)
+    settings = {"window": 8, "stride": 4, "preprocessing": "zscore-tomogram"}
+    reads = []
+    for methods in (["respond"], ["respond", "grad"]):
+        sliced = SlicedOnly(volume)
+        rows = compare_methods_on_volume(
+            model, sliced, "maxpool2", methods=methods, steps=4, **settings
+        )
+        reads.append(sliced.reads)
+    statistics_alone = SlicedOnly(volume)
+    volume_statistics(statistics_alone, "zscore-tomogram")
+    per_method = reads[1] - reads[0]
+    assert reads[0] - per_method == statistics_alone.reads
+    # The same numbers as each method measured on its own, statistics read each time.
+    for row in rows:
+        heatmap = explain_volume(model, volume, "maxpool2", method=row.method, **settings)
+        alone, _ = measure_volume_faithfulness(model, volume, heatmap, steps=4, **settings)
+        np.testing.assert_array_equal(row.heatmap, heatmap)
+        assert row.deletion_auc == pytest.approx(alone.deletion_auc.mean())
+        assert row.road_score == pytest.approx(alone.road_score.mean())

@@ -17,11 +17,14 @@ import numpy as np
 from torch import nn
 
 from ..engine.explain import explain
+from ..engine.model_inputs import input_spec
 from ..engine.options import METHOD_LABELS
+from ..engine.preprocessing import resolve_preprocessing
 from ..engine.targets import Target
 from ..errors import RespondCamError
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
+from ..tiling.volume_statistics import volume_statistics
 from .sample_faithfulness import measure_faithfulness
 from .score_curves import Faithfulness
 from .target_scorer import refuse_all_classes
@@ -143,10 +146,21 @@ def compare_methods_on_volume(
     The sum-to-score error is each window's own map's (``explain_volume``'s window
     records); the faithfulness is the blended map's, cut into the same windows;
     ``mass_inside`` is the whole blended map's, for a ``mask`` on the volume's grid.
-    Arguments as in :func:`compare_methods` and ``explain_volume``.
+    Arguments as in :func:`compare_methods` and ``explain_volume``. The volume's
+    statistics, when the preprocessing needs them, are read once for every method.
     """
     chosen = checked_methods(methods)
-    common = {"device": device, "batch_size": batch_size, "preprocessing": preprocessing}
+    chosen_preprocessing = resolve_preprocessing(preprocessing, model)
+    statistics = None
+    if chosen_preprocessing.needs_volume_statistics:
+        dims = input_spec(model).spatial_dims or np.ndim(volume)
+        statistics = volume_statistics(volume, chosen_preprocessing, spatial_dims=dims)
+    common = {
+        "device": device,
+        "batch_size": batch_size,
+        "preprocessing": preprocessing,
+        "statistics": statistics,
+    }
     tiles = {"window": window, "stride": stride}
     rows = []
     for method in chosen:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..engine.model_inputs import input_spec
-from ..engine.preprocessing import Preprocessing
+from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..errors import RespondCamError, setting
 from ..tiling.stitching import cut_windows
 from ..tiling.volume_source import VolumeSource
@@ -53,6 +53,7 @@ def measure_volume_faithfulness(
     device: str | torch.device | None = None,
     batch_size: int | None = None,
     preprocessing: Preprocessing | str | None = None,
+    statistics: IntensityStatistics | None = None,
     seed: int = 0,
 ) -> tuple[Faithfulness, np.ndarray]:
     """Deletion, insertion and ROAD in each window of a tomogram, for its heatmap.
@@ -74,6 +75,9 @@ def measure_volume_faithfulness(
 preprocessing, seed
         As for :func:`~napari_respond_cam.faithfulness.measure_faithfulness`; statistics
         of a tomogram-wide preprocessing are the whole volume's, as in ``explain_volume``.
+    statistics : IntensityStatistics, optional
+        Those statistics computed in advance (``explain_volume``'s ``statistics``), so
+        that the volume is not read for them again.
 
     Returns
     -------
@@ -93,8 +97,9 @@ preprocessing, seed
         )
     grid = window_grid(source.shape, shape, stride)
     classes = _window_classes(target, len(grid))
-    statistics = None
-    if scorer.preprocessing.needs_volume_statistics:
+    if not scorer.preprocessing.needs_volume_statistics:
+        statistics = None
+    elif statistics is None:
         statistics = volume_statistics(source, scorer.preprocessing)
     parts, starts = [], []
     with scorer.running():

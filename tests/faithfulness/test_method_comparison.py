@@ -4,11 +4,19 @@ import numpy as np
 import pytest
 import torch
 
+from array_likes import SlicedOnly
 from napari_respond_cam import explain
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.errors import RespondCamError
-from napari_respond_cam.faithfulness import compare_methods, measure_faithfulness
+from napari_respond_cam.faithfulness import (
+    compare_methods,
+    compare_methods_on_volume,
+    measure_faithfulness,
+)
+from napari_respond_cam.faithfulness.window_faithfulness import measure_volume_faithfulness
 from napari_respond_cam.models.paper_cnns import CNN1
+from napari_respond_cam.tiling.explain_volume import explain_volume
+from napari_respond_cam.tiling.volume_statistics import volume_statistics
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +63,6 @@ def test_an_unknown_method_is_named_before_any_work(model):
 
 
 def test_a_tomogram_wide_preprocessing_reads_the_volume_statistics_once(model):
-    from array_likes import SlicedOnly
-
-    from napari_respond_cam.faithfulness import compare_methods_on_volume
-    from napari_respond_cam.faithfulness.window_faithfulness import measure_volume_faithfulness
-    from napari_respond_cam.tiling.explain_volume import explain_volume
-    from napari_respond_cam.tiling.volume_statistics import volume_statistics
-
     volume = np.random.default_rng(1).normal(2.0, 3.0, size=(12, 12, 12)).astype(np.float32)
     settings = {"window": 8, "stride": 4, "preprocessing": "zscore-tomogram"}
     reads = []

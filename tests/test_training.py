@@ -5,9 +5,11 @@ from napari_respond_cam import load_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training import (
+    DEMO_SCHEDULES,
     Tomograms,
     TrainingConfig,
     draw_windows,
+    step_size_factor,
     train,
     window_batch,
 )
@@ -28,8 +30,8 @@ def test_training_is_deterministic_and_logs_every_epoch():
     assert len(lines) == 3 and lines[0].startswith("simulated 2 training and 2 validation")
     assert lines[1].startswith("epoch 1/2")
     assert set(history.accuracy[-1]) == {"inf", "0.5"}
-    # 5 particles and 1 background window per validation tomogram: multiples of 1/6.
-    assert all(round(6 * a, 6) == round(6 * a) for a in history.accuracy[-1].values())
+    # 5 particle and 2 random windows per validation tomogram: multiples of 1/7.
+    assert all(round(7 * a, 6) == round(7 * a) for a in history.accuracy[-1].values())
     assert np.isfinite(history.loss).all()
     assert first.class_names[-1] == "background" and len(first.class_names) == 6
     assert first.background_class == 5
@@ -49,18 +51,20 @@ def _tomograms():
 def test_validation_windows_are_centred_on_particles_and_labelled_by_them():
     config = TrainingConfig(input_size=10)
     windows = draw_windows(_tomograms(), config, None)
-    # Two particle windows and 2 // 5 = 0 background ones.
-    np.testing.assert_array_equal(windows.centres, [[15, 15, 15], [10, 20, 12]])
-    np.testing.assert_array_equal(windows.labels, [2, 4])
+    # Two particle windows and 2 // 2 = 1 random one, 7 voxels along Z from the first
+    # particle: inside the default radius of 10, so it is named after that particle.
+    np.testing.assert_array_equal(windows.centres, [[15, 15, 15], [10, 20, 12], [22, 18, 15]])
+    np.testing.assert_array_equal(windows.labels, [2, 4, 2])
 
 
 def test_training_windows_move_within_the_radius_and_keep_their_label():
     config = TrainingConfig(input_size=10, label_radius=3)
     tomograms = _tomograms()
     windows = draw_windows(tomograms, config, np.random.default_rng(0))
-    offsets = windows.centres - tomograms.particles[0].positions
-    assert (np.linalg.norm(offsets, axis=1) <= 3).all()
-    np.testing.assert_array_equal(windows.labels, [2, 4])
+    offsets = windows.centres[:2] - tomograms.particles[0].positions
+    assert (np.abs(offsets) <= 3).all() and (np.abs(offsets) == 3).any()
+    # The random window at (6, 5, 8) is more than 3 voxels from both: background.
+    np.testing.assert_array_equal(windows.labels, [2, 4, 5])
 
 
 def test_a_batch_is_the_z_scored_window_turned_by_a_half_turn_or_not():
@@ -115,3 +119,21 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
     ]:
         assert main(["train", *args]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_the_step_size_rises_over_the_first_epoch_then_falls_along_a_half_cosine():
+    # 4 epochs: the rise ends at progress 1/4; the cosine spans the remaining 3/4.
+    assert step_size_factor(0.0, 4) == 1e-3
+    assert step_size_factor(0.125, 4) == 0.5
+    assert step_size_factor(0.25, 4) == 1.0
+    assert abs(step_size_factor(0.625, 4) - 0.5) < 1e-12  # halfway down the cosine
+    assert abs(step_size_factor(0.25 + 0.75 / 3, 4) - 0.75) < 1e-12  # cos(pi/3) = 1/2
+    assert step_size_factor(1.0, 4) == 0.0
+
+
+def test_each_architecture_has_its_own_default_epochs_and_step_size():
+    assert (TrainingConfig().epochs, TrainingConfig().learning_rate) == DEMO_SCHEDULES["cnn1"]
+    cnn2 = TrainingConfig(architecture="cnn2")
+    assert (cnn2.epochs, cnn2.learning_rate) == DEMO_SCHEDULES["cnn2"]
+    chosen = TrainingConfig(architecture="cnn2", epochs=3, learning_rate=0.5)
+    assert (chosen.epochs, chosen.learning_rate) == (3, 0.5)

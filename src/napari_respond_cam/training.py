@@ -5,9 +5,13 @@ places of simulated tomograms like the sample (as crowded, imaged as a whole thr
 noisy tilt series), with neighbours and parts of particles in view, each named after the
 particle whose centre lies within :data:`~.simulation.LABEL_RADIUS` of the window's
 centre, or ``"background"``. Every epoch draws new windows from the same tomograms: one
-near each particle (a random offset within the radius) and one background-class share of
-random ones, each turned by a random half turn about Z, Y or X (the missing wedge is
-symmetric under these, so the turned window is one the microscope could have made).
+near each particle (a random offset within the radius) and half as many random ones
+(about half of them background at the sample's crowding), each turned by a random half
+turn about Z, Y or X (the missing wedge is symmetric under these, so the turned window is
+one the microscope could have made).
+
+The step size rises linearly over the first epoch and falls along a half cosine to zero
+at the last (a plain Adam step from the start killed CNN-1's fourth convolution).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
 defaults and ``--threads 1`` it reproduces the shipped demo models, seed for seed.
@@ -16,6 +20,7 @@ defaults and ``--threads 1`` it reproduces the shipped demo models, seed for see
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +48,10 @@ from .simulation.windows import centres_near, cut_windows, label_windows, random
 #: How the windows are scaled before the network sees them, in training and on a tomogram.
 PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
+#: Epochs and peak step size of each architecture's demo model, when not given: CNN-1
+#: (full-resolution convolutions, a large first dense layer) needs a smaller step.
+DEMO_SCHEDULES = {"cnn1": (20, 3e-4), "cnn2": (40, 1e-3)}
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -50,7 +59,9 @@ class TrainingConfig:
 
     ``snrs`` lists the noise levels of the tilt series (``None`` = no noise), with
     ``tomograms_per_snr`` training tomograms each; ``channels``/``dense`` are narrower than
-    the paper's (32, 32, 64, 64)/(512, 512) so the weights stay a few MB.
+    the paper's (32, 32, 64, 64)/(512, 512) so the weights stay a few MB. ``epochs`` and
+    ``learning_rate`` (the peak step size) default to the architecture's
+    :data:`DEMO_SCHEDULES` entry.
     """
 
     architecture: str = "cnn1"
@@ -63,11 +74,19 @@ class TrainingConfig:
     tomogram_shape: tuple[int, int, int] = SAMPLE_SHAPE
     particles_per_tomogram: int = SAMPLE_PARTICLES
     label_radius: float = LABEL_RADIUS
-    epochs: int = 5
+    epochs: int = 0
     batch_size: int = 16
-    learning_rate: float = 1e-3
+    learning_rate: float = 0.0
     seed: int = 0
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        epochs, learning_rate = DEMO_SCHEDULES.get(self.architecture, DEMO_SCHEDULES["cnn1"])
+        # Frozen: the defaults are filled in once, here, so the record shows what was used.
+        if not self.epochs:
+            object.__setattr__(self, "epochs", epochs)
+        if not self.learning_rate:
+            object.__setattr__(self, "learning_rate", learning_rate)
 
 
 @dataclass
@@ -121,7 +140,7 @@ def simulate_tomograms(config: TrainingConfig, snr: float | None, seeds) -> Tomo
 def draw_windows(
     tomograms: Tomograms, config: TrainingConfig, rng: np.random.Generator | None
 ) -> Windows:
-    """One window per particle and a background share of random windows, labelled.
+    """One window per particle and half as many random windows, labelled.
 
     With ``rng`` the particle windows are moved by random offsets within the label
     radius; without, they are centred on their particles and the random windows come
@@ -137,7 +156,7 @@ def draw_windows(
         near = particles.positions
         if rng is not None:
             near = centres_near(near, shape, config.input_size, config.label_radius, rng)
-        anywhere = random_centres(shape, config.input_size, len(near) // n_classes, draw)
+        anywhere = random_centres(shape, config.input_size, len(near) // 2, draw)
         centres = np.concatenate([near, anywhere])
         labels = label_windows(particles, centres, n_classes, config.label_radius)
         parts.append((np.full(len(centres), index), centres, labels))
@@ -237,7 +256,7 @@ def train(
     history = TrainingHistory()
     for epoch in range(config.epochs):
         start = time.perf_counter()
-        loss = _one_epoch(model, optimiser, training, config, rng)
+        loss = _one_epoch(model, optimiser, training, config, rng, epoch)
         scores = {k: accuracy(model, t, w, config) for k, (t, w) in validation.items()}
         history.loss.append(loss)
         history.accuracy.append(scores)
@@ -247,6 +266,18 @@ def train(
         if after_epoch is not None:
             after_epoch(model.eval(), history)
     return model.eval(), history
+
+
+def step_size_factor(progress: float, epochs: int) -> float:
+    """The step size over its peak, ``progress`` (0 to 1) through training of ``epochs``.
+
+    A linear rise over the first epoch (from 1/1000, never 0),
+    then half a cosine from 1 down to 0 at the end.
+    """
+    warm_up = 1 / epochs
+    if progress < warm_up:
+        return max(progress / warm_up, 1e-3)
+    return 0.5 * (1 + math.cos(math.pi * (progress - warm_up) / (1 - warm_up)))
 
 
 def _seeds(config: TrainingConfig, stream: int, n: int) -> np.ndarray:
@@ -260,12 +291,16 @@ def _one_epoch(
     tomograms: Tomograms,
     config: TrainingConfig,
     rng: np.random.Generator,
+    epoch: int,
 ) -> float:
     model.train()
     windows = draw_windows(tomograms, config, rng)
     order = rng.permutation(len(windows.labels))
     total = 0.0
     for start in range(0, len(order), config.batch_size):
+        progress = (epoch + start / len(order)) / config.epochs
+        for group in optimiser.param_groups:
+            group["lr"] = config.learning_rate * step_size_factor(progress, config.epochs)
         rows = order[start : start + config.batch_size]
         inputs = window_batch(tomograms, windows, rows, config.input_size, rng)
         labels = torch.from_numpy(windows.labels[rows])

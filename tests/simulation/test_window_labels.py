@@ -19,10 +19,18 @@ PARTICLES = ParticleTable(
 
 
 def test_a_window_is_labelled_by_the_nearest_particle_centre_within_the_radius():
-    centres = np.array([[10, 10, 10], [10, 16, 10], [10, 17, 10], [10, 10, 14], [10, 10, 16]])
-    # distances: 0 | 6 (on the radius) | 7 | 4 and 6 (the nearer wins) | 6 and 4
-    np.testing.assert_array_equal(label_windows(PARTICLES, centres, 5), [3, 3, 5, 3, 1])
-    np.testing.assert_array_equal(label_windows(PARTICLES, centres, 5, radius=2), [3, 5, 5, 5, 5])
+    centres = np.array(
+        [[10, 10, 10], [10, 16, 10], [10, 17, 10], [10, 10, 14], [10, 10, 16], [16, 16, 10]]
+    )
+    # largest offsets: 0 | 6 (on the radius) | 7 | 4 and 6 (the nearer wins) | 6 and 4 |
+    # 6 along Z and Y (8.5 voxels away, inside the central cube; the other particle 10)
+    labels = label_windows(PARTICLES, centres, 5, radius=6)
+    np.testing.assert_array_equal(labels, [3, 3, 5, 3, 1, 3])
+    np.testing.assert_array_equal(
+        label_windows(PARTICLES, centres, 5, radius=2), [3, 5, 5, 5, 5, 5]
+    )
+    # The default radius of 10 reaches both particles from every centre but the last.
+    np.testing.assert_array_equal(label_windows(PARTICLES, centres, 5), [3, 3, 3, 3, 1, 3])
 
 
 def test_windows_are_copies_around_their_centres():
@@ -51,7 +59,7 @@ def test_random_and_nearby_centres_stay_inside_and_near():
     assert (centres.min(axis=0) == low).all() and (centres.max(axis=0) == high).all()
     positions = np.repeat(np.array([[10, 15, 20]]), 500, axis=0)
     near = centres_near(positions, shape, 8, 3.0, rng)
-    distances = np.linalg.norm(near - positions, axis=1)
-    assert distances.max() <= 3 and len(np.unique(near, axis=0)) > 100  # 123 offsets
+    offsets = np.abs(near - positions).max(axis=1)
+    assert offsets.max() == 3 and len(np.unique(near, axis=0)) > 250  # 7^3 = 343 offsets
     clipped = centres_near(np.array([[0, 0, 0]]), shape, 8, 3.0, rng)
     assert (clipped >= low).all()

@@ -2,9 +2,10 @@
 
 This is how the demo models see data, in training and on a tomogram: a cube of the
 tomogram with whatever lies in view (neighbours, parts of particles), named after the
-particle whose centre lies within :data:`LABEL_RADIUS` of the window's centre, or
-:data:`BACKGROUND_CLASS` when there is none. A window of side ``size`` centred on voxel
-``c`` covers ``c - size // 2`` to ``c - size // 2 + size - 1`` along each axis.
+particle whose centre lies within :data:`LABEL_RADIUS` voxels of the window's centre
+along every axis (the window's central cube), or :data:`BACKGROUND_CLASS` when there is
+none. A window of side ``size`` centred on voxel ``c`` covers ``c - size // 2`` to
+``c - size // 2 + size - 1`` along each axis.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from napari_respond_cam.simulation.tomograms import ParticleTable
 BACKGROUND_CLASS = "background"
 
 #: A window is named after a particle whose centre lies within this many voxels of its
-#: centre. 6 voxels (68 Å) is the radius of the smallest complex (apoferritin, 12.3 voxels
-#: across), so the window's centre lies on the particle; and the largest (the spliceosome,
-#: at most 14 voxels from its centre) still fits whole in a 40^3 window moved by 6.
-LABEL_RADIUS = 6.0
+#: centre along every axis. 10 is half the stride of the default tiling of 40^3 windows
+#: (half a window), so the central cubes of a tomogram's tiles cover it: every particle
+#: names a tile whose centre is near, where that tile's blend weight is highest. The
+#: largest complex (the spliceosome, at most 14 voxels from its
+#: centre) then stays in view but for a few voxels at the window's face.
+LABEL_RADIUS = 10.0
 
 
 def window_starts(centres: np.ndarray, size: int) -> np.ndarray:
@@ -70,6 +73,9 @@ def label_windows(
 ) -> np.ndarray:
     """The class of each window: the nearest particle's within ``radius``, else background.
 
+    "Within" is along every axis (the largest of the three offsets, the window's central
+    cube); of several particles there, the one nearest the centre (Euclidean) names it.
+
     Parameters
     ----------
     particles : ParticleTable
@@ -79,7 +85,8 @@ def label_windows(
     n_classes : int
         Number of particle classes; background is class ``n_classes``.
     radius : float
-        Largest distance in voxels between a window's and a particle's centres.
+        Largest offset in voxels, along any axis, between a window's and a particle's
+        centres.
 
     Returns
     -------
@@ -90,9 +97,10 @@ def label_windows(
     if len(particles) == 0 or len(centres) == 0:
         return labels
     offsets = np.asarray(centres, dtype=np.float64)[:, None] - particles.positions[None]
-    distances = np.linalg.norm(offsets, axis=2)
+    inside = np.abs(offsets).max(axis=2) <= radius
+    distances = np.where(inside, np.linalg.norm(offsets, axis=2), np.inf)
     nearest = distances.argmin(axis=1)
-    near = distances[np.arange(len(centres)), nearest] <= radius
+    near = inside[np.arange(len(centres)), nearest]
     labels[near] = particles.class_indices[nearest[near]]
     return labels
 
@@ -112,15 +120,12 @@ def centres_near(
     radius: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """A window centre within ``radius`` of each position, uniform over the integer offsets.
+    """A window centre within ``radius`` of each position along every axis, uniformly.
 
     Centres are then moved inside :func:`centre_range` (a particle near a face may end up
     farther than ``radius`` from its window's centre, and its label says so).
     """
     reach = int(np.floor(radius))
-    grid = np.stack(np.meshgrid(*[np.arange(-reach, reach + 1)] * 3, indexing="ij"), -1)
-    offsets = grid.reshape(-1, 3)
-    offsets = offsets[np.linalg.norm(offsets, axis=1) <= radius]
-    chosen = offsets[rng.integers(0, len(offsets), size=len(positions))]
+    chosen = rng.integers(-reach, reach + 1, size=(len(positions), 3))
     low, high = centre_range(shape, size)
     return np.clip(np.asarray(positions, dtype=np.int64) + chosen, low, high)

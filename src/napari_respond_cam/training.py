@@ -318,8 +318,8 @@ def train_and_save(
     config: TrainingConfig, out: Path, log: Callable[[str], None] = print
 ) -> nn.Module:
     """Train, saving a checkpoint ``load_model`` reads after every epoch, with how it was
-    trained: a run stopped early leaves the last epoch's model, the same one that
-    ``epochs`` set to the epochs done would give.
+    trained: a run stopped early leaves the last epoch's model, its record giving the
+    epochs done (the step size's schedule stays that of the epochs asked for).
     """
     from .models.model_files import save_model
 

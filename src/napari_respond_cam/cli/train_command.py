@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a registered architecture: cnn1 (the default) or cnn2",
     )
     # Defaults (None) come from TrainingConfig, so they live in one place.
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument(
+        "--epochs", type=int, help="passes over the training windows (default: the demo model's)"
+    )
     parser.add_argument(
         "--tomograms-per-snr", type=int, help="training tomograms simulated at each SNR"
     )
@@ -38,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--snrs", help="comma-separated; inf = no noise (default inf,1,0.3,0.1,0.05)"
     )
     parser.add_argument("--batch-size", type=int, help="windows per optimisation step")
-    parser.add_argument("--learning-rate", type=float, help="Adam's step size")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        help="Adam's peak step size, reached after one epoch (default: the demo model's)",
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
     parser.add_argument(

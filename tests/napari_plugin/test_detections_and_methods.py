@@ -58,7 +58,13 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
     assert len(expected) == 2  # of 6 windows, the 4 called background are left out
     [points] = [la for la in viewer.layers if DETECTIONS_KEY in la.metadata]
     assert points.name == "tomo detections"
-    np.testing.assert_allclose(points.data, expected.centres)
+    # Each point at its map's peak within half the stride (4) of its window's centre.
+    heatmap = viewer.layers["tomo Respond-CAM (predicted class)"].data
+    for point, centre in zip(points.data, expected.centres, strict=True):
+        low, high = np.floor(centre).astype(int) - 4, np.ceil(centre).astype(int) + 5
+        box = heatmap[tuple(slice(max(a, 0), b) for a, b in zip(low, high, strict=True))]
+        assert heatmap[tuple(point.astype(int))] == box.max() > 0
+        assert np.abs(point - centre).max() <= 4.5
     np.testing.assert_allclose(points.scale, SCALE)
     np.testing.assert_allclose(points.translate, TRANSLATE)
     assert list(points.features.columns) == ["class", "probability", "score"]
@@ -76,7 +82,7 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
         f"Windows the model calls {CLASSES[background]} (its background class) add nothing "
         "to the map." in results
     )
-    assert f"Detections: {len(expected)} window(s) not called background" in results
+    assert f"Detections: {len(expected)} object(s) in windows not called background" in results
     np.testing.assert_array_equal(tomo.data, before)
 
 

@@ -1,9 +1,9 @@
 """The windows a tiled classifier did not call background, as a Points layer.
 
-One point per window, at its centre on the volume's world grid, drawn as a ring
-coloured by class (one fixed colour per class of the model, whatever was found) so the
-heatmap under it stays visible, and labelled with the
-class and its probability; class, probability and score are the layer's features,
+One point per object found (at its class's map peak near the window's centre, on the
+volume's world grid), drawn as a ring coloured by class (one fixed colour per class of
+the model, whatever was found) so the heatmap under it stays visible, and labelled with
+the class and its probability; class, probability and score are the layer's features,
 which napari shows in the status bar under the cursor. Named ``"<volume>
 detections"``: explaining the volume again updates that layer in place.
 """

@@ -676,8 +676,9 @@ class RespondCamWidget(Container):
         if not len(found):
             return f"Detections: every window was called background; {name!r} is empty."
         return (
-            f"Detections: {len(found)} window(s) not called background, as points in {name!r} "
-            "(class, probability and score under the cursor)."
+            f"Detections: {len(found)} object(s) in windows not called background, each at "
+            f"its class's map peak (windows that saw the same object count once), as points "
+            f"in {name!r} (class, probability and score under the cursor)."
         )
 
     def _finished(self) -> None:

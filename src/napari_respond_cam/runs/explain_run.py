@@ -29,7 +29,7 @@ detections.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from ..models.model_metadata import class_label, class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
 from .choices import default_channel, model_input_size, resolve_device
-from .detections import Detections, detections
+from .detections import Detections, at_map_peaks, detections, merged
 from .regions import PREDICTED, WHOLE, Region, region_mask
 from .request import ExplainRequest, ExplainSettings
 from .summary import (
@@ -279,8 +279,31 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
         name = class_label(skipped, request.class_names)
         note = f"Windows the model calls {name} (its background class) add nothing to the map."
         summary = with_notes(summary, [note])
-    found = detections(windows, request.class_names, background)
+    found = _found(request, windows, lambda k: heatmap)
     return ExplainOutcome(request, heatmap, summary, detections=found)
+
+
+def _found(
+    request: ExplainRequest, windows: Any, heatmap_of: Callable[[int], np.ndarray]
+) -> Detections | None:
+    """The windows not called background, each at its class's map peak within half a
+    stride of its centre, one per object."""
+    found = detections(windows, request.class_names, _background_class(request.model))
+    if found is None or not len(found):
+        return found
+    reach = [max(1, step // 2) for step in _strides(windows)]
+    return merged(at_map_peaks(found, heatmap_of, reach), radius=min(reach))
+
+
+def _strides(windows: Any) -> list[int]:
+    """The step between windows along each axis, in the volume's voxels (binning
+    included): the largest gap between starts (the last window may sit closer, flush
+    with the edge); the window's side along an axis it does not step along."""
+    steps = []
+    for axis, side in enumerate(windows.window):
+        starts = np.unique(windows.starts[:, axis])
+        steps.append(int(np.diff(starts).max()) if len(starts) > 1 else int(side))
+    return steps
 
 
 def _background_class(model: Any) -> int | None:
@@ -462,7 +485,7 @@ def _explain_tiled_per_class(
         maps.append(heatmap)
         records.append(windows)
     summary = summarise_windows(records, request.class_names)
-    found = detections(records[0], request.class_names, _background_class(request.model))
+    found = _found(request, records[0], lambda k: maps[k])
     return ExplainOutcome(request, np.stack(maps), summary, detections=found)
 
 

@@ -63,3 +63,20 @@ def test_random_and_nearby_centres_stay_inside_and_near():
     assert offsets.max() == 3 and len(np.unique(near, axis=0)) > 250  # 7^3 = 343 offsets
     clipped = centres_near(np.array([[0, 0, 0]]), shape, 8, 3.0, rng)
     assert (clipped >= low).all()
+
+
+def test_every_particle_of_a_sample_like_tomogram_names_a_window_of_the_default_tiling():
+    from napari_respond_cam.simulation import LABEL_RADIUS, SAMPLE_MARGIN, SAMPLE_SHAPE
+    from napari_respond_cam.tiling.windows import window_grid
+
+    grid = window_grid(SAMPLE_SHAPE, (40, 40, 40), None)
+    centres = np.stack(np.meshgrid(*grid.starts, indexing="ij"), -1).reshape(-1, 3) + 20
+    # Where a particle's centre may lie, on a lattice of every third voxel and the edges.
+    axes = [np.unique(np.r_[SAMPLE_MARGIN:n - SAMPLE_MARGIN:3, n - 1 - SAMPLE_MARGIN])
+            for n in SAMPLE_SHAPE]  # fmt: skip
+    positions = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    # The largest offset to the nearest window's centre, along any axis.
+    nearest = np.abs(positions[:, None] - centres[None]).max(axis=2).min(axis=1)
+    assert nearest.max() == LABEL_RADIUS  # halfway between two windows' centres, 20 apart
+    one = ParticleTable(positions[-1:], np.array([2]), np.zeros((1, 4)))
+    assert (label_windows(one, centres, 5) == 2).sum() >= 1

@@ -67,5 +67,11 @@ def requested_device(device: str | torch.device | None, model: nn.Module) -> tor
 
 def is_out_of_memory(err: RuntimeError) -> bool:
     """Whether ``err`` is the device (or the CPU allocator) running out of memory."""
-    # The CPU allocator reports a failed allocation as a plain RuntimeError.
-    return isinstance(err, torch.OutOfMemoryError) or "DefaultCPUAllocator" in str(err)
+    # The CPU allocator and Apple's MPS backend report a failed allocation as a plain
+    # RuntimeError, each in its own words.
+    message = str(err)
+    return (
+        isinstance(err, torch.OutOfMemoryError)
+        or "DefaultCPUAllocator" in message
+        or "MPS backend out of memory" in message
+    )

@@ -110,12 +110,14 @@ def test_a_taken_name_is_refused_and_the_first_model_kept():
         register_model("cnn1-demo", module)
 
 
-def test_overwrite_replaces_the_entry():
+def test_overwrite_replaces_the_entry_in_its_place():
     old, new = linear(seed=0), linear(seed=1)
     register_model("mine", old)
+    register_model("after mine", linear(seed=2))
+    names = available_models()
     register_model("mine", new, overwrite=True)
     assert load_model("mine") is new
-    assert available_models().count("mine") == 1
+    assert available_models() == names
     register_model("mine", linear, class_names=["p", "q"], overwrite=True, first=True)
     assert available_models()[0] == "mine"
     assert available_models().count("mine") == 1

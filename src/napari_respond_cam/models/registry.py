@@ -109,7 +109,7 @@ def register_model(
         None if voxel_size_a is None else _positive_size(voxel_size_a),
         None if background_class is None else _class_index(background_class, class_names),
     )
-    _MODELS.pop(name, None)
+    # A replaced entry keeps its place in the list (the demo models stay first).
     _MODELS[name] = entry
     if first:
         _move_first(name)

@@ -80,7 +80,7 @@ def register_model(
     first : bool
         List it before the others (the demo model is).
     overwrite : bool
-        Replace a model already registered under ``name``.
+        Replace a model already registered under ``name``, in its place in the list.
     preprocessing : Preprocessing or str, optional
         How raw voxels become its input (a :class:`Preprocessing` or one of its
         names, such as ``"zscore-window"``); ``explain`` and ``explain_volume``

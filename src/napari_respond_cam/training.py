@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
+from .errors import RespondCamError
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
 from .simulation import (
@@ -60,8 +61,9 @@ class TrainingConfig:
     ``snrs`` lists the noise levels of the tilt series (``None`` = no noise), with
     ``tomograms_per_snr`` training tomograms each; ``channels``/``dense`` are narrower than
     the paper's (32, 32, 64, 64)/(512, 512) so the weights stay a few MB. ``epochs`` and
-    ``learning_rate`` (the peak step size) default to the architecture's
-    :data:`DEMO_SCHEDULES` entry.
+    ``learning_rate`` (the peak step size) left at 0 take the architecture's
+    :data:`DEMO_SCHEDULES` entry (CNN-1's for an architecture without one) when the
+    config is made; ``dataclasses.replace`` keeps the numbers already filled in.
     """
 
     architecture: str = "cnn1"
@@ -81,6 +83,11 @@ class TrainingConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.epochs < 0 or self.learning_rate < 0:
+            raise RespondCamError(
+                f"epochs and learning_rate must be positive (or 0 for the demo model's), got "
+                f"{self.epochs} and {self.learning_rate}."
+            )
         epochs, learning_rate = DEMO_SCHEDULES.get(self.architecture, DEMO_SCHEDULES["cnn1"])
         # Frozen: the defaults are filled in once, here, so the record shows what was used.
         if not self.epochs:
@@ -221,8 +228,8 @@ def train(
 ) -> tuple[nn.Module, TrainingHistory]:
     """Train a network on windows of simulated tomograms, logging accuracy per SNR.
 
-    Validation windows are centred on the particles of other tomograms (and a background
-    share of random windows) at each SNR of ``config.snrs``.
+    Validation windows are centred on the particles of other tomograms (and half as many
+    random windows) at each SNR of ``config.snrs``.
 
     Parameters
     ----------
@@ -271,10 +278,12 @@ def train(
 def step_size_factor(progress: float, epochs: int) -> float:
     """The step size over its peak, ``progress`` (0 to 1) through training of ``epochs``.
 
-    A linear rise over the first epoch (from 1/1000, never 0),
+    A linear rise over the first epoch (half of a one-epoch run) from 1/1000, never 0,
     then half a cosine from 1 down to 0 at the end.
     """
-    warm_up = 1 / epochs
+    warm_up = min(1 / epochs, 0.5)
+    if progress >= 1:
+        return 0.0
     if progress < warm_up:
         return max(progress / warm_up, 1e-3)
     return 0.5 * (1 + math.cos(math.pi * (progress - warm_up) / (1 - warm_up)))

@@ -87,3 +87,24 @@ def test_detections_of_one_object_are_merged_keeping_the_most_probable():
     np.testing.assert_allclose(kept.probabilities, [0.9, 0.5, 0.4])
     np.testing.assert_array_equal(kept.scores, [1, 2, 3])
     assert len(merged(found, radius=2.9)) == 4
+
+
+def test_a_detection_without_a_map_of_its_class_stays_at_its_window_centre():
+    maps = {1: np.ones((8, 8, 8), dtype=np.float32)}
+    maps[1][0, 0, 0] = 3.0
+    found = _found([[2, 2, 2], [2, 2, 2]], [1, 2], [0.9, 0.8])
+    moved = at_map_peaks(found, maps.get, reach=(2, 2, 2))
+    np.testing.assert_array_equal(moved.centres, [[0, 0, 0], [2, 2, 2]])
+
+
+def test_merging_many_detections_keeps_one_per_object():
+    # 400 objects on a lattice 10 voxels apart, each seen by three windows within 2 voxels.
+    lattice = np.stack(np.meshgrid(*[np.arange(0, 100, 10)] * 2, np.arange(0, 40, 10),
+                                   indexing="ij"), -1).reshape(-1, 3)  # fmt: skip
+    along_z, along_x = np.array([2, 0, 0]), np.array([0, 0, 1])
+    centres = np.concatenate([lattice, lattice + along_z, lattice + along_x])
+    probabilities = np.concatenate([np.full(400, 0.5), np.full(400, 0.9), np.full(400, 0.7)])
+    found = _found(centres, [1] * 1200, probabilities)
+    kept = merged(found, radius=3)
+    np.testing.assert_array_equal(kept.centres, lattice + along_z)
+    assert (kept.probabilities == np.float32(0.9)).all()

@@ -15,6 +15,7 @@ from napari_respond_cam import (
     region_target,
 )
 from napari_respond_cam.engine.preprocessing import Preprocessing
+from napari_respond_cam.runs.detections import at_map_peaks, detections, merged
 from napari_respond_cam.runs.explain_run import (
     check_volume,
     explained_in_one_pass,
@@ -344,3 +345,48 @@ def test_cancelling_the_statistics_pass_stops_an_all_classes_run_before_any_wind
     with pytest.raises(Cancelled):
         run_explanation(request(model, x, target="all", preprocessing="percentile"), progress)
     assert progress.calls == [(0, 2)]
+
+
+def _window_centre_offsets(points, windows):
+    """The largest per-axis offset of each point from its nearest window centre."""
+    return np.abs(points[:, None] - windows.centres[None]).max(axis=2).min(axis=1)
+
+
+def _split_model():
+    """tiny_cnn1, its class 1 lifted so that on noise_volume((24, 32, 32)) its 18 windows
+    split between classes 0 and 1 (their logits differ by 0.4588 to 0.4649)."""
+    model = tiny_cnn1()
+    with torch.no_grad():
+        model.fc3.bias[1] += 0.4610
+    return model
+
+
+def test_with_a_chosen_class_only_its_detections_move_to_its_map_peaks():
+    model, x = _split_model(), noise_volume((24, 32, 32))
+    outcome = run_explanation(request(model, x, target=1))
+    heatmap, windows = explain_volume(
+        model, x, "maxpool2", target=1, stride=8, batch_size=4, return_windows=True
+    )
+    found = outcome.detections
+    assert set(found.class_indices.tolist()) == {0, 1}  # no background: every window
+    chosen = found.class_indices == 1
+    on_peaks = found.centres[chosen].astype(int)
+    assert (heatmap[tuple(on_peaks.T)] > 0).all()
+    offsets = _window_centre_offsets(found.centres[chosen], windows)
+    assert 0 < offsets.max() <= 4.5  # moved, by at most half the stride of 8
+    assert (_window_centre_offsets(found.centres[~chosen], windows) == 0).all()
+
+
+def test_detections_of_a_binned_run_search_half_a_stride_of_the_volumes_voxels():
+    model, x = _split_model(), noise_volume((48, 64, 64))
+    outcome = run_explanation(request(model, x, binning=2))
+    record = explain_volume(
+        model, x, "maxpool2", stride=8, binning=2, batch_size=4, return_windows=True
+    )[1]
+    assert record.window == (32, 32, 32)  # in the volume's voxels
+    windows = detections(record, CLASSES, None)
+    # Stride 8 binned voxels is 16 of the volume's: the search reaches 8 voxels each way.
+    wide = merged(at_map_peaks(windows, lambda k: outcome.heatmap, (8, 8, 8)), radius=8)
+    narrow = merged(at_map_peaks(windows, lambda k: outcome.heatmap, (4, 4, 4)), radius=4)
+    np.testing.assert_array_equal(outcome.detections.centres, wide.centres)
+    assert len(wide) != len(narrow) or not np.array_equal(wide.centres, narrow.centres)

@@ -78,7 +78,7 @@ def detections(
 
 
 def at_map_peaks(
-    found: Detections, heatmap_of: Callable[[int], np.ndarray], reach: Sequence[int]
+    found: Detections, heatmap_of: Callable[[int], np.ndarray | None], reach: Sequence[int]
 ) -> Detections:
     """Each detection moved to its class's map's largest value within ``reach`` of it.
 
@@ -88,7 +88,8 @@ def at_map_peaks(
         Detections at their windows' centres.
     heatmap_of : callable
         The map of a class index, on the volume's voxel grid (the run's one map for
-        every class when each window explained its own predicted class).
+        every class when each window explained its own predicted class), or ``None``
+        where the run made no map of that class (its detections stay put).
     reach : sequence of int
         Voxels searched each way along each axis: half the stride, the part of the
         volume where a window's blend weight is the highest.
@@ -102,6 +103,8 @@ def at_map_peaks(
     centres = found.centres.copy()
     for row, (centre, k) in enumerate(zip(found.centres, found.class_indices, strict=True)):
         evidence = heatmap_of(int(k))
+        if evidence is None:
+            continue
         low = [max(0, int(np.floor(c)) - r) for c, r in zip(centre, reach, strict=True)]
         high = [
             min(n, int(np.ceil(c)) + r + 1)
@@ -129,17 +132,19 @@ def merged(found: Detections, radius: float) -> Detections:
     Detections
         The kept rows, in their original order.
     """
-    order = np.argsort(-found.probabilities, kind="stable")
-    kept: list[int] = []
-    for row in order:
-        near = [
-            k
-            for k in kept
-            if found.class_indices[k] == found.class_indices[row]
-            and np.linalg.norm(found.centres[k] - found.centres[row]) <= radius
-        ]
-        if not near:
-            kept.append(int(row))
+    from scipy.spatial import cKDTree
+
+    if not len(found):
+        return found
+    tree = cKDTree(found.centres)
+    dropped = np.zeros(len(found), dtype=bool)
+    kept = []
+    for row in np.argsort(-found.probabilities, kind="stable"):
+        if dropped[row]:
+            continue
+        kept.append(row)
+        near = np.asarray(tree.query_ball_point(found.centres[row], radius), dtype=np.int64)
+        dropped[near[found.class_indices[near] == found.class_indices[row]]] = True
     rows = np.sort(np.asarray(kept, dtype=np.int64))
     return Detections(
         centres=found.centres[rows],

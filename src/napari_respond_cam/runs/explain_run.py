@@ -279,31 +279,31 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
         name = class_label(skipped, request.class_names)
         note = f"Windows the model calls {name} (its background class) add nothing to the map."
         summary = with_notes(summary, [note])
-    found = _found(request, windows, lambda k: heatmap)
+    # One class's map (a chosen target) says nothing about where the others' peaks are.
+    explained = set() if windows.targets is None else set(windows.targets.tolist())
+    found = _found(
+        request, windows, lambda k: heatmap if target is None or k in explained else None
+    )
     return ExplainOutcome(request, heatmap, summary, detections=found)
 
 
 def _found(
-    request: ExplainRequest, windows: Any, heatmap_of: Callable[[int], np.ndarray]
+    request: ExplainRequest,
+    windows: Any,
+    heatmap_of: Callable[[int], np.ndarray | None],
 ) -> Detections | None:
     """The windows not called background, each at its class's map peak within half a
     stride of its centre, one per object."""
+    from ..tiling.windows import stride_shape
+
     found = detections(windows, request.class_names, _background_class(request.model))
     if found is None or not len(found):
         return found
-    reach = [max(1, step // 2) for step in _strides(windows)]
+    # The tiler's stride is in the binned volume's voxels; the windows are on the volume's.
+    binning = request.settings.binning
+    window = tuple(side // binning for side in windows.window)
+    reach = [max(1, step * binning // 2) for step in stride_shape(request.settings.stride, window)]
     return merged(at_map_peaks(found, heatmap_of, reach), radius=min(reach))
-
-
-def _strides(windows: Any) -> list[int]:
-    """The step between windows along each axis, in the volume's voxels (binning
-    included): the largest gap between starts (the last window may sit closer, flush
-    with the edge); the window's side along an axis it does not step along."""
-    steps = []
-    for axis, side in enumerate(windows.window):
-        starts = np.unique(windows.starts[:, axis])
-        steps.append(int(np.diff(starts).max()) if len(starts) > 1 else int(side))
-    return steps
 
 
 def _background_class(model: Any) -> int | None:

@@ -184,7 +184,7 @@ def build_registered(name: str) -> nn.Module:
 
 
 #: The first is the demo the widget and ``respond-cam demo`` open on: CNN-2, which names
-#: 28 of the sample's 30 particles, while CNN-1 (6 epochs on two CPU cores) names 18.
+#: 28 of the sample's 30 particles, while CNN-1 names 20 (docs/paper_measurements.md).
 _DEMO_MODELS = {
     "cnn2-demo": (
         "demo_cnn2.pt",

@@ -22,8 +22,8 @@ BACKGROUND_CLASS = "background"
 #: centre along every axis. 10 is half the stride of the default tiling of 40^3 windows
 #: (half a window), so the central cubes of a tomogram's tiles cover it: every particle
 #: names a tile whose centre is near, where that tile's blend weight is highest. The
-#: largest complex (the spliceosome, at most 14 voxels from its
-#: centre) then stays in view but for a few voxels at the window's face.
+#: largest complex (the spliceosome, at most 14 voxels from its centre) then stays in
+#: view but for a few voxels at the window's face.
 LABEL_RADIUS = 10.0
 
 

@@ -23,13 +23,14 @@ from .model_arguments import add_model_arguments
 from .run_arguments import class_target, default_layer, shape_flag
 
 if TYPE_CHECKING:
-    pass
+    from ..runs.explain_run import ExplainOutcome
 
 DESCRIPTION = """\
 Explain whole tomograms with Respond-CAM or Grad-CAM. Each TOMO.mrc is read window
 by window and its heatmap is written to OUT/<name>_<method>cam.mrc (with --target all,
 one file per class: OUT/<name>_<method>cam_<class>.mrc) with the input's voxel size and
-origin, its header labels saying what made it. Inputs are never overwritten, and
+origin, its header labels saying what made it; with --detections, what a classifier
+found goes to OUT/<name>_detections.csv. Inputs are never overwritten, and
 existing outputs only with --overwrite. With --scheduler the files run as tasks on a
 Dask cluster, whose workers must see the same paths (a shared file system).
 
@@ -128,6 +129,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="average N^3 voxel cubes first, to reach the voxel size the model was trained "
         "at; the heatmap is written on the tomogram's own grid (default: 1)",
     )
+    parser.add_argument(
+        "--detections",
+        action="store_true",
+        help="also write OUT/<name>_detections.csv: for a classifier explained window by "
+        "window, one row per object it did not call background, at its map's peak (voxel "
+        "and Å coordinates, class, probability, score), as napari's detections layer shows",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--scheduler",
@@ -204,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
     check_choices(settings, output_shape)
     if region is not None and region.mask_file is not None:
         check_region_mask(region, sources)
+    _check_detections(args, output_shape)
     if on_cluster and args.tasks_per_file > 1 and len(output_shape) > 2:
         raise RespondCamError(
             "--tasks-per-file above 1 splits a tomogram into slabs of windows, which a model "
@@ -211,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             "whole tomogram); use --tasks-per-file 1 (one task per file)."
         )
     # Only now, with everything checked, is the --out folder created.
-    jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class)
+    jobs = plan_jobs(sources, args.out, args.method, args.overwrite, every_class, args.detections)
     started = time.monotonic()
     summaries = []
     if on_cluster:
@@ -233,12 +242,45 @@ def run(args: argparse.Namespace) -> int:
                 model_name=source.display_name,
             )
             summaries.append(f"{job.source.name}:\n{summary_text(outcome.summary)}")
+            if job.detections is not None:
+                summaries.append(
+                    _write_detections(job.detections, job.source, outcome, args.overwrite)
+                )
     seconds = time.monotonic() - started
     for job in jobs:
-        print(*job.outputs, sep="\n")
+        print(*job.files, sep="\n")
     print(*summaries, sep="\n")
     print(f"Explained {len(jobs)} tomogram(s) in {seconds:.1f} s.", flush=True)
     return 0
+
+
+def _check_detections(args: argparse.Namespace, output_shape: tuple[int, ...]) -> None:
+    """Refuse --detections where there are none to write, before any work."""
+    if not args.detections:
+        return
+    if args.scheduler is not None:
+        raise RespondCamError(
+            "--detections is written on this machine only, not from a Dask cluster; drop "
+            "--scheduler, or --detections."
+        )
+    if len(output_shape) > 2:
+        raise RespondCamError(
+            f"--detections lists the windows a classifier did not call background, and this "
+            f"model has an output per voxel (shape {output_shape} for one window); drop "
+            "--detections."
+        )
+
+
+def _write_detections(path: Path, source: Path, outcome: ExplainOutcome, overwrite: bool) -> str:
+    """Write the detections file of tomogram ``source``; the line saying what it holds."""
+    from ..jobs.detections_file import write_detections
+    from ..mrc_io import read_mrc
+
+    tomogram = read_mrc(source)
+    n = write_detections(path, outcome.detections, tomogram.voxel_size, tomogram.origin, overwrite)
+    if outcome.detections is None:
+        return f"{path}: no rows (the tomogram fits one window; nothing was tiled)."
+    return f"{path}: {n} detection(s)."
 
 
 def _channel(text: str | None, channel_names: Sequence[str]) -> int | None:

@@ -37,18 +37,23 @@ def plan_jobs(
     method: str,
     overwrite: bool,
     class_names: Sequence[str] | None = None,
+    detections: bool = False,
 ) -> list[FileJob]:
     """Check every output before any work, then create ``out_dir`` and check it is writable.
 
     Outputs are ``OUT_DIR/<name>_<method>cam.mrc``, or with ``class_names`` (every class
-    explained) ``OUT_DIR/<name>_<method>cam_<class name>.mrc``, one per class. An output
-    may never be one of the inputs, and may replace an existing file only with
-    ``overwrite``.
+    explained) ``OUT_DIR/<name>_<method>cam_<class name>.mrc``, one per class; with
+    ``detections``, also ``OUT_DIR/<name>_detections.csv``. An output may never be one
+    of the inputs, and may replace an existing file only with ``overwrite``.
     """
     out_dir = Path(out_dir).expanduser().resolve()
     suffixes = [""] if class_names is None else [f"_{n}" for n in file_safe_names(class_names)]
     jobs = [
-        FileJob(path, tuple(out_dir / f"{mrc_stem(path)}_{method}cam{s}.mrc" for s in suffixes))
+        FileJob(
+            path,
+            tuple(out_dir / f"{mrc_stem(path)}_{method}cam{s}.mrc" for s in suffixes),
+            out_dir / f"{mrc_stem(path)}_detections.csv" if detections else None,
+        )
         for path in sources
     ]
     _check_targets(jobs, set(sources), overwrite)
@@ -120,7 +125,7 @@ def _check_writable_folder(out_dir: Path) -> None:
 
 
 def _check_targets(jobs: list[FileJob], sources: set[Path], overwrite: bool) -> None:
-    targets = [output for job in jobs for output in job.outputs]
+    targets = [output for job in jobs for output in job.files]
     shared = sorted({str(t) for t in targets if targets.count(t) > 1})
     if shared:
         raise RespondCamError(

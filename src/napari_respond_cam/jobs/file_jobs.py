@@ -31,10 +31,17 @@ class FileJob:
 
     ``outputs`` holds one file, or, when every class is explained, one file per class
     in class order (a single file then takes the ``(K, Z, Y, X)`` stack of all maps).
+    ``detections`` is the CSV file for a tiled classifier's detections, when asked for.
     """
 
     source: Path
     outputs: tuple[Path, ...]
+    detections: Path | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the job writes."""
+        return self.outputs if self.detections is None else (*self.outputs, self.detections)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from scipy.ndimage import binary_dilation
 from napari_respond_cam import explain, explain_volume, load_model, target_layers
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.napari_plugin.sample_data import simulated_tomogram
-from napari_respond_cam.paper_metrics import enrichment, write_section
+from napari_respond_cam.paper_metrics import enrichment, measured_by, write_section
 from napari_respond_cam.simulation import (
     SAMPLE_MARGIN,
     SAMPLE_PARTICLES,
@@ -195,11 +195,8 @@ def main(argv=None) -> int:
     result = tables(measure(args.windows))
     print(result)
     if args.out:
-        header = (
-            f"Measured by `python docs/demo_targets.py --windows {args.windows} --out "
-            f"{args.out}` (torch {torch.__version__}, "
-            f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
-        )
+        command = f"python docs/demo_targets.py --windows {args.windows} --out {args.out}"
+        header = measured_by(command, time.perf_counter() - start)
         write_section(args.out, "demo_targets", header + result)
     return 0
 

@@ -36,7 +36,7 @@ from napari_respond_cam import explain_volume, load_model, target_layers
 from napari_respond_cam.cli.compare_command import COLUMNS
 from napari_respond_cam.engine.options import METHOD_LABELS, PERTURBATION_METHODS
 from napari_respond_cam.faithfulness import MethodScores, compare_methods
-from napari_respond_cam.paper_metrics import positive_mass_inside, write_section
+from napari_respond_cam.paper_metrics import measured_by, positive_mass_inside, write_section
 from napari_respond_cam.simulation.windows import cut_windows
 
 #: Perturbation methods run the model again per ablated channel in every window: on two
@@ -216,10 +216,7 @@ def main(argv=None) -> int:
             f"{args.steps} --volume-methods {args.volume_methods} --threads {args.threads} "
             f"--out {args.out}"
         )
-        header = (
-            f"Measured by `{command}` (torch {torch.__version__}, "
-            f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
-        )
+        header = measured_by(command, time.perf_counter() - start)
         write_section(args.out, "method_comparison", header + result)
     return 0
 

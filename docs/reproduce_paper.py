@@ -27,6 +27,7 @@ import torch
 from napari_respond_cam import explain, load_model
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.paper_metrics import (
+    measured_by,
     positive_mass_inside,
     sum_to_score_l1,
     sum_to_score_tau,
@@ -105,11 +106,9 @@ def main(argv=None) -> int:
     result = table(run(args.n, args.batch_size))
     print(result)
     if args.out:
-        header = (
-            f"Measured by `python docs/reproduce_paper.py --n {args.n} --out {args.out}` "
-            f"({args.n} subtomograms per SNR, torch {torch.__version__}, "
-            f"{time.perf_counter() - start:.0f} s on CPU).\n\n"
-        )
+        command = f"python docs/reproduce_paper.py --n {args.n} --out {args.out}"
+        detail = f"{args.n} subtomograms per SNR"
+        header = measured_by(command, time.perf_counter() - start, detail)
         write_section(args.out, "reproduce_paper", header + result)
     return 0
 

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+import torch
 
 from napari_respond_cam import Explanation
 from napari_respond_cam.paper_metrics import (
     enrichment,
+    measured_by,
     positive_mass_inside,
     replace_section,
     sum_to_score_l1,
@@ -78,4 +80,13 @@ def test_write_section_creates_the_file_then_keeps_the_other_sections(tmp_path):
     write_section(path, "a", "new A")
     assert path.read_text() == (
         "<!-- begin a -->\nnew A\n<!-- end a -->\n\n<!-- begin b -->\ntable B\n<!-- end b -->\n"
+    )
+
+
+def test_a_sections_opening_names_its_command_detail_torch_and_time():
+    assert measured_by("python docs/x.py --n 3", 98.6) == (
+        f"Measured by `python docs/x.py --n 3` (torch {torch.__version__}, 99 s on CPU).\n\n"
+    )
+    assert measured_by("python docs/x.py", 4.4, "3 per SNR").startswith(
+        f"Measured by `python docs/x.py` (3 per SNR, torch {torch.__version__}, 4 s on CPU)."
     )

@@ -74,6 +74,17 @@ def replace_section(document: str, name: str, text: str) -> str:
     return f"{document.rstrip()}\n\n{section}\n".lstrip()
 
 
+def measured_by(command: str, seconds: float, detail: str = "") -> str:
+    """The paragraph that opens a docs script's section: the command that wrote it, any
+    ``detail``, the torch version and the seconds it took."""
+    import torch
+
+    context = f"{detail}, " if detail else ""
+    return (
+        f"Measured by `{command}` ({context}torch {torch.__version__}, {seconds:.0f} s on CPU).\n\n"
+    )
+
+
 def write_section(path: Path, name: str, text: str) -> None:
     """Write ``text`` as section ``name`` of the Markdown file ``path`` (see
     :func:`replace_section`), creating the file when it does not exist."""

@@ -12,7 +12,8 @@ a fresh tomogram like it (seed ``FRESH_SEED``), at the shipped SNR:
   particles;
 
 and accuracy against SNR (inf, 1, 0.3, 0.1, 0.05) on windows of fresh tomograms, centred
-on particles, with a background share.
+on particles, with a background share, with the SNR each class's particle would have imaged
+alone in a 40^3 box at the sample's noise (the paper's convention).
 
 Usage: ``python docs/demo_targets.py [--windows 300] [--out docs/paper_measurements.md]``.
 """
@@ -36,11 +37,13 @@ from napari_respond_cam.paper_metrics import enrichment, measured_by, write_sect
 from napari_respond_cam.simulation import (
     SAMPLE_MARGIN,
     SAMPLE_PARTICLES,
+    SAMPLE_SEED,
     SAMPLE_SHAPE,
     SAMPLE_SNR,
     simulate_subtomograms,
     simulate_tomogram,
 )
+from napari_respond_cam.simulation.particle_snr import particle_snrs
 from napari_respond_cam.simulation.windows import cut_windows
 
 MODELS = {"CNN-1": "cnn1-demo", "CNN-2": "cnn2-demo"}
@@ -139,6 +142,9 @@ def measure(n_windows: int) -> dict:
         for label, model in models.items():
             found["snr"][label, snr_label] = snr_accuracy(model, data)
         _log(f"accuracy at SNR {snr_label}")
+    found["particle_snr"] = particle_snrs(
+        SAMPLE_SNR, SAMPLE_SHAPE, SAMPLE_PARTICLES, seed=SAMPLE_SEED, margin=SAMPLE_MARGIN
+    )
     found["class_names"] = next(iter(models.values())).class_names
     return found
 
@@ -183,6 +189,16 @@ def tables(found: dict) -> str:
     for model in MODELS:
         cells = " | ".join("{:.2f} / {:.2f}".format(*found["snr"][model, snr]) for snr in SNRS)
         lines.append(f"| {model} | {cells} |")
+    per_particle = found["particle_snr"]
+    lines += [
+        "",
+        f"At the sample's noise (SNR {SAMPLE_SNR:g} over its tilt series), a particle imaged "
+        "alone in a 40^3 box, as the paper's subtomograms were, has SNR "
+        + ", ".join(f"{per_particle[name]:.3f} ({name})" for name in classes)
+        + "; the SNR scales with the noise's variance, so each column above is "
+        f"{min(per_particle.values()) / SAMPLE_SNR:.2f} to "
+        f"{max(per_particle.values()) / SAMPLE_SNR:.2f} times its SNR per particle.",
+    ]
     return "\n".join(lines)
 
 

@@ -202,6 +202,19 @@ def simulate_imaging(
     numpy.ndarray
         float32 ZYX reconstruction with zero mean and unit standard deviation.
     """
+    tilts = tilt_angles(max_tilt_deg, tilt_step_deg)
+    series = noise_free_series(density, voxel_size_a, tilts, ctf)
+    noisy = add_noise(series, snr, rng)
+    return normalise(back_project(noisy, tilts, density.shape))
+
+
+def noise_free_series(
+    density: np.ndarray, voxel_size_a: float, tilts_deg: np.ndarray, ctf: CTF | bool | None
+) -> np.ndarray:
+    """The tilt series ``(n_tilts, U, Y)`` of a density, filtered by the CTF, before noise.
+
+    ``ctf`` is as for :func:`simulate_imaging`.
+    """
     if ctf is True:
         ctf = CTF()
     if not isinstance(ctf, CTF | None) and ctf is not False:
@@ -209,12 +222,10 @@ def simulate_imaging(
             f"ctf must be True, False, None or a CTF(...) instance, got {ctf!r}; for example "
             "ctf=CTF(defocus_um=3)."
         )
-    tilts = tilt_angles(max_tilt_deg, tilt_step_deg)
-    series = project(density, tilts)
+    series = project(density, tilts_deg)
     if isinstance(ctf, CTF):
         series = apply_ctf(series, voxel_size_a, ctf)
-    noisy = add_noise(series, snr, rng)
-    return normalise(back_project(noisy, tilts, density.shape))
+    return series
 
 
 def _volume_variance(volumes: np.ndarray) -> np.ndarray:

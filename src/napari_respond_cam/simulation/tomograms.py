@@ -137,13 +137,39 @@ def simulate_tomogram(
     -------
     SimulatedTomogram
     """
+    density, labels, particles, names = arrange_particles(shape, n_particles, classes, seed, margin)
+    volume = simulate_imaging(
+        density, TEMPLATE_VOXEL_SIZE_A, snr, missing_wedge_deg, ctf, _streams(seed)[1]
+    )
+    return SimulatedTomogram(
+        volume=volume,
+        labels=labels,
+        particles=particles,
+        class_names=names,
+        voxel_size_a=TEMPLATE_VOXEL_SIZE_A,
+    )
+
+
+def arrange_particles(
+    shape: tuple[int, int, int],
+    n_particles: int,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+    margin: int = 0,
+) -> tuple[np.ndarray, np.ndarray, ParticleTable, tuple[str, ...]]:
+    """The noise-free density of :func:`simulate_tomogram`, before imaging.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, ParticleTable, tuple of str)
+        The float32 density, the int32 labels (``class index + 1``), the particles and
+        the class names; the arguments are those of :func:`simulate_tomogram`.
+    """
     names = select_classes(classes)
     shape = _check_shape(shape)
     if not (isinstance(n_particles, int | np.integer) and n_particles >= 0):
         raise RespondCamError(f"n_particles must be a non-negative integer, got {n_particles!r}.")
-    geometry_rng, noise_rng = (
-        np.random.default_rng(stream) for stream in np.random.SeedSequence(seed).spawn(2)
-    )
+    geometry_rng = _streams(seed)[0]
     class_indices = geometry_rng.permutation(np.arange(n_particles) % len(names)).astype(np.int64)
     rotations = random_rotations(n_particles, geometry_rng)
 
@@ -154,17 +180,13 @@ def simulate_tomogram(
     for i, class_index in enumerate(class_indices):
         rotated = rotate_template(templates[names[class_index]], rotations[i], (TEMPLATE_BOX,) * 3)
         positions[i] = _place(rotated, class_index + 1, density, labels, geometry_rng, i, margin)
+    return density, labels, ParticleTable(positions, class_indices, rotations.as_quat()), names
 
-    volume = simulate_imaging(
-        density, TEMPLATE_VOXEL_SIZE_A, snr, missing_wedge_deg, ctf, noise_rng
-    )
-    return SimulatedTomogram(
-        volume=volume,
-        labels=labels,
-        particles=ParticleTable(positions, class_indices, rotations.as_quat()),
-        class_names=names,
-        voxel_size_a=TEMPLATE_VOXEL_SIZE_A,
-    )
+
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The geometry's and the noise's random streams of a seed, apart."""
+    geometry, noise = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(geometry), np.random.default_rng(noise)
 
 
 def _place(

@@ -194,10 +194,10 @@ def tables(found: dict) -> str:
         "",
         f"At the sample's noise (SNR {SAMPLE_SNR:g} over its tilt series), a particle imaged "
         "alone in a 40^3 box, as the paper's subtomograms were, has SNR "
-        + ", ".join(f"{per_particle[name]:.3f} ({name})" for name in classes)
-        + "; the SNR scales with the noise's variance, so each column above is "
-        f"{min(per_particle.values()) / SAMPLE_SNR:.2f} to "
-        f"{max(per_particle.values()) / SAMPLE_SNR:.2f} times its SNR per particle.",
+        + ", ".join(f"{per_particle[name]:.2g} ({name})" for name in classes)
+        + "; so in a tomogram as crowded as the sample, SNR s over the tilt series is "
+        f"{min(per_particle.values()) / SAMPLE_SNR:.2f} s to "
+        f"{max(per_particle.values()) / SAMPLE_SNR:.2f} s per particle.",
     ]
     return "\n".join(lines)
 

@@ -142,11 +142,17 @@ def add_noise(signal: np.ndarray, snr: float | None, rng: np.random.Generator) -
             "or None for noise-free volumes."
         )
     noise = rng.standard_normal(signal.shape, dtype=np.float32)
-    signal_var = _volume_variance(signal)
-    noise_var = _volume_variance(noise)
-    target_var = np.where(signal_var > 0, signal_var / snr, 1.0)
-    scale = np.sqrt(target_var / noise_var).astype(np.float32)
+    scale = np.sqrt(noise_variance(signal, snr) / _volume_variance(noise)).astype(np.float32)
     return (signal + scale * noise).astype(np.float32, copy=False)
+
+
+def noise_variance(signal: np.ndarray, snr: float) -> np.ndarray:
+    """The variance of the noise :func:`add_noise` gives ``signal`` at ``snr`` (> 0):
+    ``var(signal) / snr`` over the last three axes, 1 for a signal without variance;
+    shaped to broadcast against ``signal``.
+    """
+    signal_var = _volume_variance(signal)
+    return np.where(signal_var > 0, signal_var / snr, 1.0)
 
 
 def normalise(volumes: np.ndarray) -> np.ndarray:
@@ -211,9 +217,24 @@ def simulate_imaging(
 def noise_free_series(
     density: np.ndarray, voxel_size_a: float, tilts_deg: np.ndarray, ctf: CTF | bool | None
 ) -> np.ndarray:
-    """The tilt series ``(n_tilts, U, Y)`` of a density, filtered by the CTF, before noise.
+    """The tilt series of a density, filtered by the CTF, before noise.
 
-    ``ctf`` is as for :func:`simulate_imaging`.
+    Parameters
+    ----------
+    density : numpy.ndarray
+        ZYX volume.
+    voxel_size_a : float
+        Voxel size in Å, also the pixel size of the images.
+    tilts_deg : numpy.ndarray
+        Tilt angles about Y (:func:`.tilt_series.tilt_angles`).
+    ctf : CTF, bool or None
+        As for :func:`simulate_imaging`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_tilts, U, Y)``, ``U`` the detector's width
+        (:func:`.tilt_series.detector_width`).
     """
     if ctf is True:
         ctf = CTF()

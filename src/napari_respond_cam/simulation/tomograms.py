@@ -138,8 +138,9 @@ def simulate_tomogram(
     SimulatedTomogram
     """
     density, labels, particles, names = arrange_particles(shape, n_particles, classes, seed, margin)
+    _, noise_rng = _streams(seed)
     volume = simulate_imaging(
-        density, TEMPLATE_VOXEL_SIZE_A, snr, missing_wedge_deg, ctf, _streams(seed)[1]
+        density, TEMPLATE_VOXEL_SIZE_A, snr, missing_wedge_deg, ctf, noise_rng
     )
     return SimulatedTomogram(
         volume=volume,
@@ -169,7 +170,7 @@ def arrange_particles(
     shape = _check_shape(shape)
     if not (isinstance(n_particles, int | np.integer) and n_particles >= 0):
         raise RespondCamError(f"n_particles must be a non-negative integer, got {n_particles!r}.")
-    geometry_rng = _streams(seed)[0]
+    geometry_rng, _ = _streams(seed)
     class_indices = geometry_rng.permutation(np.arange(n_particles) % len(names)).astype(np.int64)
     rotations = random_rotations(n_particles, geometry_rng)
 

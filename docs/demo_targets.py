@@ -3,7 +3,8 @@
 For the shipped ``cnn1-demo`` and ``cnn2-demo``, on the sample tomogram napari opens and on
 a fresh tomogram like it (seed ``FRESH_SEED``), at the shipped SNR:
 
-- the particles named: the predicted class of a 40^3 window centred on each particle;
+- the particles named: the predicted class of a 40^3 window centred on each particle, and
+  what each class is taken for;
 - whole-tomogram maps: for each class, ``explain_volume(target=class)`` at the default
   layer, with Respond-CAM and Grad-CAM, and the share of the map's positive mass inside
   that class's particles (ground truth dilated by 2 voxels) over their share of the
@@ -89,12 +90,11 @@ def scenes() -> list[Scene]:
     ]
 
 
-def particles_named(model, scene: Scene) -> np.ndarray:
-    """Whether the window centred on each particle is given the particle's class."""
+def predicted_classes(model, scene: Scene) -> np.ndarray:
+    """The class the model gives the window centred on each particle."""
     size = model.input_shape[-1]
     windows = cut_windows(scene.volume, scene.positions, size)[:, None]
-    result = explain(model, windows, target_layers(model)[-1], batch_size=16)
-    return result.targets == scene.class_indices
+    return explain(model, windows, target_layers(model)[-1], batch_size=16).targets
 
 
 def dilated(region: np.ndarray) -> np.ndarray:
@@ -130,10 +130,15 @@ def measure(n_windows: int) -> dict:
     """Every number of the tables."""
     torch.manual_seed(0)
     models = {label: load_model(name) for label, name in MODELS.items()}
-    found = {"named": {}, "maps": {}, "snr": {}}
+    found = {"named": {}, "confusion": {}, "maps": {}, "snr": {}}
     for scene in scenes():
         for label, model in models.items():
-            found["named"][label, scene.name] = particles_named(model, scene)
+            predicted = predicted_classes(model, scene)
+            found["named"][label, scene.name] = predicted == scene.class_indices
+            confusion = found["confusion"].setdefault(
+                label, np.zeros((len(model.class_names),) * 2, dtype=np.int64)
+            )
+            np.add.at(confusion, (scene.class_indices, predicted), 1)
             for method in METHODS:
                 found["maps"][label, scene.name, method] = map_enrichments(model, scene, method)
                 _log(f"maps of {label} on the {scene.name} tomogram with {method}")
@@ -154,7 +159,7 @@ def _log(line: str) -> None:
 
 
 def tables(found: dict) -> str:
-    """The measurements as three Markdown tables."""
+    """The measurements as four Markdown tables."""
     lines = [
         f"Particles named at SNR {SAMPLE_SNR:g} (40^3 windows centred on each particle):",
         "",
@@ -164,6 +169,17 @@ def tables(found: dict) -> str:
     for (model, scene), named in found["named"].items():
         lines.append(f"| {model} | {scene} | {named.sum()} of {len(named)} | {named.mean():.0%} |")
     classes = [name for name in found["class_names"][:-1]]
+    lines += [
+        "",
+        "What each model calls the particles of both tomograms together (rows: the true "
+        "class; columns: the class named):",
+        "",
+        "| model | particle | " + " | ".join(found["class_names"]) + " |",
+        "|" + " --- |" * (len(found["class_names"]) + 2),
+    ]
+    for model, confusion in found["confusion"].items():
+        for name, row in zip(classes, confusion, strict=False):
+            lines.append(f"| {model} | {name} | " + " | ".join(map(str, row)) + " |")
     lines += [
         "",
         "Whole-tomogram maps: positive mass inside the class's particles (dilated by "

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from demo_targets import MODELS, Scene, dilated, particles_named, scenes
+from demo_targets import MODELS, Scene, dilated, predicted_classes, scenes
 from torch import nn
 
 from napari_respond_cam import explain_volume, load_model, target_layers
@@ -87,7 +87,7 @@ def compare_on_windows(
             model, window[None], layer, target=target, mask=mask, **measures
         ):
             rows[row.method].append(row)
-    named = particles_named(model, scene)[particles]
+    named = (predicted_classes(model, scene) == scene.class_indices)[particles]
     return WindowComparison(rows, masks.reshape(len(masks), -1).mean(axis=1), named)
 
 

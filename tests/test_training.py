@@ -8,9 +8,14 @@ from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training import (
     DEMO_SCHEDULES,
+    FULL_STEP_FAN_IN,
     Tomograms,
     TrainingConfig,
+    build_model,
+    demo_class_names,
     draw_windows,
+    set_step_sizes,
+    step_groups,
     step_size_factor,
     train,
     window_batch,
@@ -116,6 +121,7 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
             ["--out", str(tmp_path / "model.pt"), "--learning-rate", "0"],
             "--learning-rate must be > 0, got 0.0",
         ),
+        (["--out", str(tmp_path / "model.pt"), "--threads", "0"], "--threads must be at least 1"),
         (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
         (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "Unknown architecture"),
     ]:
@@ -144,3 +150,25 @@ def test_each_architecture_has_its_own_default_epochs_and_step_size():
     assert (chosen.epochs, chosen.learning_rate) == (3, 0.5)
     with pytest.raises(RespondCamError, match=r"must be positive .* got -3 and 0.001"):
         TrainingConfig(epochs=-3, learning_rate=1e-3)
+
+
+def test_a_layer_summing_many_inputs_takes_a_proportionally_smaller_step():
+    model = build_model(TrainingConfig(), demo_class_names())
+    groups = step_groups(model)
+    # conv1 27, conv2 and conv3 216, conv4 432 inputs; fc1 16 x 10^3, fc2 and fc3 128
+    assert FULL_STEP_FAN_IN == 216
+    assert [group["step_scale"] for group in groups] == [1, 1, 1, 0.5, 216 / 16000, 1, 1]
+    grouped = [id(p) for group in groups for p in group["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in model.parameters())  # each once
+    optimiser = torch.optim.Adam(groups, lr=1.0)
+    set_step_sizes(optimiser, 1e-3, 0.625, 4)  # halfway down the cosine
+    steps = [group["lr"] for group in optimiser.param_groups]
+    np.testing.assert_allclose(steps, [5e-4, 5e-4, 5e-4, 2.5e-4, 5e-4 * 216 / 16000, 5e-4, 5e-4])
+    # CNN-2 sees the input pooled: its fc1 sums 16 x 5^3 = 2000.
+    cnn2 = step_groups(build_model(TrainingConfig(architecture="cnn2"), demo_class_names()))
+    assert cnn2[4]["step_scale"] == 216 / 2000
+
+
+def test_dropout_outside_0_to_1_is_refused_before_any_work():
+    with pytest.raises(RespondCamError, match="dropout must be at least 0 and below 1, got 1.5"):
+        TrainingConfig(dropout=1.5)

@@ -11,7 +11,8 @@ turn about Z, Y or X (the missing wedge is symmetric under these, so the turned 
 one the microscope could have made).
 
 The step size rises linearly over the first epoch and falls along a half cosine to zero
-at the last (a plain Adam step from the start killed CNN-1's fourth convolution).
+at the last (a plain Adam step from the start killed CNN-1's fourth convolution), and a
+layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_FAN_IN`).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
 defaults and ``--threads 1`` it reproduces the shipped demo models, seed for seed.
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,9 +51,16 @@ from .simulation.windows import centres_near, cut_windows, label_windows, random
 #: How the windows are scaled before the network sees them, in training and on a tomogram.
 PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
-#: Epochs and peak step size of each architecture's demo model, when not given: CNN-1
-#: (full-resolution convolutions, a large first dense layer) needs a smaller step.
-DEMO_SCHEDULES = {"cnn1": (20, 3e-4), "cnn2": (40, 1e-3)}
+#: Epochs and peak step size of each architecture's demo model, when not given.
+DEMO_SCHEDULES = {"cnn1": (20, 1e-3), "cnn2": (40, 1e-3)}
+
+#: Adam moves every weight by about the step size whatever its gradient, so a layer's
+#: output moves in proportion to how many inputs it sums. A layer summing more inputs
+#: than this (``conv2`` and ``conv3`` of the demo models: 8 channels x 27) takes a step
+#: cut in proportion, its bias with it: ``conv4`` half, CNN-1's ``fc1`` (16,000 inputs)
+#: 1/74. With one step for all, the earlier cnn1-demo (dense 64, step 3e-4) ended with 49
+#: of its 64 ``fc1`` units below zero for every window, for good.
+FULL_STEP_FAN_IN = 216
 
 
 @dataclass(frozen=True)
@@ -60,16 +69,19 @@ class TrainingConfig:
 
     ``snrs`` lists the noise levels of the tilt series (``None`` = no noise), with
     ``tomograms_per_snr`` training tomograms each; ``channels``/``dense`` are narrower than
-    the paper's (32, 32, 64, 64)/(512, 512) so the weights stay a few MB. ``epochs`` and
-    ``learning_rate`` (the peak step size) left at 0 take the architecture's
-    :data:`DEMO_SCHEDULES` entry (CNN-1's for an architecture without one) when the
-    config is made; ``dataclasses.replace`` keeps the numbers already filled in.
+    the paper's (32, 32, 64, 64)/(512, 512) so the weights stay under 10 MB, and their
+    ``dropout`` (after ``fc1`` and ``fc2`` while training) is lighter than the usual 0.5
+    for the narrower layers. ``epochs`` and ``learning_rate`` (the peak step size of a
+    layer summing at most :data:`FULL_STEP_FAN_IN` inputs) left at 0 take the
+    architecture's :data:`DEMO_SCHEDULES` entry (CNN-1's for an architecture without one)
+    when the config is made; ``dataclasses.replace`` keeps the numbers already filled in.
     """
 
     architecture: str = "cnn1"
     input_size: int = 40
     channels: tuple[int, ...] = (8, 8, 16, 16)
-    dense: tuple[int, ...] = (64, 64)
+    dense: tuple[int, ...] = (128, 128)
+    dropout: float = 0.2
     snrs: tuple[float | None, ...] = (None, 1.0, 0.3, 0.1, 0.05)
     tomograms_per_snr: int = 20
     validation_tomograms_per_snr: int = 3
@@ -88,6 +100,8 @@ class TrainingConfig:
                 f"epochs and learning_rate must be positive (or 0 for the demo model's), got "
                 f"{self.epochs} and {self.learning_rate}."
             )
+        if not 0 <= self.dropout < 1:
+            raise RespondCamError(f"dropout must be at least 0 and below 1, got {self.dropout}.")
         epochs, learning_rate = DEMO_SCHEDULES.get(self.architecture, DEMO_SCHEDULES["cnn1"])
         # Frozen: the defaults are filled in once, here, so the record shows what was used.
         if not self.epochs:
@@ -200,6 +214,7 @@ def build_model(config: TrainingConfig, names: Sequence[str]) -> nn.Module:
         input_size=config.input_size,
         channels=config.channels,
         dense=config.dense,
+        dropout=config.dropout,
     )
     set_model_attribute(model, "class_names", tuple(names))
     set_model_attribute(model, "background_class", names.index(BACKGROUND_CLASS))
@@ -258,7 +273,7 @@ def train(
         f"{len(config.snrs) * config.validation_tomograms_per_snr} validation tomograms "
         f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
     model = build_model(config, demo_class_names()).to(config.device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimiser = torch.optim.Adam(step_groups(model), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
     history = TrainingHistory()
     for epoch in range(config.epochs):
@@ -289,6 +304,43 @@ def step_size_factor(progress: float, epochs: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (progress - warm_up) / (1 - warm_up)))
 
 
+def step_groups(model: nn.Module) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups, one per layer with parameters of its own.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    list of dict
+        ``params`` (the layer's weight and bias) and ``step_scale``:
+        ``FULL_STEP_FAN_IN / fan-in`` capped at 1 for a dense layer or convolution (the
+        inputs one output unit sums: a row of its weight), 1 for any other layer.
+    """
+    summing = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    groups = []
+    for layer in model.modules():
+        own = list(layer.parameters(recurse=False))
+        if not own:
+            continue
+        fan_in = layer.weight[0].numel() if isinstance(layer, summing) else 1
+        groups.append({"params": own, "step_scale": min(1.0, FULL_STEP_FAN_IN / fan_in)})
+    return groups
+
+
+def set_step_sizes(
+    optimiser: torch.optim.Optimizer, peak: float, progress: float, epochs: int
+) -> None:
+    """Set each group's step size for ``progress`` (0 to 1) through ``epochs`` of training:
+    ``peak`` times the group's ``step_scale`` (:func:`step_groups`) times
+    :func:`step_size_factor`.
+    """
+    factor = step_size_factor(progress, epochs)
+    for group in optimiser.param_groups:
+        group["lr"] = peak * group["step_scale"] * factor
+
+
 def _seeds(config: TrainingConfig, stream: int, n: int) -> np.ndarray:
     """Tomogram seeds of one stream: apart from the sample's (0) and from other streams."""
     return np.random.SeedSequence([config.seed, stream]).generate_state(n).astype(np.int64)
@@ -308,8 +360,7 @@ def _one_epoch(
     total = 0.0
     for start in range(0, len(order), config.batch_size):
         progress = (epoch + start / len(order)) / config.epochs
-        for group in optimiser.param_groups:
-            group["lr"] = config.learning_rate * step_size_factor(progress, config.epochs)
+        set_step_sizes(optimiser, config.learning_rate, progress, config.epochs)
         rows = order[start : start + config.batch_size]
         inputs = window_batch(tomograms, windows, rows, config.input_size, rng)
         labels = torch.from_numpy(windows.labels[rows])

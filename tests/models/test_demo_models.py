@@ -24,7 +24,7 @@ def test_demo_models_come_first():
     assert available_models()[:2] == ["cnn2-demo", "cnn1-demo"]
 
 
-# measured 10 (CNN-1) and 11 (CNN-2) of 12; chance is 2
+# measured 10 (CNN-1) and 12 (CNN-2) of 12; chance is 2
 @pytest.mark.parametrize(("name", "at_least"), [("cnn1-demo", 9), ("cnn2-demo", 11)])
 def test_demo_model_names_windows_of_a_noisy_tomogram(windows, name, at_least):
     # accuracy at SNR 0.1 measured by docs/demo_targets.py: see docs/paper_measurements.md
@@ -48,7 +48,7 @@ def test_weights_are_small(filename):
 
 @pytest.mark.parametrize(
     ("name", "architecture", "at_least"),
-    [("cnn1-demo", "cnn1", 0.65), ("cnn2-demo", "cnn2", 0.9)],
+    [("cnn1-demo", "cnn1", 0.85), ("cnn2-demo", "cnn2", 0.9)],
 )
 def test_demo_model_records_how_it_was_trained(name, architecture, at_least):
     # The train command's defaults are the shipped model's recipe.

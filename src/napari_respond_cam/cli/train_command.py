@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--learning-rate",
         type=float,
-        help="Adam's peak step size, reached after one epoch (default: the demo model's)",
+        help="Adam's peak step size, reached after one epoch; layers summing many inputs "
+        "take a share of it (default: the demo model's)",
     )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training import TrainingConfig, train_and_save
 
     _check_before_training(args)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     chosen = {
         name: getattr(args, name)
@@ -96,7 +97,9 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
     if not args.out.parent.is_dir():
         raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
-    for flag in ("epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size"):
+    for flag in (
+        "epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size", "threads"
+    ):  # fmt: skip
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise RespondCamError(f"--{flag.replace('_', '-')} must be at least 1, got {value}.")

@@ -72,6 +72,16 @@ def test_training_windows_move_within_the_radius_and_keep_their_label():
     assert (np.abs(offsets) <= 3).all()
     # The random window at (6, 5, 8) is more than 3 voxels from both: background.
     np.testing.assert_array_equal(windows.labels, [2, 4, 5])
+    # Over a few draws every offset up to the radius occurs, the radius itself included.
+    drawn = {
+        int(offset)
+        for seed in range(10)
+        for offset in (
+            draw_windows(tomograms, config, np.random.default_rng(seed)).centres[:2]
+            - tomograms.particles[0].positions
+        ).ravel()
+    }
+    assert drawn == set(range(-3, 4))
 
 
 def test_a_batch_is_the_z_scored_window_turned_by_a_half_turn_or_not():

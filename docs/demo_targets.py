@@ -16,7 +16,9 @@ and accuracy against SNR (inf, 1, 0.3, 0.1, 0.05) on windows of fresh tomograms,
 on particles, with a background share, with the SNR each class's particle would have imaged
 alone in a 40^3 box at the sample's noise (the paper's convention).
 
-Usage: ``python docs/demo_targets.py [--windows 300] [--out docs/paper_measurements.md]``.
+Usage: ``python docs/demo_targets.py [--windows 300] [--out docs/paper_measurements.md]
+[--model CNN-2=other.pt]``; ``--model`` measures another checkpoint in a model's place (one
+trained with another ``--seed``, say), to see how far the numbers move between runs.
 """
 
 from __future__ import annotations
@@ -126,10 +128,10 @@ def snr_accuracy(model, data) -> tuple[float, float]:
     return float(right[~background].mean()), float(right[background].mean())
 
 
-def measure(n_windows: int) -> dict:
-    """Every number of the tables."""
+def measure(n_windows: int, named: dict[str, str] = MODELS) -> dict:
+    """Every number of the tables, for the models ``named`` (label: name or file)."""
     torch.manual_seed(0)
-    models = {label: load_model(name) for label, name in MODELS.items()}
+    models = {label: load_model(name) for label, name in named.items()}
     found = {"named": {}, "confusion": {}, "maps": {}, "snr": {}}
     for scene in scenes():
         for label, model in models.items():
@@ -202,7 +204,7 @@ def tables(found: dict) -> str:
         "| model | " + " | ".join(f"SNR {s}" for s in SNRS) + " |",
         "|" + " --- |" * (len(SNRS) + 1),
     ]
-    for model in MODELS:
+    for model in dict.fromkeys(label for label, _ in found["snr"]):
         cells = " | ".join("{:.2f} / {:.2f}".format(*found["snr"][model, snr]) for snr in SNRS)
         lines.append(f"| {model} | {cells} |")
     per_particle = found["particle_snr"]
@@ -222,12 +224,26 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=300, help="windows per SNR")
     parser.add_argument("--out", type=Path, help="write the tables into this Markdown file")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="LABEL=FILE",
+        help=f"measure this checkpoint as {' or '.join(MODELS)} instead of the demo model",
+    )
     args = parser.parse_args(argv)
+    named = dict(MODELS)
+    for choice in args.model:
+        label, _, file = choice.partition("=")
+        if label not in MODELS or not file:
+            parser.error(f"--model takes LABEL=FILE, LABEL {' or '.join(MODELS)}; got {choice!r}")
+        named[label] = file
     start = time.perf_counter()
-    result = tables(measure(args.windows))
+    result = tables(measure(args.windows, named))
     print(result)
     if args.out:
-        command = f"python docs/demo_targets.py --windows {args.windows} --out {args.out}"
+        chosen = "".join(f" --model {choice}" for choice in args.model)
+        command = f"python docs/demo_targets.py --windows {args.windows} --out {args.out}{chosen}"
         header = measured_by(command, time.perf_counter() - start)
         write_section(args.out, "demo_targets", header + result)
     return 0

@@ -15,7 +15,8 @@ at the last (a plain Adam step from the start killed CNN-1's fourth convolution)
 layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_FAN_IN`).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
-defaults and ``--threads 1`` it reproduces the shipped demo models, seed for seed.
+defaults and ``--threads 2`` it reproduces the shipped demo models, seed for seed (the
+float sums, and so the weights, depend on the number of threads).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from .simulation.windows import centres_near, cut_windows, label_windows, random
 PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
 #: Epochs and peak step size of each architecture's demo model, when not given.
-DEMO_SCHEDULES = {"cnn1": (20, 1e-3), "cnn2": (40, 1e-3)}
+DEMO_SCHEDULES = {"cnn1": (40, 1e-3), "cnn2": (40, 1e-3)}
 
 #: Adam moves every weight by about the step size whatever its gradient, so a layer's
 #: output moves in proportion to how many inputs it sums. A layer summing more inputs
@@ -272,7 +273,11 @@ def train(
     log(f"simulated {len(training.volumes)} training and "
         f"{len(config.snrs) * config.validation_tomograms_per_snr} validation tomograms "
         f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
-    model = build_model(config, demo_class_names()).to(config.device)
+    # Channels last: PyTorch's 3-D convolutions on the CPU train CNN-1 2.4 times faster
+    # in that layout (batches of 16: 0.42 s a step against 1.0 s, one thread).
+    model = build_model(config, demo_class_names()).to(
+        config.device, memory_format=torch.channels_last_3d
+    )
     optimiser = torch.optim.Adam(step_groups(model), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
     history = TrainingHistory()

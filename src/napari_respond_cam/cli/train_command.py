@@ -10,8 +10,8 @@ Train CNN-1 or CNN-2 of the Respond-CAM paper on 40^3 windows of simulated tomog
 of five real complexes, each named after the particle at its centre or "background",
 printing validation accuracy per SNR after each epoch, and save a checkpoint that
 load_model and --model read. The defaults make the shipped demo models:
-respond-cam train --threads 1 --out demo_cnn1.pt
-respond-cam train --threads 1 --architecture cnn2 --out demo_cnn2.pt
+respond-cam train --threads 2 --out demo_cnn1.pt
+respond-cam train --threads 2 --architecture cnn2 --out demo_cnn2.pt
 """
 
 

@@ -18,6 +18,7 @@ from napari_respond_cam.training import (
     step_groups,
     step_size_factor,
     train,
+    train_and_save,
     window_batch,
 )
 
@@ -43,6 +44,17 @@ def test_training_is_deterministic_and_logs_every_epoch():
     assert first.class_names[-1] == "background" and len(first.class_names) == 6
     assert first.background_class == 5
     assert not first.training
+
+
+def test_the_saved_checkpoint_gives_the_trained_model_s_scores(tmp_path):
+    # The network trains in the channels-last layout; the file holds plain tensors.
+    trained = train_and_save(TINY, tmp_path / "tiny.pt", log=lambda line: None)
+    assert trained.conv2[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    loaded = load_model(tmp_path / "tiny.pt")
+    assert all(p.is_contiguous() for p in loaded.parameters())
+    x = torch.randn(3, 1, 16, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), trained(x))
 
 
 def _tomograms():

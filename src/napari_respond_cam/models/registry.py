@@ -184,8 +184,9 @@ def build_registered(name: str) -> nn.Module:
 
 
 #: The first is the demo the widget and ``respond-cam demo`` open on: CNN-2, which names
-#: 29 of the sample's 30 particles (CNN-1: 27) and whose class maps land on all five
-#: classes (CNN-1's misses the SH1 unit; docs/paper_measurements.md).
+#: 29 of the sample's 30 particles (as CNN-1 does), whose class maps land on all five
+#: classes (CNN-1's misses the SH1 unit; docs/paper_measurements.md), and which explains
+#: the tomogram several times faster than CNN-1.
 _DEMO_MODELS = {
     "cnn2-demo": (
         "demo_cnn2.pt",

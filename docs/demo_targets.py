@@ -236,7 +236,11 @@ def main(argv=None) -> int:
     for choice in args.model:
         label, _, file = choice.partition("=")
         if label not in MODELS or not file:
-            parser.error(f"--model takes LABEL=FILE, LABEL {' or '.join(MODELS)}; got {choice!r}")
+            parser.error(
+                f"--model takes LABEL=FILE, LABEL being {' or '.join(MODELS)}; got {choice!r}"
+            )
+        if named[label] != MODELS[label]:
+            parser.error(f"--model {label}= is given twice; give each label once")
         named[label] = file
     start = time.perf_counter()
     result = tables(measure(args.windows, named))

@@ -50,8 +50,10 @@ def test_the_saved_checkpoint_gives_the_trained_model_s_scores(tmp_path):
     # The network trains in the channels-last layout; the file holds plain tensors.
     trained = train_and_save(TINY, tmp_path / "tiny.pt", log=lambda line: None)
     assert trained.conv2[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    stored = torch.load(tmp_path / "tiny.pt", weights_only=True)["state_dict"]
+    assert all(tensor.is_contiguous() for tensor in stored.values())
+    assert not stored["conv2.0.weight"].is_contiguous(memory_format=torch.channels_last_3d)
     loaded = load_model(tmp_path / "tiny.pt")
-    assert all(p.is_contiguous() for p in loaded.parameters())
     x = torch.randn(3, 1, 16, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), trained(x))
@@ -164,7 +166,7 @@ def test_the_step_size_rises_over_the_first_epoch_then_falls_along_a_half_cosine
     assert abs(step_size_factor(0.75, 1) - 0.5) < 1e-12 and step_size_factor(1.0, 1) == 0.0
 
 
-def test_each_architecture_has_its_own_default_epochs_and_step_size():
+def test_each_architecture_takes_its_demo_schedule_unless_given_one():
     assert (TrainingConfig().epochs, TrainingConfig().learning_rate) == DEMO_SCHEDULES["cnn1"]
     cnn2 = TrainingConfig(architecture="cnn2")
     assert (cnn2.epochs, cnn2.learning_rate) == DEMO_SCHEDULES["cnn2"]

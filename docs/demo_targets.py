@@ -6,11 +6,12 @@ a fresh tomogram like it (seed ``FRESH_SEED``), at the shipped SNR:
 - the particles named: the predicted class of a 40^3 window centred on each particle, and
   what each class is taken for;
 - whole-tomogram maps: for each class, ``explain_volume(target=class)`` at the default
-  layer, with Respond-CAM and Grad-CAM, and the share of the map's positive mass inside
-  that class's particles (ground truth dilated by 2 voxels) over their share of the
-  volume (1 = chance; the target is at least 5, and more than Grad-CAM); the same for the
-  default Explain (each window its predicted class, background windows skipped) over all
-  particles;
+  layer, with Respond-CAM and Grad-CAM, as napari and the command line make it (only the
+  windows the model calls the class) and in every window (``where_predicted=False``),
+  and the share of the map's positive mass inside that class's particles (ground truth
+  dilated by 2 voxels) over their share of the volume (1 = chance; the target is at
+  least 5, and more than Grad-CAM); the same for the default Explain (each window its
+  predicted class, background windows skipped) over all particles;
 
 and accuracy against SNR (inf, 1, 0.3, 0.1, 0.05) on windows of fresh tomograms, centred
 on particles, with a background share, with the SNR each class's particle would have imaged
@@ -56,6 +57,8 @@ SNR_SEED = 77
 DILATION = 2
 # Baseline first, as in the paper's tables.
 METHODS = ("grad", "respond")
+#: Which windows a class's map holds: as napari and the command line make it, then all.
+WINDOWS = {"called the class": True, "every window": False}
 
 
 @dataclass(frozen=True)
@@ -105,18 +108,22 @@ def dilated(region: np.ndarray) -> np.ndarray:
     return binary_dilation(region, structure=np.linalg.norm(grid, axis=0) <= DILATION)
 
 
-def map_enrichments(model, scene: Scene, method: str) -> dict[str, float]:
+def map_enrichments(model, scene: Scene, method: str, where_predicted: bool) -> dict[str, float]:
     """Positive map mass inside each class's particles (dilated) over their volume share."""
     layer = target_layers(model)[-1]
     ratios = {}
     for index in np.unique(scene.class_indices):
         region = dilated(scene.labels == index + 1)
-        heatmap = explain_volume(model, scene.volume, layer, target=int(index), method=method)
+        heatmap = explain_volume(
+            model, scene.volume, layer, target=int(index), method=method,
+            where_predicted=where_predicted,
+        )  # fmt: skip
         ratios[model.class_names[index]] = enrichment(heatmap, region)
-    default = explain_volume(
-        model, scene.volume, layer, method=method, background_class=model.background_class
-    )
-    ratios["default"] = enrichment(default, dilated(scene.labels > 0))
+    if where_predicted:  # the default Explain is the same map either way: measured once
+        default = explain_volume(
+            model, scene.volume, layer, method=method, background_class=model.background_class
+        )
+        ratios["default"] = enrichment(default, dilated(scene.labels > 0))
     return ratios
 
 
@@ -141,9 +148,12 @@ def measure(n_windows: int, named: dict[str, str] = MODELS) -> dict:
                 label, np.zeros((len(model.class_names),) * 2, dtype=np.int64)
             )
             np.add.at(confusion, (scene.class_indices, predicted), 1)
-            for method in METHODS:
-                found["maps"][label, scene.name, method] = map_enrichments(model, scene, method)
-                _log(f"maps of {label} on the {scene.name} tomogram with {method}")
+            for windows, where_predicted in WINDOWS.items():
+                for method in METHODS:
+                    found["maps"][label, scene.name, windows, method] = map_enrichments(
+                        model, scene, method, where_predicted
+                    )
+                    _log(f"maps of {label} on the {scene.name} tomogram with {method}, {windows}")
     for snr_label, snr in SNRS.items():
         data = simulate_subtomograms(n_windows, snr=snr, include_background=True, seed=SNR_SEED)
         for label, model in models.items():
@@ -185,16 +195,19 @@ def tables(found: dict) -> str:
     lines += [
         "",
         "Whole-tomogram maps: positive mass inside the class's particles (dilated by "
-        f"{DILATION} voxels) over their share of the volume (1 = chance); *default* is the "
+        f"{DILATION} voxels) over their share of the volume (1 = chance). Each class's map "
+        "holds the windows the model calls the class (as napari and the command line make "
+        "it), or every window (`where_predicted=False`, `--every-window`); *default* is the "
         "predicted-class map with background windows skipped, over all particles:",
         "",
-        "| model | tomogram | method | " + " | ".join(classes) + " | default |",
-        "|" + " --- |" * (len(classes) + 4),
+        "| model | tomogram | windows | method | " + " | ".join(classes) + " | default |",
+        "|" + " --- |" * (len(classes) + 5),
     ]
-    for (model, scene, method), ratios in found["maps"].items():
+    for (model, scene, windows, method), ratios in found["maps"].items():
         cells = " | ".join(f"{ratios.get(name, float('nan')):.1f}" for name in classes)
+        default = f"{ratios['default']:.1f}" if "default" in ratios else "–"
         lines.append(
-            f"| {model} | {scene} | {METHOD_LABELS[method]} | {cells} | {ratios['default']:.1f} |"
+            f"| {model} | {scene} | {windows} | {METHOD_LABELS[method]} | {cells} | {default} |"
         )
     lines += [
         "",

@@ -59,6 +59,22 @@ class TinyUNet(nn.Module):
         return self.out(self.dec(torch.cat([skip, deep], dim=1)))
 
 
+def sign_classifier(classes: int = 2) -> nn.Sequential:
+    """Predicts from the sign of a window's mean: class 0 ("background") where it is
+    negative, class 1 where positive; a third class, if any, is never predicted (its
+    logit lies between theirs).
+
+    Layer "0" is a 1x1x1 convolution of weight 1, so its Grad-CAM of class ``k`` is
+    ``w_k x / n`` per voxel, ``n`` the window's voxels and ``w = (-1, 1, 0.5)``.
+    """
+    model = nn.Sequential(nn.Conv3d(1, 1, 1, bias=False), nn.AdaptiveAvgPool3d(1), nn.Flatten())
+    model.append(nn.Linear(1, classes, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[3].weight.copy_(torch.tensor([[-1.0], [1.0], [0.5]][:classes]))
+    return model.eval()
+
+
 class AsksForTooMuchMemory(nn.Module):
     """Wraps ``model``; asks the CPU allocator for an impossible block on batches over
     ``limit`` samples, so out-of-memory paths run for real on any machine."""

@@ -30,6 +30,7 @@ SETTING_NAMES = {
     "region": ("region", "--region", "region"),
     "region_mask": ("mask_file", "--region-mask", "region labels"),
     "label": ("label", "--label", "label"),
+    "where_predicted": ("where_predicted", "--every-window", "only windows called the class"),
 }
 
 

@@ -34,7 +34,7 @@ def explain_args(tomogram, model_file, out, *extra):
 
 def test_round_trip_keeps_voxel_size_and_origin(tomogram, model_file, tmp_path, capsys):
     out = tmp_path / "maps"
-    extra = ["--target", "proteasome", "--stride", "6"]
+    extra = ["--target", "proteasome", "--stride", "6", "--every-window"]
     assert main(explain_args(tomogram, model_file, out, *extra)) == 0
     written = read_mrc(out / "tomo_respondcam.mrc")
     assert written.voxel_size == (10.0, 9.0, 8.0)
@@ -46,9 +46,34 @@ def test_round_trip_keeps_voxel_size_and_origin(tomogram, model_file, tmp_path, 
     assert str(out / "tomo_respondcam.mrc") in capsys.readouterr().out
 
 
+def test_a_chosen_class_maps_only_the_windows_called_it_unless_asked(
+    tomogram, model_file, tmp_path, capsys
+):
+    data = read_mrc(tomogram).data
+    every = explain_volume(load_model(model_file), data, "maxpool2", target=1, stride=6)
+    runs = {}
+    for name, flags in [("default", []), ("every", ["--every-window"])]:
+        out = tmp_path / name
+        args = explain_args(tomogram, model_file, out, "--target", "proteasome", "--stride", "6")
+        assert main([*args, *flags]) == 0
+        runs[name] = (read_mrc(out / "tomo_respondcam.mrc"), capsys.readouterr().out)
+    # This model calls all 24 windows ribosome: the proteasome map holds none of them.
+    (written, printed), (every_written, every_printed) = runs["default"], runs["every"]
+    assert not written.data.any() and every.any()
+    np.testing.assert_array_equal(every_written.data, every)
+    assert (
+        "No window is called proteasome, so the map is empty; to see the evidence for "
+        "proteasome in every window: where_predicted=False in Python, --every-window on the "
+        "command line, untick 'only windows called the class' in napari." in printed
+    )
+    assert "windows: those called proteasome" in written.header["labels"]
+    assert "No window" not in every_printed
+    assert not any(label.startswith("windows") for label in every_written.header["labels"])
+
+
 def test_precision_flag_reaches_explain_volume(tomogram, model_file, tmp_path):
     out = tmp_path / "maps"
-    extra = ["--target", "1", "--stride", "6", "--precision", "bf16"]
+    extra = ["--target", "1", "--stride", "6", "--precision", "bf16", "--every-window"]
     assert main(explain_args(tomogram, model_file, out, *extra)) == 0
     expected = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
                               target=1, stride=6, precision="bf16")  # fmt: skip
@@ -214,7 +239,8 @@ CLASSES = ("ribosome", "proteasome", "membrane")
 
 def test_target_all_writes_one_labelled_file_per_class(tomogram, model_file, tmp_path, capsys):
     out = tmp_path / "maps"
-    assert main(explain_args(tomogram, model_file, out, "--target", "all", "--stride", "8")) == 0
+    every = ["--target", "all", "--stride", "8", "--every-window"]
+    assert main(explain_args(tomogram, model_file, out, *every)) == 0
     outputs = [out / f"tomo_respondcam_{name}.mrc" for name in CLASSES]
     assert capsys.readouterr().out.splitlines()[:3] == [str(path) for path in outputs]
     assert sorted(out.iterdir()) == sorted(outputs)
@@ -292,6 +318,7 @@ def test_a_warning_is_shown_once_as_a_sentence(model_file, tmp_path, capsys):
 def test_preprocessing_and_invert_flags_reach_the_model(tomogram, model_file, tmp_path):
     out = tmp_path / "maps"
     extra = ["--target", "1", "--stride", "6", "--preprocessing", "zscore-window", "--invert"]
+    extra.append("--every-window")
     assert main(explain_args(tomogram, model_file, out, *extra)) == 0
     chosen = napari_respond_cam.Preprocessing("zscore-window", invert=True)
     expected = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import explain_volume, save_model
+from napari_respond_cam import explain_volume, load_model, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
@@ -61,6 +61,43 @@ def test_one_file_split_into_tasks_equals_in_process(cluster, inputs, tmp_path):
     )
 
 
+def split_model_file(tomogram, path):
+    """The fixture's model, its class 1 lifted so that the tomogram's windows split
+    between classes 0 and 1, with class 0 its background class."""
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=16, channels=(4, 4, 8, 8), dense=(16, 16)).eval()
+    windows = explain_volume(model, read_mrc(tomogram).data, "maxpool2", return_windows=True)[1]
+    logits = np.log(windows.probabilities)
+    with torch.no_grad():
+        model.fc3.bias[1] += float(np.median(logits[:, 0] - logits[:, 1]))
+    model.background_class = 0
+    return save_model(model, path)
+
+
+@pytest.mark.parametrize(
+    ("flags", "target", "windows"),
+    [([], None, "all but those called class 0"), (["--target", "1"], 1, "those called class 1")],
+)
+def test_split_tasks_leave_out_the_windows_the_run_layer_leaves_out(
+    cluster, inputs, tmp_path, flags, target, windows
+):
+    _, tomograms = inputs
+    model_file = split_model_file(tomograms[0], tmp_path / "split.pt")
+    here = run_cli(model_file, tomograms[:1], tmp_path / "here", *flags)
+    split = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", "2"]
+    there = run_cli(model_file, tomograms[:1], tmp_path / "there", *flags, *split)
+    expected, found = here["t0_respondcam.mrc"], there["t0_respondcam.mrc"]
+    scale = float(np.abs(expected.data).max())
+    np.testing.assert_allclose(found.data, expected.data, rtol=0, atol=1e-6 * scale)
+    # The windows called class 0 are left out: of a map made of every window's, a part.
+    data = read_mrc(tomograms[0]).data
+    every = explain_volume(load_model(model_file), data, "maxpool2", target=target)
+    left_out = expected.data == 0
+    assert left_out.any() and not left_out.all() and every[left_out].any()
+    assert found.header["labels"][1:] == expected.header["labels"][1:]
+    assert f"windows: {windows}" in expected.header["labels"]
+
+
 def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("napari_respond_cam.jobs.distributed.CONNECT_TIMEOUT", "1s")
     model_file, tomograms = inputs
@@ -95,7 +132,7 @@ def test_a_binned_split_file_with_tomogram_statistics_equals_in_process(cluster,
     raw = np.random.default_rng(1).normal(3000, 800, size=(40, 36, 34)).astype(np.float32)
     tomogram = write_mrc(tmp_path / "big.mrc", raw, 5.7)
     before = tomogram.read_bytes()
-    chosen = ["--bin", "2", "--preprocessing", "percentile", "--target", "1"]
+    chosen = ["--bin", "2", "--preprocessing", "percentile", "--target", "1", "--every-window"]
     here = run_cli(model_file, [tomogram], tmp_path / "here", *chosen)
     split = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", "2"]
     there = run_cli(model_file, [tomogram], tmp_path / "there", *chosen, *split)

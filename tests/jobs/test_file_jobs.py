@@ -119,7 +119,7 @@ def test_the_written_heatmap_is_explain_volume_on_the_file_with_its_geometry(
 def test_all_classes_write_one_map_per_class_to_one_stack_or_one_file_each(tomogram, tmp_path):
     path, data = tomogram
     model = small_cnn()
-    settings = ExplainSettings("maxpool2", target="all", device="cpu")
+    settings = ExplainSettings("maxpool2", target="all", device="cpu", where_predicted=False)
     stack = FileJob(path, (tmp_path / "all.mrc",))
     each = FileJob(path, tuple(tmp_path / f"{name}.mrc" for name in CLASSES))
     explain_mrc_file(model, stack, settings)

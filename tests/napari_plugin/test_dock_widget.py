@@ -172,6 +172,35 @@ def test_a_larger_volume_is_tiled_with_a_progress_bar_and_summary(viewer, widget
     assert widget.results.value.startswith("6 windows; predicted per window:")
 
 
+def test_a_chosen_class_on_a_larger_volume_maps_the_windows_called_it_unless_unticked(
+    gap_model, viewer, widget, qtbot
+):
+    tomo = add_tomogram(viewer, shape=(16, 24, 32))
+    assert widget.where_predicted.native.isHidden()  # the predicted class: nothing to choose
+    widget.target.value = "proteasome"
+    assert not widget.where_predicted.native.isHidden() and widget.where_predicted.value
+    every = napari_respond_cam.explain_volume(tiny_cnn1(), tomo.data, "maxpool2", target=1)
+
+    run(widget, qtbot)
+    # The tiny model calls all six windows ribosome: the proteasome map holds none.
+    assert not heatmaps(viewer)[-1].data.any()
+    assert heatmaps(viewer)[-1].metadata[METADATA_KEY]["windows"] == "those called proteasome"
+    assert widget.results.value.startswith(
+        "No window is called proteasome, so the map is empty; to see the evidence for "
+        "proteasome in every window: "
+    )
+    assert "untick 'only windows called the class' in napari" in widget.results.value
+
+    widget.where_predicted.value = False
+    run(widget, qtbot)
+    np.testing.assert_allclose(heatmaps(viewer)[-1].data, every, rtol=1e-5, atol=1e-9)
+    assert heatmaps(viewer)[-1].metadata[METADATA_KEY]["windows"] == "all"
+
+    widget.model.value = "gap"  # no classes to choose: no window choice either
+    assert widget.where_predicted.native.isHidden()
+    assert widget.window.value == 32  # the 64 proposed for the model, cut to the volume
+
+
 def test_all_classes_give_one_layer_per_class_each_on_its_own_scale(viewer, widget, qtbot):
     tomo = add_tomogram(viewer)
     expected = explain(tiny_cnn1(), tomo.data, "maxpool2", target="all")

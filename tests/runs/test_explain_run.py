@@ -28,7 +28,7 @@ from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling import volume_statistics as volume_statistics_module
 from napari_respond_cam.tiling.predict_volume import predict_volume
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
-from toy_models import GapHead, TinyUNet
+from toy_models import GapHead, TinyUNet, sign_classifier
 
 
 def request(model, volume, target=None, **chosen):
@@ -102,7 +102,7 @@ def test_a_larger_volume_is_tiled_and_summarised_over_windows():
     model, x = tiny_cnn1(), noise_volume((24, 32, 32))
     progress = Recorder()
 
-    outcome = run_explanation(request(model, x, target=1), progress)
+    outcome = run_explanation(request(model, x, target=1, where_predicted=False), progress)
 
     heatmap, windows = explain_volume(
         model, x, "maxpool2", target=1, stride=8, batch_size=4, return_windows=True
@@ -121,11 +121,63 @@ def test_a_larger_volume_is_tiled_and_summarised_over_windows():
     assert abs(check.residual) < 1e-5
 
 
+def sign_volume(*means: float) -> np.ndarray:
+    """Blocks of 8^3 voxels along x, each with its own value (its window's mean)."""
+    return np.concatenate([np.full((8, 8, 8), m, np.float32) for m in means], axis=2)
+
+
+def test_a_chosen_class_on_a_tiled_volume_maps_only_the_windows_called_it():
+    model, x = sign_classifier(classes=3), sign_volume(-1.0, 1.0, 2.0, -3.0)
+    settings = {"layer": "0", "method": "grad", "window": 8, "stride": 8}
+
+    outcome = run_explanation(request(model, x, target=1, **settings))
+    every = run_explanation(request(model, x, target=1, where_predicted=False, **settings))
+
+    # Grad-CAM of class 1 is x / 512 per voxel in every window; windows 1 and 2 predict it.
+    np.testing.assert_allclose(every.heatmap, x / 512, rtol=1e-6)
+    np.testing.assert_array_equal(outcome.heatmap[..., 8:24], every.heatmap[..., 8:24])
+    assert not outcome.heatmap[..., :8].any() and not outcome.heatmap[..., 24:].any()
+    note = (
+        "Only the 2 of 4 windows the model calls proteasome add to the map (for every window: "
+        "where_predicted=False in Python, --every-window on the command line, untick 'only "
+        "windows called the class' in napari)."
+    )
+    assert outcome.summary.notes == (note,) and every.summary.notes == ()
+    assert outcome_metadata(outcome)["notes"] == [note]
+
+
+def test_a_class_no_window_is_called_gets_an_empty_map_and_says_how_to_see_it():
+    model, x = sign_classifier(classes=3), sign_volume(-1.0, 1.0, 2.0)
+    chosen = request(model, x, target=2, layer="0", method="grad", window=8, stride=8)
+    outcome = run_explanation(chosen)
+    assert not outcome.heatmap.any()
+    assert outcome.summary.notes[0].startswith(
+        "No window is called membrane, so the map is empty; to see the evidence for membrane "
+        "in every window: where_predicted=False in Python, --every-window"
+    )
+
+
+def test_all_classes_of_a_tiled_volume_split_the_windows_by_their_predicted_class():
+    model, x = sign_classifier(classes=3), sign_volume(-1.0, 1.0, 2.0, -3.0)
+    settings = {"layer": "0", "method": "grad", "window": 8, "stride": 8}
+
+    outcome = run_explanation(request(model, x, target="all", **settings))
+
+    predicted = run_explanation(request(model, x, **settings)).heatmap
+    np.testing.assert_allclose(outcome.heatmap[0][..., [*range(8), *range(24, 32)]],
+                               -x[..., [*range(8), *range(24, 32)]] / 512, rtol=1e-6)  # fmt: skip
+    assert not outcome.heatmap[2].any()  # no window predicts membrane
+    np.testing.assert_allclose(outcome.heatmap.sum(axis=0), predicted, rtol=1e-6)
+    assert outcome.summary.notes[0].startswith(
+        "Each class's map holds only the windows the model calls that class"
+    )
+
+
 def test_all_classes_of_a_tiled_volume_run_once_per_class_under_one_progress():
     model, x = tiny_cnn1(), noise_volume((16, 16, 24))
     progress = Recorder()
 
-    outcome = run_explanation(request(model, x, target="all"), progress)
+    outcome = run_explanation(request(model, x, target="all", where_predicted=False), progress)
 
     assert outcome.heatmap.shape == (3, 16, 16, 24)
     for k in range(3):
@@ -236,7 +288,7 @@ def block_mean(volume, factor):
 def test_a_binned_tiled_run_maps_back_onto_the_tomograms_grid():
     model, x = tiny_cnn1(), noise_volume((33, 36, 40))
     before = x.copy()
-    outcome = run_explanation(request(model, x, target=1, binning=2))
+    outcome = run_explanation(request(model, x, target=1, binning=2, where_predicted=False))
 
     binned, windows = explain_volume(
         model, block_mean(x, 2), "maxpool2", target=1, stride=8, return_windows=True
@@ -324,7 +376,8 @@ def test_all_classes_read_the_tomograms_statistics_once(monkeypatch):
     chosen = Preprocessing("percentile", low=2, high=98)
     progress = Recorder()
 
-    outcome = run_explanation(request(model, x, target="all", preprocessing=chosen), progress)
+    every = request(model, x, target="all", preprocessing=chosen, where_predicted=False)
+    outcome = run_explanation(every, progress)
 
     assert calls == [chosen]
     statistics = volume_statistics_module.volume_statistics(x, chosen)
@@ -365,7 +418,7 @@ def test_with_a_chosen_class_only_its_detections_move_to_its_map_peaks():
     model, x = _split_model(), noise_volume((24, 32, 32))
     outcome = run_explanation(request(model, x, target=1))
     heatmap, windows = explain_volume(
-        model, x, "maxpool2", target=1, stride=8, batch_size=4, return_windows=True
+        model, x, "maxpool2", target=1, stride=8, where_predicted=True, return_windows=True
     )
     found = outcome.detections
     assert set(found.class_indices.tolist()) == {0, 1}  # no background: every window

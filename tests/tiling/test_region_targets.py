@@ -8,7 +8,7 @@ from torch import nn
 from napari_respond_cam import RespondCamError, explain, explain_volume, region_target
 from napari_respond_cam.tiling.predict_volume import predict_volume
 from napari_respond_cam.tiling.window_predictions import WindowPredictions
-from toy_models import GapHead, TinyUNet
+from toy_models import GapHead, TinyUNet, sign_classifier
 
 #: Window 8 at stride 5 over this volume: 2 x 3 x 3 windows, overlapping unevenly.
 SHAPE = (12, 16, 18)
@@ -137,13 +137,7 @@ def test_windows_the_mask_does_not_touch_are_not_run_and_add_nothing():
 
 
 def test_background_windows_add_nothing_with_the_predicted_class():
-    # A classifier whose prediction follows the sign of a window's mean: class 0
-    # ("background") for negative windows, class 1 for positive ones.
-    model = nn.Sequential(nn.Conv3d(1, 1, 1, bias=False), nn.AdaptiveAvgPool3d(1), nn.Flatten())
-    model.append(nn.Linear(1, 2, bias=False))
-    with torch.no_grad():
-        model[0].weight.fill_(1.0)
-        model[3].weight.copy_(torch.tensor([[-1.0], [1.0]]))
+    model = sign_classifier()
     volume = np.concatenate([np.full((8, 8, 8), v, np.float32) for v in (-1.0, 1.0, 2.0)], axis=2)
     kwargs = {"method": "grad", "window": 8, "stride": 8, "return_windows": True}
     everything, _ = explain_volume(model, volume, "0", **kwargs)
@@ -154,6 +148,42 @@ def test_background_windows_add_nothing_with_the_predicted_class():
     assert not heatmap[..., :8].any()
     np.testing.assert_array_equal(heatmap[..., 8:], everything[..., 8:])
     np.testing.assert_allclose(heatmap[..., 16:], 2 / 512, rtol=1e-6)
+
+
+def test_a_class_map_where_predicted_keeps_the_windows_that_predict_the_class():
+    model = sign_classifier()
+    volume = np.concatenate([np.full((8, 8, 8), v, np.float32) for v in (-1.0, 1.0, 2.0)], axis=2)
+    kwargs = {"method": "grad", "window": 8, "stride": 8, "return_windows": True}
+    every, _ = explain_volume(model, volume, "0", target=0, **kwargs)
+    maps = {
+        k: explain_volume(model, volume, "0", target=k, where_predicted=True, **kwargs)
+        for k in (0, 1)
+    }
+    heatmap, windows = maps[0]
+    assert windows.predicted.tolist() == [0, 1, 1] and windows.targets.tolist() == [0, 0, 0]
+    # Grad-CAM of class 0 is -x / 512 per voxel in every window; only the first predicts 0.
+    np.testing.assert_allclose(every, -volume / 512, rtol=1e-6)
+    np.testing.assert_array_equal(heatmap[..., :8], every[..., :8])
+    assert not heatmap[..., 8:].any()
+    np.testing.assert_allclose(maps[1][0][..., 8:], volume[..., 8:] / 512, rtol=1e-6)
+    assert not maps[1][0][..., :8].any()
+    # Each window adds to the map of its own predicted class: together, target=None's map.
+    predicted = explain_volume(model, volume, "0", method="grad", window=8, stride=8)
+    np.testing.assert_array_equal(maps[0][0] + maps[1][0], predicted)
+
+
+@pytest.mark.parametrize(
+    ("target", "value", "message"),
+    [
+        (region_target(1), True, r"needs a class index as target; a function of the output"),
+        (1, 1, r"where_predicted must be True or False, not 1"),
+    ],
+)
+def test_where_predicted_is_refused_where_it_means_nothing(target, value, message):
+    with pytest.raises(RespondCamError, match=message):
+        explain_volume(
+            unet(bias=False), noise(), "out", target=target, window=8, where_predicted=value
+        )
 
 
 def test_totals_sum_the_rows_in_double_precision():

@@ -34,6 +34,11 @@ found goes to OUT/<name>_detections.csv. Inputs are never overwritten, and
 existing outputs only with --overwrite. With --scheduler the files run as tasks on a
 Dask cluster, whose workers must see the same paths (a shared file system).
 
+A classifier's map of a tomogram larger than its input holds, by default, only the
+windows the model calls the explained class: with no --target, every window but those
+it calls its background class; with --target CLASS (or all), the windows it calls that
+class (--every-window explains the class in every window instead).
+
 For a model with an output per voxel (segmentation, picking, denoising), the heatmap
 explains one output channel (--channel) summed over a region of the whole tomogram:
 where the model predicts that channel (the default), the whole volume, or the voxels
@@ -56,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CLASS",
         help="class index or name to explain, or 'all' for one file per class "
         "(default: each window's predicted class)",
+    )
+    parser.add_argument(
+        "--every-window",
+        dest="where_predicted",
+        action="store_false",
+        help="with --target CLASS or all on a tomogram larger than the model's input: "
+        "explain the class in every window (default: only in the windows the model calls "
+        "it, since a class's logit is often positive where the class is absent)",
     )
     parser.add_argument(
         "--channel",
@@ -198,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
         binning=args.bin,
         channel=channel,
         region=region,
+        where_predicted=args.where_predicted,
     )
     # Build the first file's explainer and run the model once on one window's shape: a
     # wrong window, stride, target, binning or device fails now, with a message, rather

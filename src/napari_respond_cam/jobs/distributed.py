@@ -29,6 +29,7 @@ from ..engine.preprocessing import IntensityStatistics
 from ..errors import RespondCamError
 from ..mrc_io import read_mrc
 from ..runs.choices import resolve_device
+from ..runs.counted_windows import counted_windows, counted_words
 from ..runs.explain_run import binned, on_volume_grid, tomogram_statistics
 from ..runs.request import ExplainRequest, ExplainSettings, TargetArgument
 from ..tiling.progress import ProgressCallback
@@ -125,7 +126,9 @@ def explain_on_cluster(
                 for futures in per_target
             ]
             heatmap = np.stack(maps) if settings.target == ALL_CLASSES else maps[0]
-            write_heatmaps(job, on_volume_grid(heatmap, request), request, overwrite)
+            windows = counted_words(model, settings, request.class_names)
+            on_grid = on_volume_grid(heatmap, request)
+            write_heatmaps(job, on_grid, request, overwrite, windows=windows)
 
 
 def explain_file_task(
@@ -158,6 +161,7 @@ def explain_tiles_task(
             volume,
             target=settings.target,
             statistics=statistics,
+            **counted_windows(model, settings, settings.target),
             **settings.tiling_arguments(),
         )
         grid = explainer.grid

@@ -79,7 +79,9 @@ def explain_mrc_file(
     """
     request = file_request(model, job, settings, model_name)
     outcome = run_explanation(request, progress)
-    write_heatmaps(job, outcome.heatmap, request, overwrite, outcome.target_label)
+    write_heatmaps(
+        job, outcome.heatmap, request, overwrite, outcome.target_label, outcome.windows_counted
+    )
     return outcome
 
 
@@ -124,12 +126,14 @@ def write_heatmaps(
     request: ExplainRequest,
     overwrite: bool = False,
     target: str | None = None,
+    windows: str | None = None,
 ) -> None:
     """Write ``heatmap`` to the job's output, or each class's map to its own output.
 
     Every file gets the tomogram's voxel size and origin, and labels saying what made it:
     ``target`` words what one output explains (a dense model's channel and region),
-    when the request's target does not say it.
+    when the request's target does not say it; ``windows`` which windows of a tiled run
+    the map holds, when not all.
     """
     tomogram = read_mrc(job.source)
     if len(job.outputs) == 1:
@@ -138,5 +142,5 @@ def write_heatmaps(
         maps = list(heatmap)
         targets = [class_label(k, request.class_names) for k in range(len(maps))]
     for path, volume, target in zip(job.outputs, maps, targets, strict=True):
-        labels = heatmap_labels(request, target)
+        labels = heatmap_labels(request, target, windows)
         write_mrc(path, volume, tomogram.voxel_size, tomogram.origin, overwrite, labels)

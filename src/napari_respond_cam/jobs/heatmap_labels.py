@@ -10,9 +10,10 @@ from ..runs.request import ExplainRequest
 _CUT = "..."
 
 
-def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
+def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = None) -> list[str]:
     """One label per fact: package version, model, layer, target, method, precision,
-    preprocessing, and the binning when there was one.
+    preprocessing, the binning when there was one, and the windows the map holds when
+    not all of them.
 
     A fact the request leaves empty (a model without a name) gets no label.
 
@@ -22,6 +23,8 @@ def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
         The run whose heatmap is written.
     target : str
         The explained target in words (one class of an all-classes run has its own file).
+    windows : str, optional
+        Which windows of a tiled run the map holds (``runs.counted_windows.counted_words``).
 
     Returns
     -------
@@ -37,6 +40,7 @@ def heatmap_labels(request: ExplainRequest, target: str) -> list[str]:
         "precision": request.settings.precision,
         "preprocessing": resolve_preprocessing(request.settings.preprocessing, request.model).label,
         "binning": request.settings.binning if request.settings.binning > 1 else None,
+        "windows": windows,
     }
     lines = [f"napari-respond-cam {__version__}"]
     lines += [f"{name}: {value}" for name, value in facts.items() if value]

@@ -41,6 +41,7 @@ from ..errors import SETTING_NAMES, RespondCamError
 from ..models.model_metadata import class_names_for
 from ..runs.choices import (
     DEFAULT_FREE_WINDOW,
+    PREDICTED,
     class_names_of,
     device_choices,
     model_input_size,
@@ -53,7 +54,7 @@ from ..runs.choices import (
     voxel_size_warning,
 )
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
-from ..runs.request import ExplainRequest, ExplainSettings
+from ..runs.request import WHERE_PREDICTED, ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
 from .compare_action import (
     Comparison,
@@ -186,6 +187,15 @@ class RespondCamWidget(Container):
                 name="target_layer", label=_LABELS["layer"], choices=self._target_layer_choices
             ),
             ComboBox(name="target", label=_LABELS["target"], choices=self._target_choices),
+            CheckBox(
+                name="where_predicted",
+                text=_LABELS["where_predicted"],
+                value=WHERE_PREDICTED,
+                visible=False,
+                tooltip="On a tomogram larger than the model's input: the class's map holds "
+                "only the windows the model calls that class. Untick to explain the class in "
+                "every window (its logit is often positive where the class is absent).",
+            ),
             *self._regions.widgets,
             ComboBox(
                 name="method",
@@ -252,6 +262,7 @@ class RespondCamWidget(Container):
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.connect(self._refresh_volumes)
         self.volume.changed.connect(self._on_volume_changed)
+        self.target.changed.connect(self._show_where_predicted)
         # What the run will cost, said before it starts, follows every setting it counts.
         for control in (self.binning, self.method, self.window, self.stride, self.batch_size):
             control.changed.connect(self._show_idle_hint)
@@ -459,13 +470,20 @@ class RespondCamWidget(Container):
         names = [] if channels is None else class_names_for(self._class_names, channels)
         self._regions.set_channels(names, getattr(self._model, "background_class", None))
         self.target.visible = channels is None
+        self._show_where_predicted()
+
+    def _show_where_predicted(self, _value: Any = None) -> None:
+        """The window choice goes with a chosen class (or all classes) of a classifier."""
+        chosen = self.target.value not in (None, PREDICTED)
+        self.where_predicted.visible = chosen and not self._regions.shown
 
     def _apply_tiling_defaults(self) -> None:
         if self._model is None:
             return
         defaults = tiling_defaults(self._model)
         self._apply_window_bounds()
-        self.window.value = defaults.window
+        # A volume already picked may be smaller than the model's proposed window.
+        self.window.value = min(max(defaults.window, self.window.min), self.window.max)
         self.stride.value = defaults.stride
         self.batch_size.value = defaults.batch_size
         self.window.enabled = self._window_is_free()
@@ -593,6 +611,7 @@ class RespondCamWidget(Container):
             binning=self.binning.value,
             channel=None if region is None else region.channel,
             region=None if region is None else region.region,
+            where_predicted=self.where_predicted.value,
         )
         request = ExplainRequest(
             model=self._model,

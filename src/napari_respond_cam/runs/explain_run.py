@@ -23,7 +23,8 @@ Whether the output is per voxel is learnt from one forward pass on one window's 
 
 With "predicted class" on a tiled classifier, windows the model calls its background
 class add nothing to the map, and the windows it calls something else come back as
-detections.
+detections; with one class (or each of all classes), by default only the windows the
+model calls that class add to its map (see ``runs.counted_windows``).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ import numpy as np
 from ..engine.options import ALL_CLASSES
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..errors import RespondCamError, setting
-from ..models.model_metadata import class_label, class_names_for
+from ..models.model_metadata import class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
 from .choices import default_channel, model_input_size, resolve_device
+from .counted_windows import background_class_of, counted_note, counted_windows, counted_words
 from .detections import Detections, at_map_peaks, detections, merged
 from .regions import PREDICTED, WHOLE, Region, region_mask
 from .request import ExplainRequest, ExplainSettings
@@ -69,6 +71,15 @@ class ExplainOutcome:
     summary: ResultSummary
     explained: RegionExplained | None = None
     detections: Detections | None = None
+
+    @property
+    def windows_counted(self) -> str | None:
+        """For a tiled classifier, which windows the map holds, in words; ``None`` when
+        it holds every window, or the volume was explained in one pass."""
+        if self.explained is not None or self.summary.n_windows == 1:
+            return None
+        request = self.request
+        return counted_words(request.model, request.settings, request.class_names)
 
     @property
     def target_label(self) -> str:
@@ -103,6 +114,7 @@ def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
             request.settings.preprocessing, request.model
         ).to_json(),
         "binning": request.settings.binning,
+        "windows": outcome.windows_counted or "all",
         **_explained_metadata(outcome.explained),
         **summary_metadata(outcome.summary),
     }
@@ -270,15 +282,8 @@ def _explain_whole(
 def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
     # explain_volume reads the statistics itself, after checking the settings.
     target = request.settings.target
-    background = _background_class(request.model)
-    # Each window explains its own predicted class; "nothing here" explains nothing.
-    skipped = background if target is None else None
-    heatmap, windows = _tiled_heatmap(request, target, None, progress, skipped)
-    summary = summarise_windows([windows], request.class_names)
-    if skipped is not None:
-        name = class_label(skipped, request.class_names)
-        note = f"Windows the model calls {name} (its background class) add nothing to the map."
-        summary = with_notes(summary, [note])
+    heatmap, windows = _tiled_heatmap(request, target, None, progress)
+    summary = _noted(summarise_windows([windows], request.class_names), request, windows)
     # One class's map (a chosen target) says nothing about where the others' peaks are.
     explained = set() if windows.targets is None else set(windows.targets.tolist())
     found = _found(
@@ -296,7 +301,7 @@ def _found(
     stride of its centre, one per object."""
     from ..tiling.windows import stride_shape
 
-    found = detections(windows, request.class_names, _background_class(request.model))
+    found = detections(windows, request.class_names, background_class_of(request.model))
     if found is None or not len(found):
         return found
     # The tiler's stride is in the binned volume's voxels; the windows are on the volume's.
@@ -306,9 +311,10 @@ def _found(
     return merged(at_map_peaks(found, heatmap_of, reach), radius=min(reach))
 
 
-def _background_class(model: Any) -> int | None:
-    background = getattr(model, "background_class", None)
-    return None if background is None else int(background)
+def _noted(summary: ResultSummary, request: ExplainRequest, windows: Any) -> ResultSummary:
+    """``summary`` with a note on the windows left out of the map, if any were."""
+    note = counted_note(request.model, request.settings, windows, request.class_names)
+    return summary if note is None else with_notes(summary, [note])
 
 
 def _explains_a_region(target: Any) -> bool:
@@ -408,7 +414,7 @@ def _channel(
 ) -> tuple[int, list[str]]:
     """The channel to explain, and a note saying which (and why, for the default)."""
     if chosen is None:
-        channel, why = default_channel(n_channels, _background_class(request.model))
+        channel, why = default_channel(n_channels, background_class_of(request.model))
         return channel, [f"Channel: {names[channel]} ({why}; the default)."]
     return chosen, [f"Channel: {names[chosen]}."]
 
@@ -484,7 +490,7 @@ def _explain_tiled_per_class(
         heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
-    summary = summarise_windows(records, request.class_names)
+    summary = _noted(summarise_windows(records, request.class_names), request, records[0])
     found = _found(request, records[0], lambda k: maps[k])
     return ExplainOutcome(request, np.stack(maps), summary, detections=found)
 
@@ -500,9 +506,9 @@ def _tiled_heatmap(
     target: Any,
     statistics: IntensityStatistics | None,
     progress: ProgressCallback | None,
-    background_class: int | None = None,
 ) -> Any:
-    """The tiled map of the request's volume (binned as set) and its windows, on its grid."""
+    """The tiled map of the request's volume (binned as set) and its windows, on its grid:
+    of the windows the run counts for ``target`` (see ``runs.counted_windows``)."""
     from ..tiling.explain_volume import explain_volume
 
     return explain_volume(
@@ -513,6 +519,6 @@ def _tiled_heatmap(
         return_windows=True,
         statistics=statistics,
         binning=request.settings.binning,
-        background_class=background_class,
+        **counted_windows(request.model, request.settings, target),
         **request.settings.tiling_arguments(),
     )

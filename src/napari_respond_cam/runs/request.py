@@ -21,6 +21,9 @@ from .regions import Region
 #: The core's ``target`` for a run: each window's predicted class, every class, or one.
 TargetArgument = str | int | None
 
+#: Whether a tiled classifier's class map holds only the windows the model calls the class.
+WHERE_PREDICTED = True
+
 
 @dataclass(frozen=True)
 class ExplainSettings:
@@ -37,6 +40,10 @@ class ExplainSettings:
     (``None``: the first that is not background, see :func:`.choices.default_channel`)
     and ``region`` the voxels its score is summed over (``None``: where the model
     predicts that channel); ``target`` then stays ``None``.
+
+    ``where_predicted``: on a tiled classifier, a class's map (one class, or each of
+    all classes) holds only the windows the model calls that class; ``False`` explains
+    the class in every window (see :mod:`.counted_windows`).
     """
 
     layer: str
@@ -51,6 +58,7 @@ class ExplainSettings:
     binning: int = 1
     channel: int | None = None
     region: Region | None = None
+    where_predicted: bool = WHERE_PREDICTED
 
     def engine_arguments(self) -> dict[str, Any]:
         """Layer, method, device, precision and preprocessing as ``explain`` takes them,

@@ -39,6 +39,7 @@ def explain_volume(
     statistics: IntensityStatistics | None = None,
     binning: int = 1,
     background_class: int | None = None,
+    where_predicted: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, WindowPredictions]:
     """Explain a model over a whole volume, window by window, blending the maps.
 
@@ -156,6 +157,16 @@ def explain_volume(
         With ``target=None``, the class that means "nothing here" (a model's
         ``background_class``): windows predicted as it add nothing to the map (their
         records are kept). Ignored with other targets.
+    where_predicted : bool
+        With a class index as ``target``, only the windows whose predicted class is
+        that class add to the map; the others are run, and their records kept, but add
+        nothing. A classifier's logit has an offset that the softmax ignores, and in
+        windows without the class it is often positive: summed over a tomogram's many
+        such windows, it spreads the class's evidence over the whole volume. With
+        ``where_predicted`` the map shows the evidence for the class where the model
+        found it; the maps of all classes then add up to the map of ``target=None``.
+        ``False`` (the default) explains the class in every window, as the paper
+        explains one sample. Refused with a function of the output as target.
 
     Returns
     -------
@@ -189,6 +200,7 @@ def explain_volume(
         statistics=statistics,
         binning=binning,
         background_class=background_class,
+        where_predicted=where_predicted,
     )
     out = _output_array(out, explainer.volume.shape, explainer.volume.array)
     if binning == 1:

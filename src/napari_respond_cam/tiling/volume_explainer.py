@@ -220,9 +220,11 @@ class VolumeExplainer(TiledVolume):
         *,
         target: Target = None,
         background_class: int | None = None,
+        where_predicted: bool = False,
         binning: int = 1,
         **settings: Any,
     ):
+        self.where_predicted = _where_predicted(where_predicted, target)
         self.region = target if isinstance(target, RegionTarget) else None
         if self.region is not None:
             _refuse_binning(binning)
@@ -286,10 +288,18 @@ class VolumeExplainer(TiledVolume):
             # A window plan holds one class for every window: any batch's rows are its first.
             part = explain_batch(self.setup, inputs, self.plan.rows(0, n_windows))
             maps = part["heatmap"][inside] * weights[inside]
-            if self.background_class is not None:
-                counted = part["targets"] != self.background_class
+            counted = self._counted(part)
+            if counted is not None:
                 maps = maps * counted.view(-1, *(1,) * (maps.ndim - 1)).to(maps.dtype)
         return HostCopy({"maps": maps, **record_tensors(part)})
+
+    def _counted(self, part: dict[str, Any]) -> torch.Tensor | None:
+        """Which of a batch's windows add to the map; ``None`` when all of them do."""
+        if self.background_class is not None:
+            return part["targets"] != self.background_class
+        if self.where_predicted:
+            return part["logits"].argmax(dim=1) == part["targets"]
+        return None
 
     def _write(
         self, out: Any, offset: tuple[int, ...], copy: HostCopy, prepared: PreparedBatch
@@ -359,6 +369,20 @@ def _background_class(value: int | None) -> int | None:
         f"background_class must be the index of the class that means 'nothing here' (an "
         f"int) or None, not {value!r}."
     )
+
+
+def _where_predicted(value: bool, target: Target) -> bool:
+    if not isinstance(value, bool):
+        raise RespondCamError(f"where_predicted must be True or False, not {value!r}.")
+    is_class = isinstance(target, numbers.Integral) and not isinstance(target, bool)
+    if value and not is_class and target is not None:
+        raise RespondCamError(
+            "where_predicted=True keeps the windows whose predicted class is the target "
+            "class, so it needs a class index as target; a function of the output (a "
+            "region target, say) has no predicted class to compare. Leave it False."
+        )
+    # Each window's predicted class is its own target: every window already qualifies.
+    return value and is_class
 
 
 def _refuse_binning(binning: int) -> None:

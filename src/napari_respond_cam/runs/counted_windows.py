@@ -1,0 +1,99 @@
+"""Which windows of a tiled classifier's run add to its map, and the note that says so.
+
+With "predicted class", windows the model calls its background class add nothing: what
+it found is explained, not the absence of anything. With one class (or each class of
+"all classes"), only the windows the model calls that class add to its map, unless the
+user asks for every window (``ExplainSettings.where_predicted``): a logit carries an
+offset the softmax ignores, often positive where the class is absent, and summed over a
+tomogram's many such windows it would spread the class's evidence over the whole volume.
+The widget, the command line and the Dask tasks all take the rule from here.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..engine.options import ALL_CLASSES
+from ..errors import SETTING_NAMES, in_every_front_end
+from ..models.model_metadata import class_label
+from .request import ExplainSettings
+
+_PYTHON, _FLAG, _CONTROL = SETTING_NAMES["where_predicted"]
+#: How to explain a class in every window instead, in every front-end.
+EVERY_WINDOW = in_every_front_end(f"{_PYTHON}=False", _FLAG, f"untick '{_CONTROL}'")
+
+
+def background_class_of(model: Any) -> int | None:
+    """The model's class that means "nothing here", if it names one."""
+    background = getattr(model, "background_class", None)
+    return None if background is None else int(background)
+
+
+def counted_windows(model: Any, settings: ExplainSettings, target: Any) -> dict[str, Any]:
+    """``explain_volume``'s ``background_class`` and ``where_predicted`` for one target.
+
+    ``target`` is the one ``explain_volume`` gets: ``None``, a class index, or a
+    function of the output (which keeps every window).
+    """
+    if target is None:
+        return {"background_class": background_class_of(model)}
+    return {"where_predicted": settings.where_predicted and _is_class(target)}
+
+
+def counted_words(
+    model: Any, settings: ExplainSettings, class_names: tuple[str, ...]
+) -> str | None:
+    """Which windows a tiled classifier's map holds, in a few words for a label or a
+    layer's metadata; ``None`` when it holds every window."""
+    target = settings.target
+    if target is None:
+        background = background_class_of(model)
+        if background is None:
+            return None
+        return f"all but those called {class_label(background, class_names)}"
+    if not settings.where_predicted:
+        return None
+    if target == ALL_CLASSES:
+        return "those called the class, in each class's map"
+    return f"those called {class_label(int(target), class_names)}"
+
+
+def counted_note(
+    model: Any, settings: ExplainSettings, windows: Any, class_names: tuple[str, ...]
+) -> str | None:
+    """What the run left out of the map, in one sentence; ``None`` when nothing.
+
+    ``windows`` is a tiled run's ``WindowPredictions`` (any class's, for all classes).
+    """
+    target = settings.target
+    if target is None:
+        background = background_class_of(model)
+        if background is None:
+            return None
+        name = class_label(background, class_names)
+        return f"Windows the model calls {name} (its background class) add nothing to the map."
+    if not settings.where_predicted or windows.probabilities is None:
+        return None
+    if target == ALL_CLASSES:
+        return (
+            "Each class's map holds only the windows the model calls that class (for "
+            f"every window: {EVERY_WINDOW})."
+        )
+    name = class_label(int(target), class_names)
+    called = int(np.count_nonzero(windows.predicted == int(target)))
+    if called == 0:
+        return (
+            f"No window is called {name}, so the map is empty; to see the evidence for "
+            f"{name} in every window: {EVERY_WINDOW}."
+        )
+    return (
+        f"Only the {called} of {len(windows)} windows the model calls {name} add to the "
+        f"map (for every window: {EVERY_WINDOW})."
+    )
+
+
+def _is_class(target: Any) -> bool:
+    return isinstance(target, numbers.Integral) and not isinstance(target, bool)

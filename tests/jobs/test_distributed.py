@@ -111,9 +111,24 @@ def test_unreachable_scheduler_is_a_clear_error(inputs, tmp_path, capsys, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.pt", "t0.mrc", "t1.mrc", "t2.mrc"]
 
 
+def test_a_file_of_the_models_input_size_is_one_pass_on_the_cluster_too(cluster, inputs, tmp_path):
+    model_file, _ = inputs
+    data = np.random.default_rng(2).normal(size=(16, 16, 16)).astype(np.float32)
+    tomogram = write_mrc(tmp_path / "one.mrc", data, 7.5)
+    # The model calls this window class 0: tiled, class 1's map would hold no window.
+    flags = ["--target", "1", "--scheduler", cluster.scheduler_address, "--tasks-per-file", "2"]
+    there = run_cli(model_file, [tomogram], tmp_path / "there", *flags)["one_respondcam.mrc"]
+    here = run_cli(model_file, [tomogram], tmp_path / "here", "--target", "1")
+    expected = here["one_respondcam.mrc"]
+    assert expected.data.any()
+    np.testing.assert_array_equal(there.data, expected.data)
+    assert there.header["labels"][1:] == expected.header["labels"][1:]
+
+
 @pytest.mark.parametrize("tasks", ["1", "2"])
 def test_all_classes_on_the_cluster_equal_in_process(cluster, inputs, tmp_path, tasks):
-    model_file, tomograms = inputs
+    _, tomograms = inputs
+    model_file = split_model_file(tomograms[0], tmp_path / "split.pt")
     every = ["--target", "all"]
     here = run_cli(model_file, tomograms[:1], tmp_path / "here", *every)
     on_cluster = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", tasks]
@@ -125,6 +140,9 @@ def test_all_classes_on_the_cluster_equal_in_process(cluster, inputs, tmp_path, 
         np.testing.assert_allclose(there[name].data, volume.data, rtol=0, atol=1e-6 * scale)
         assert there[name].header["labels"][1:] == volume.header["labels"][1:]
         assert there[name].header["labels"][4] == f"target: class {name[-5]}"
+    # The windows split between classes 0 and 1: both maps hold some.
+    assert here["t0_respondcam_class_0.mrc"].data.any()
+    assert here["t0_respondcam_class_1.mrc"].data.any()
 
 
 def test_a_binned_split_file_with_tomogram_statistics_equals_in_process(cluster, inputs, tmp_path):

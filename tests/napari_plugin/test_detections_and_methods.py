@@ -146,6 +146,7 @@ def test_compare_methods_gives_a_layer_per_method_and_the_table(viewer, widget, 
         )
         recorded = layer.metadata[METADATA_KEY]["faithfulness"]
         assert recorded["deletion_auc"] == pytest.approx(row.deletion_auc, rel=1e-5)
+        assert layer.metadata[METADATA_KEY]["windows"] == "all"
     respond = layers[0].metadata[METADATA_KEY]["faithfulness"]["sum_to_score_error"]
     assert respond < 1e-4  # Respond-CAM's map sums to the score less the bias
     np.testing.assert_array_equal(tomo.data, before)

@@ -157,6 +157,26 @@ def test_a_class_no_window_is_called_gets_an_empty_map_and_says_how_to_see_it():
     )
 
 
+def test_a_class_every_window_is_called_needs_no_note():
+    model, x = sign_classifier(classes=3), sign_volume(1.0, 2.0)
+    settings = {"layer": "0", "method": "grad", "window": 8, "stride": 8}
+    outcome = run_explanation(request(model, x, target=1, **settings))
+    np.testing.assert_allclose(outcome.heatmap, x / 512, rtol=1e-6)
+    assert outcome.summary.notes == ()
+    assert outcome_metadata(outcome)["windows"] == "those called proteasome"
+
+
+def test_a_volume_smaller_than_the_input_is_one_padded_window_that_says_what_it_holds():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 12))
+    with pytest.warns(UserWarning, match="smaller than the window"):
+        outcome = run_explanation(request(model, x, target=1))
+    assert outcome.summary.n_windows == 1 and not outcome.heatmap.any()
+    assert outcome.summary.notes[0].startswith("No window is called proteasome")
+    assert outcome_metadata(outcome)["windows"] == "those called proteasome"
+    one_pass = run_explanation(request(model, noise_volume(), target=1))
+    assert outcome_metadata(one_pass)["windows"] == "all" and one_pass.heatmap.any()
+
+
 def test_all_classes_of_a_tiled_volume_split_the_windows_by_their_predicted_class():
     model, x = sign_classifier(classes=3), sign_volume(-1.0, 1.0, 2.0, -3.0)
     settings = {"layer": "0", "method": "grad", "window": 8, "stride": 8}

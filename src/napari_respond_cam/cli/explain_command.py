@@ -19,6 +19,7 @@ from ..engine.options import (
 from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
 from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
+from ..runs.request import WHERE_PREDICTED
 from .model_arguments import add_model_arguments
 from .run_arguments import class_target, default_layer, shape_flag
 
@@ -34,10 +35,11 @@ found goes to OUT/<name>_detections.csv. Inputs are never overwritten, and
 existing outputs only with --overwrite. With --scheduler the files run as tasks on a
 Dask cluster, whose workers must see the same paths (a shared file system).
 
-A classifier's map of a tomogram larger than its input holds, by default, only the
-windows the model calls the explained class: with no --target, every window but those
-it calls its background class; with --target CLASS (or all), the windows it calls that
-class (--every-window explains the class in every window instead).
+A classifier's map of a tomogram explained window by window (one larger than, or not
+the shape of, the model's input) holds, by default, what the model found: with no
+--target, every window but those it calls its background class (when the model names
+one); with --target CLASS (or all), the windows it calls that class (--every-window
+explains the class in every window instead).
 
 For a model with an output per voxel (segmentation, picking, denoising), the heatmap
 explains one output channel (--channel) summed over a region of the whole tomogram:
@@ -66,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--every-window",
         dest="where_predicted",
         action="store_false",
+        default=WHERE_PREDICTED,
         help="with --target CLASS or all on a tomogram larger than the model's input: "
         "explain the class in every window (default: only in the windows the model calls "
         "it, since a class's logit is often positive where the class is absent)",

@@ -30,7 +30,12 @@ from ..errors import RespondCamError
 from ..mrc_io import read_mrc
 from ..runs.choices import resolve_device
 from ..runs.counted_windows import counted_windows, counted_words
-from ..runs.explain_run import binned, on_volume_grid, tomogram_statistics
+from ..runs.explain_run import (
+    binned,
+    explained_in_one_pass,
+    on_volume_grid,
+    tomogram_statistics,
+)
 from ..runs.request import ExplainRequest, ExplainSettings, TargetArgument
 from ..tiling.progress import ProgressCallback
 from ..tiling.volume_explainer import VolumeExplainer
@@ -99,13 +104,26 @@ def explain_on_cluster(
             return
         model = source.load("cpu")
         requests = [file_request(model, job, settings, source.display_name) for job in jobs]
+        # A file the model sees whole is one pass, not tiles: one task, as in process.
+        whole = [_explained_whole(request) for request in requests]
+        tiled = [
+            (job, request)
+            for job, request, one in zip(jobs, requests, whole, strict=True)
+            if not one
+        ]
         # An all-classes run explains each class in tasks of its own, as the run layer does.
         targets = _targets(requests[0])
-        grids = [_client_grid(request) for request in requests]
+        grids = [_client_grid(request) for _, request in tiled]
         splits = [grid.split(tasks_per_file) for grid in grids]
-        total = sum(len(parts) for parts in splits) * len(targets)
-        done = 0
-        for job, request, grid, parts in zip(jobs, requests, grids, splits, strict=True):
+        total = sum(whole) + sum(len(parts) for parts in splits) * len(targets)
+        futures = [
+            client.submit(explain_file_task, job, source, settings, overwrite, pure=False)
+            for job, one in zip(jobs, whole, strict=True)
+            if one
+        ]
+        _wait(as_completed(futures), total, progress)
+        done = len(futures)
+        for (job, request), grid, parts in zip(tiled, grids, splits, strict=True):
             statistics = tomogram_statistics(
                 _on_cpu(request), binned(request.volume, settings.binning)
             )
@@ -186,6 +204,11 @@ def _targets(request: ExplainRequest) -> list[TargetArgument]:
     if request.settings.target == ALL_CLASSES:
         return list(range(len(request.class_names)))
     return [request.settings.target]
+
+
+def _explained_whole(request: ExplainRequest) -> bool:
+    volume = binned(request.volume, request.settings.binning)
+    return explained_in_one_pass(volume.shape, request.model, request.settings.window)
 
 
 def _client_grid(request: ExplainRequest) -> WindowGrid:

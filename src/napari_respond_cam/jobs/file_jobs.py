@@ -79,9 +79,7 @@ def explain_mrc_file(
     """
     request = file_request(model, job, settings, model_name)
     outcome = run_explanation(request, progress)
-    write_heatmaps(
-        job, outcome.heatmap, request, overwrite, outcome.target_label, outcome.windows_counted
-    )
+    write_heatmaps(job, outcome.heatmap, request, overwrite, outcome.target_label, outcome.windows)
     return outcome
 
 

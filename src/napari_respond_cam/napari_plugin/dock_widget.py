@@ -244,8 +244,9 @@ class RespondCamWidget(Container):
             PushButton(
                 name="compare_button",
                 text="Compare methods",
-                tooltip="Explain the volume with every method, each map in its own layer, "
-                "and measure how faithful each is (deletion, insertion, ROAD).",
+                tooltip="Explain the volume with every method, each map in its own layer "
+                "(from every window), and measure how faithful each is (deletion, insertion, "
+                "ROAD).",
             ),
             ProgressBar(name="progress", label="progress", visible=False),
             PushButton(name="cancel_button", text="Cancel", enabled=False),
@@ -665,6 +666,8 @@ class RespondCamWidget(Container):
             "layer": request.settings.layer,
             "target": request.target_label,
             "volume": request.volume_name,
+            # Faithfulness is measured window by window: every window's map is kept.
+            "windows": "all",
         }
         layers = comparison_layers(comparison, geometry, mode, metadata)
         self._show_layers(request.volume_name, layers)

@@ -12,7 +12,7 @@ The widget, the command line and the Dask tasks all take the rule from here.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..engine.options import ALL_CLASSES
 from ..errors import SETTING_NAMES, in_every_front_end
 from ..models.model_metadata import class_label
 from .request import ExplainSettings
+
+if TYPE_CHECKING:
+    from ..tiling.window_predictions import WindowPredictions
 
 _PYTHON, _FLAG, _CONTROL = SETTING_NAMES["where_predicted"]
 #: How to explain a class in every window instead, in every front-end.
@@ -62,7 +65,10 @@ def counted_words(
 
 
 def counted_note(
-    model: Any, settings: ExplainSettings, windows: Any, class_names: tuple[str, ...]
+    model: Any,
+    settings: ExplainSettings,
+    windows: WindowPredictions,
+    class_names: tuple[str, ...],
 ) -> str | None:
     """What the run left out of the map, in one sentence; ``None`` when nothing.
 
@@ -84,6 +90,8 @@ def counted_note(
         )
     name = class_label(int(target), class_names)
     called = int(np.count_nonzero(windows.predicted == int(target)))
+    if called == len(windows):
+        return None
     if called == 0:
         return (
             f"No window is called {name}, so the map is empty; to see the evidence for "

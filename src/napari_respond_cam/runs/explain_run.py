@@ -63,7 +63,8 @@ class ExplainOutcome:
 
     ``explained`` says what a dense model's run explained (channel and region), which
     its settings may have left to defaults; ``detections`` holds the windows a tiled
-    classifier did not call background.
+    classifier did not call background; ``windows`` says which windows a tiled
+    classifier's map holds, when not all (``runs.counted_windows.counted_words``).
     """
 
     request: ExplainRequest
@@ -71,15 +72,7 @@ class ExplainOutcome:
     summary: ResultSummary
     explained: RegionExplained | None = None
     detections: Detections | None = None
-
-    @property
-    def windows_counted(self) -> str | None:
-        """For a tiled classifier, which windows the map holds, in words; ``None`` when
-        it holds every window, or the volume was explained in one pass."""
-        if self.explained is not None or self.summary.n_windows == 1:
-            return None
-        request = self.request
-        return counted_words(request.model, request.settings, request.class_names)
+    windows: str | None = None
 
     @property
     def target_label(self) -> str:
@@ -114,7 +107,7 @@ def outcome_metadata(outcome: ExplainOutcome) -> dict[str, Any]:
             request.settings.preprocessing, request.model
         ).to_json(),
         "binning": request.settings.binning,
-        "windows": outcome.windows_counted or "all",
+        "windows": outcome.windows or "all",
         **_explained_metadata(outcome.explained),
         **summary_metadata(outcome.summary),
     }
@@ -289,7 +282,8 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
     found = _found(
         request, windows, lambda k: heatmap if target is None or k in explained else None
     )
-    return ExplainOutcome(request, heatmap, summary, detections=found)
+    windows_held = counted_words(request.model, request.settings, request.class_names)
+    return ExplainOutcome(request, heatmap, summary, detections=found, windows=windows_held)
 
 
 def _found(
@@ -492,7 +486,8 @@ def _explain_tiled_per_class(
         records.append(windows)
     summary = _noted(summarise_windows(records, request.class_names), request, records[0])
     found = _found(request, records[0], lambda k: maps[k])
-    return ExplainOutcome(request, np.stack(maps), summary, detections=found)
+    windows_held = counted_words(request.model, request.settings, request.class_names)
+    return ExplainOutcome(request, np.stack(maps), summary, detections=found, windows=windows_held)
 
 
 def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressCallback | None:

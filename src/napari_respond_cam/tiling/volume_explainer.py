@@ -374,15 +374,15 @@ def _background_class(value: int | None) -> int | None:
 def _where_predicted(value: bool, target: Target) -> bool:
     if not isinstance(value, bool):
         raise RespondCamError(f"where_predicted must be True or False, not {value!r}.")
-    is_class = isinstance(target, numbers.Integral) and not isinstance(target, bool)
-    if value and not is_class and target is not None:
+    if value and callable(target):
         raise RespondCamError(
             "where_predicted=True keeps the windows whose predicted class is the target "
             "class, so it needs a class index as target; a function of the output (a "
             "region target, say) has no predicted class to compare. Leave it False."
         )
-    # Each window's predicted class is its own target: every window already qualifies.
-    return value and is_class
+    # With target None each window's predicted class is its own target: every window
+    # qualifies. Targets that are neither are refused by _window_targets.
+    return value and target is not None
 
 
 def _refuse_binning(binning: int) -> None:

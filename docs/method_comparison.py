@@ -10,9 +10,10 @@ For ``cnn1-demo`` and ``cnn2-demo``, at their default layer, with every method o
   of the map's positive mass inside that class's ground truth (dilated by ``DILATION``
   voxels) against the mask's share of the window, the deletion and insertion AUCs and the
   ROAD score; mean ± std over the particles;
-- the whole sample tomogram: ``explain_volume(target=class)`` for each class present, at
-  the default window and stride (the map users get), and the share of its positive mass
-  inside that class's particles (dilated) against their share of the volume.
+- the whole sample tomogram: ``explain_volume(target=class, where_predicted=True)`` for
+  each class present, at the default window and stride (the map users get in napari and
+  from the command line: the windows the model calls the class), and the share of its
+  positive mass inside that class's particles (dilated) against their share of the volume.
 
 Usage: ``python docs/method_comparison.py [--per-class 2] [--steps 10]
 [--out docs/method_comparison.md]``.
@@ -99,7 +100,9 @@ def volume_mass(model: nn.Module, scene: Scene, methods: Sequence[str]) -> dict:
         region = dilated(scene.labels == index + 1)
         found["share", index] = float(region.mean())
         for method in methods:
-            heatmap = explain_volume(model, scene.volume, layer, target=index, method=method)
+            heatmap = explain_volume(
+                model, scene.volume, layer, target=index, method=method, where_predicted=True
+            )
             found[method, index] = float(positive_mass_inside(heatmap[None], region[None])[0])
     return found
 
@@ -143,9 +146,9 @@ def volume_table(label: str, class_names: Sequence[str], found: dict, methods) -
     indices = sorted(index for key, index in found if key == "share")
     shares = np.array([found["share", i] for i in indices])
     lines = [
-        f"**{label}, whole sample tomogram**: each class's map (`explain_volume(target=class)`);"
-        " positive mass inside the class's particles, and that over their share of the volume"
-        " (1 = chance).",
+        f"**{label}, whole sample tomogram**: each class's map from the windows the model calls"
+        " the class (`explain_volume(target=class, where_predicted=True)`); positive mass"
+        " inside the class's particles, and that over their share of the volume (1 = chance).",
         "",
         "| method | " + " | ".join(class_names[i] for i in indices) + " | mean ratio |",
         "| --- " * (len(indices) + 2) + "|",

@@ -15,8 +15,9 @@ at the last (a plain Adam step from the start killed CNN-1's fourth convolution)
 layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_FAN_IN`).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
-defaults and ``--threads 2`` it reproduces the shipped demo models, seed for seed (the
-float sums, and so the weights, depend on the number of threads).
+defaults and ``--threads 2`` it trains the shipped demo models' recipe; two runs in one
+environment agree bit for bit, but the float sums, and so the weights, depend on the
+number of threads and on the machine or its libraries.
 """
 
 from __future__ import annotations

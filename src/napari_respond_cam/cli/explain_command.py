@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="where_predicted",
         action="store_false",
         default=WHERE_PREDICTED,
-        help="with --target CLASS or all on a tomogram larger than the model's input: "
+        help="with --target CLASS or all on a tomogram explained window by window: "
         "explain the class in every window (default: only in the windows the model calls "
         "it, since a class's logit is often positive where the class is absent)",
     )

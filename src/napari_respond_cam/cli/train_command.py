@@ -9,7 +9,8 @@ DESCRIPTION = """\
 Train CNN-1 or CNN-2 of the Respond-CAM paper on 40^3 windows of simulated tomograms
 of five real complexes, each named after the particle at its centre or "background",
 printing validation accuracy per SNR after each epoch, and save a checkpoint that
-load_model and --model read. The defaults make the shipped demo models:
+load_model and --model read. The defaults are the shipped demo models' recipe (the
+weights themselves depend on the thread count and the machine):
 respond-cam train --threads 2 --out demo_cnn1.pt
 respond-cam train --threads 2 --architecture cnn2 --out demo_cnn2.pt
 """

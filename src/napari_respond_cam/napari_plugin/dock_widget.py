@@ -192,7 +192,7 @@ class RespondCamWidget(Container):
                 text=_LABELS["where_predicted"],
                 value=WHERE_PREDICTED,
                 visible=False,
-                tooltip="On a tomogram larger than the model's input: the class's map holds "
+                tooltip="On a tomogram explained window by window: the class's map holds "
                 "only the windows the model calls that class. Untick to explain the class in "
                 "every window (its logit is often positive where the class is absent).",
             ),

@@ -32,7 +32,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from .summary import (
     summary_metadata,
     with_notes,
 )
+
+if TYPE_CHECKING:
+    from ..tiling.window_predictions import WindowPredictions
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,9 @@ def _found(
     return merged(at_map_peaks(found, heatmap_of, reach), radius=min(reach))
 
 
-def _noted(summary: ResultSummary, request: ExplainRequest, windows: Any) -> ResultSummary:
+def _noted(
+    summary: ResultSummary, request: ExplainRequest, windows: WindowPredictions
+) -> ResultSummary:
     """``summary`` with a note on the windows left out of the map, if any were."""
     note = counted_note(request.model, request.settings, windows, request.class_names)
     return summary if note is None else with_notes(summary, [note])

@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=WHERE_PREDICTED,
         help="with --target CLASS or all on a tomogram explained window by window: "
         "explain the class in every window (default: only in the windows the model calls "
-        "it, since a class's logit is often positive where the class is absent)",
+        "it: windows without the class add their evidence for it too)",
     )
     parser.add_argument(
         "--channel",

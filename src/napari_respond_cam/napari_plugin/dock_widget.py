@@ -194,7 +194,7 @@ class RespondCamWidget(Container):
                 visible=False,
                 tooltip="On a tomogram explained window by window: the class's map holds "
                 "only the windows the model calls that class. Untick to explain the class in "
-                "every window (its logit is often positive where the class is absent).",
+                "every window (windows without the class add their evidence for it too).",
             ),
             *self._regions.widgets,
             ComboBox(

@@ -3,9 +3,10 @@
 With "predicted class", windows the model calls its background class add nothing: what
 it found is explained, not the absence of anything. With one class (or each class of
 "all classes"), only the windows the model calls that class add to its map, unless the
-user asks for every window (``ExplainSettings.where_predicted``): a logit carries an
-offset the softmax ignores, often positive where the class is absent, and summed over a
-tomogram's many such windows it would spread the class's evidence over the whole volume.
+user asks for every window (``ExplainSettings.where_predicted``): a window without the
+class still has positive evidence for it (its map sums to the logit, not to its positive
+part), and a tomogram's many such windows can outweigh the few with the class, spreading
+its map over the whole volume.
 The widget, the command line and the Dask tasks all take the rule from here.
 """
 

@@ -160,9 +160,10 @@ def explain_volume(
     where_predicted : bool
         With a class index as ``target``, only the windows whose predicted class is
         that class add to the map; the others are run, and their records kept, but add
-        nothing. A classifier's logit has an offset that the softmax ignores, and in
-        windows without the class it is often positive: summed over a tomogram's many
-        such windows, it spreads the class's evidence over the whole volume. With
+        nothing. A window without the class still has positive evidence for it (the
+        map sums to the logit, not its positive part), and a tomogram's many such
+        windows can outweigh the few with the class, spreading its map over the whole
+        volume. With
         ``where_predicted`` the map shows the evidence for the class where the model
         found it; the maps of all classes then add up to the map of ``target=None``.
         ``False`` (the default) explains the class in every window, as the paper

@@ -172,6 +172,21 @@ def test_a_class_map_where_predicted_keeps_the_windows_that_predict_the_class():
     np.testing.assert_array_equal(maps[0][0] + maps[1][0], predicted)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_where_predicted_holds_on_a_binned_volume_and_in_reduced_precision(precision):
+    model = sign_classifier()
+    # Blocks of 16 voxels, 8 once binned by 2: one window each, predicting 0, 1, 1, 0.
+    volume = np.concatenate(
+        [np.full((16, 16, 16), v, np.float32) for v in (-1.0, 1.0, 2.0, -3.0)], axis=2
+    )
+    kwargs = {"method": "grad", "window": 8, "stride": 8, "binning": 2, "precision": precision}
+    heatmap = explain_volume(model, volume, "0", target=1, where_predicted=True, **kwargs)
+    every = explain_volume(model, volume, "0", target=1, **kwargs)
+    np.testing.assert_array_equal(heatmap[..., 16:48], every[..., 16:48])
+    assert every[..., 16:48].any() and every[..., :16].any() and every[..., 48:].any()
+    assert not heatmap[..., :16].any() and not heatmap[..., 48:].any()
+
+
 @pytest.mark.parametrize(
     ("target", "value", "message"),
     [

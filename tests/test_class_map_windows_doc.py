@@ -1,29 +1,16 @@
 """docs/class_map_windows.py's split: its two parts are explain_volume's map."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from doc_scripts import doc_script
 from napari_respond_cam import explain_volume
 from tiny_classifier import noise_volume, tiny_cnn1
-
-DOCS = Path(__file__).parents[1] / "docs"
 
 
 @pytest.fixture(scope="module")
 def script():
-    with pytest.MonkeyPatch.context() as patch:
-        # The script imports demo_targets.py, which lies beside it.
-        patch.syspath_prepend(str(DOCS))
-        spec = importlib.util.spec_from_file_location(
-            "class_map_windows", DOCS / "class_map_windows.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        patch.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
+    with doc_script("class_map_windows") as module:
         yield module
 
 

@@ -1,30 +1,16 @@
 """docs/method_comparison.py's pieces, on a tiny CNN-1 and a hand-made scene."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from doc_scripts import doc_script
 from napari_respond_cam.engine.options import METHOD_LABELS
 from tiny_classifier import noise_volume, tiny_cnn1
-
-DOCS = Path(__file__).parents[1] / "docs"
 
 
 @pytest.fixture(scope="module")
 def script():
-    with pytest.MonkeyPatch.context() as patch:
-        # The script imports demo_targets.py, which lies beside it.
-        patch.syspath_prepend(str(DOCS))
-        spec = importlib.util.spec_from_file_location(
-            "method_comparison", DOCS / "method_comparison.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        # Its dataclasses look their module up by name.
-        patch.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
+    with doc_script("method_comparison") as module:
         yield module
 
 

@@ -14,7 +14,6 @@ Usage: ``python docs/class_map_windows.py [--out docs/paper_measurements.md]``.
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from demo_targets import MODELS, dilated, scenes
 
 from napari_respond_cam import explain, load_model, target_layers
 from napari_respond_cam.paper_metrics import enrichment, measured_by, write_section
-from napari_respond_cam.tiling.blending import axis_weights
+from napari_respond_cam.tiling.blending import BlendWeights
+from napari_respond_cam.tiling.stitching import add_windows
 from napari_respond_cam.tiling.windows import window_grid
 
 LABEL_RADIUS = 10
@@ -35,24 +35,18 @@ def window_maps(model, volume: np.ndarray):
     ``explain`` of all windows, its map of every class."""
     size = model.input_shape[-1]
     grid = window_grid(volume.shape, (size,) * 3, None)
-    tables = [axis_weights(n, size, s) for n, s in zip(grid.shape, grid.starts, strict=True)]
-    corners = list(itertools.product(*(range(len(s)) for s in grid.starts)))
-    starts = np.array([[grid.starts[a][i] for a, i in enumerate(c)] for c in corners])
-    weights = [
-        np.einsum("i,j,k->ijk", *(t[i] for t, i in zip(tables, c, strict=True))) for c in corners
-    ]
+    axes = grid.axis_indices(np.arange(len(grid)))
+    starts = grid.positions(axes)
+    weights = BlendWeights(grid)
     cubes = np.stack([volume[tuple(slice(s, s + size) for s in start)] for start in starts])
     found = explain(model, cubes[:, None], target_layers(model)[-1], target="all", batch_size=16)
-    return starts, weights, found
+    return starts, weights.expand(torch.from_numpy(weights.rows(axes))).numpy(), found
 
 
 def blend(maps: np.ndarray, starts: np.ndarray, weights, shape, part: np.ndarray) -> np.ndarray:
     """The windows in ``part`` blended as ``explain_volume`` blends them (the rest: 0)."""
     out = np.zeros(shape)
-    for w in np.flatnonzero(part):
-        out[tuple(slice(s, s + n) for s, n in zip(starts[w], maps[w].shape, strict=True))] += (
-            maps[w] * weights[w]
-        )
+    add_windows(out, (0,) * len(shape), starts[part], maps[part] * weights[part])
     return out
 
 

@@ -5,6 +5,7 @@ import torch
 from napari_respond_cam import load_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.errors import RespondCamError
+from napari_respond_cam.reproducible_kernels import PINNED_KERNELS
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training import (
     DEMO_SCHEDULES,
@@ -22,6 +23,14 @@ from napari_respond_cam.training import (
     window_batch,
 )
 
+
+@pytest.fixture(autouse=True)
+def _kernel_caps_restored(monkeypatch):
+    """The training command caps torch's kernels in os.environ; undone after each test."""
+    for name in PINNED_KERNELS:
+        monkeypatch.delenv(name, raising=False)
+
+
 TINY = TrainingConfig(
     input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
     tomograms_per_snr=1, validation_tomograms_per_snr=1, tomogram_shape=(40, 64, 64),
@@ -35,8 +44,8 @@ def test_training_is_deterministic_and_logs_every_epoch():
     second, _ = train(TINY, log=lambda line: None)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    assert len(lines) == 3 and lines[0].startswith("simulated 2 training and 2 validation")
-    assert lines[1].startswith("epoch 1/2")
+    assert len(lines) == 4 and lines[0].startswith("simulated 2 training and 2 validation")
+    assert lines[1].startswith("CPU kernels: ") and lines[2].startswith("epoch 1/2")
     assert set(history.accuracy[-1]) == {"inf", "0.5"}
     # 5 particle and 2 random windows per validation tomogram: multiples of 1/7.
     assert all(round(7 * a, 6) == round(7 * a) for a in history.accuracy[-1].values())

@@ -15,9 +15,10 @@ at the last (a plain Adam step from the start killed CNN-1's fourth convolution)
 layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_FAN_IN`).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
-defaults and ``--threads 2`` it trains the shipped demo models' recipe; two runs in one
-environment agree bit for bit, but the float sums, and so the weights, depend on the
-number of threads and on the machine or its libraries.
+defaults and ``--threads 2`` it reproduces the shipped demo models, seed for seed. The
+float sums, and so the weights, depend on the number of threads and on the CPU's
+kernels: the command caps those at AVX2 (:mod:`.reproducible_kernels`), which any x86-64
+CPU of the last decade runs, and the checkpoint's training record names what a run used.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from .errors import RespondCamError
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
+from .reproducible_kernels import kernel_note, kernel_record
 from .simulation import (
     BACKGROUND_CLASS,
     LABEL_RADIUS,
@@ -252,7 +254,8 @@ def train(
     ----------
     config : TrainingConfig
     log : callable
-        Receives one line when the tomograms are ready and one per epoch.
+        Receives one line when the tomograms are ready, one naming the CPU kernels (see
+        :mod:`.reproducible_kernels`) and one per epoch.
     after_epoch : callable, optional
         Called with the model (in eval mode) and the history after each epoch.
 
@@ -274,6 +277,7 @@ def train(
     log(f"simulated {len(training.volumes)} training and "
         f"{len(config.snrs) * config.validation_tomograms_per_snr} validation tomograms "
         f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    log(kernel_note())
     model = build_model(config, demo_class_names()).to(config.device)
     # Channels last: PyTorch's 3-D convolutions on the CPU train CNN-1 2.4 times faster
     # in that layout (batches of 16: 0.42 s a step against 1.0 s, one thread). torch's
@@ -391,8 +395,11 @@ def train_and_save(
 
     def save(model: nn.Module, history: TrainingHistory) -> None:
         epochs = len(history.accuracy)
-        record = {"config": {**asdict(config), "epochs": epochs},
-                  "final_accuracy": history.accuracy[-1]}  # fmt: skip
+        record = {
+            "config": {**asdict(config), "epochs": epochs},
+            "final_accuracy": history.accuracy[-1],
+            "environment": kernel_record(),
+        }
         checkpoint = copy.deepcopy(model).cpu()
         set_model_attribute(checkpoint, "training_record", record)
         set_model_attribute(checkpoint, "preprocessing", PREPROCESSING)

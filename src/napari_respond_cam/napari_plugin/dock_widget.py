@@ -53,6 +53,7 @@ from ..runs.choices import (
     tiling_defaults,
     voxel_size_warning,
 )
+from ..runs.counted_windows import background_class_of
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
 from ..runs.request import WHERE_PREDICTED, ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
@@ -469,7 +470,7 @@ class RespondCamWidget(Container):
             except RespondCamError:
                 channels = None  # Explain's own first pass says what is wrong
         names = [] if channels is None else class_names_for(self._class_names, channels)
-        self._regions.set_channels(names, getattr(self._model, "background_class", None))
+        self._regions.set_channels(names, background_class_of(self._model))
         self.target.visible = channels is None
         self._show_where_predicted()
 

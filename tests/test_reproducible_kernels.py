@@ -16,6 +16,7 @@ from napari_respond_cam import load_model
 from napari_respond_cam.reproducible_kernels import (
     PINNED_CAPABILITY,
     PINNED_KERNELS,
+    kernel_note,
     kernel_record,
     kernels_pinned,
     pin_kernels,
@@ -97,3 +98,10 @@ def test_the_training_command_caps_the_kernels_and_records_them(tmp_path):
     environment = load_model(out).training_record["environment"]
     assert environment["kernels_pinned"] and environment["cpu_capability"] == "AVX2"
     assert environment["threads"] == 2 and environment["torch"] == torch.__version__
+    assert environment["device"] == "cpu"
+
+
+def test_training_on_another_device_says_the_caps_do_not_apply():
+    note = kernel_note("cuda:0")
+    assert note.startswith("Training on cuda:0: the weights depend on that device")
+    assert kernel_record("cuda:0")["device"] == "cuda:0"

@@ -45,12 +45,13 @@ def kernels_pinned() -> bool:
     return capped and torch.backends.cpu.get_cpu_capability() == PINNED_CAPABILITY
 
 
-def kernel_record() -> dict[str, Any]:
-    """What a run's float sums depend on: torch, its threads, the kernels and the CPU."""
+def kernel_record(device: str = "cpu") -> dict[str, Any]:
+    """What a run's float sums depend on: torch, the device, threads, kernels and CPU."""
     import torch
 
     return {
         "torch": str(torch.__version__),
+        "device": device,
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "kernels_pinned": kernels_pinned(),
@@ -58,10 +59,13 @@ def kernel_record() -> dict[str, Any]:
     }
 
 
-def kernel_note() -> str:
+def kernel_note(device: str = "cpu") -> str:
     """One line for a training log: which kernels run, and what the weights depend on."""
     import torch
 
+    if torch.device(device).type != "cpu":
+        return (f"Training on {device}: the weights depend on that device and its libraries "
+                f"(the kernel caps are for CPU training)")  # fmt: skip
     capability = torch.backends.cpu.get_cpu_capability()
     threads = torch.get_num_threads()
     if kernels_pinned():

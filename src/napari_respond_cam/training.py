@@ -277,7 +277,7 @@ def train(
     log(f"simulated {len(training.volumes)} training and "
         f"{len(config.snrs) * config.validation_tomograms_per_snr} validation tomograms "
         f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
-    log(kernel_note())
+    log(kernel_note(config.device))
     model = build_model(config, demo_class_names()).to(config.device)
     # Channels last: PyTorch's 3-D convolutions on the CPU train CNN-1 2.4 times faster
     # in that layout (batches of 16: 0.42 s a step against 1.0 s, one thread). torch's
@@ -398,7 +398,7 @@ def train_and_save(
         record = {
             "config": {**asdict(config), "epochs": epochs},
             "final_accuracy": history.accuracy[-1],
-            "environment": kernel_record(),
+            "environment": kernel_record(config.device),
         }
         checkpoint = copy.deepcopy(model).cpu()
         set_model_attribute(checkpoint, "training_record", record)

@@ -1,7 +1,8 @@
-"""The training command's kernels: capped at AVX2 in a fresh process, whatever the CPU offers.
+"""Training that does not depend on the CPU: capped kernels and portable dropout masks.
 
-Each check runs in its own process, because the libraries read the caps once, at
-torch's first operation, and this process has run many.
+The kernel checks run in fresh processes, because the libraries read the caps once, at
+torch's first operation, and this process has run many. Only an AVX-512 machine can
+tell caps in effect from caps set too late (on an AVX2 one the kernels are AVX2 anyway).
 """
 
 import json
@@ -11,19 +12,22 @@ import sys
 
 import pytest
 import torch
+from torch import nn
 
-from napari_respond_cam import load_model
 from napari_respond_cam.reproducible_kernels import (
     PINNED_CAPABILITY,
     PINNED_KERNELS,
+    PortableDropout,
     kernel_note,
     kernel_record,
     kernels_pinned,
     pin_kernels,
+    portable_dropout,
 )
+from napari_respond_cam.training import TrainingConfig, build_model, demo_class_names, train
 
 MACHINE_CAPABILITY = torch.backends.cpu.get_cpu_capability()
-needs_avx2 = pytest.mark.skipif(
+capped_cpu = pytest.mark.skipif(
     MACHINE_CAPABILITY not in ("AVX2", "AVX512"), reason="the caps are for x86-64 CPUs with AVX2"
 )
 
@@ -45,6 +49,13 @@ print(json.dumps({"digest": digest.hexdigest(), **kernel_record()}))
 """
 
 
+@pytest.fixture(autouse=True)
+def _kernel_caps_restored(monkeypatch):
+    for name in PINNED_KERNELS:
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores the variable's state
+        monkeypatch.delenv(name)
+
+
 def _fresh_process(*args: str, env: dict[str, str] | None = None) -> dict:
     unset = {k: v for k, v in os.environ.items() if k not in PINNED_KERNELS}
     done = subprocess.run(
@@ -57,7 +68,7 @@ def _fresh_process(*args: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(done.stdout)
 
 
-@needs_avx2
+@capped_cpu
 def test_pinning_in_process_before_the_first_operation_gives_the_capped_kernels():
     pinned = _fresh_process("pin")
     set_outside = _fresh_process("none", env=PINNED_KERNELS)
@@ -68,40 +79,76 @@ def test_pinning_in_process_before_the_first_operation_gives_the_capped_kernels(
 
 @pytest.mark.skipif(MACHINE_CAPABILITY != "AVX512", reason="needs a CPU beyond AVX2")
 def test_on_an_avx512_cpu_the_caps_change_the_sums():
+    # Why the caps exist (torch 2.13.0's oneDNN); should a release sum alike at every
+    # level, this fails and the README's reason for the caps needs revisiting.
     free = _fresh_process("none")
     assert not free["kernels_pinned"] and free["cpu_capability"] == "AVX512"
     assert free["digest"] != _fresh_process("pin")["digest"]
 
 
-@pytest.mark.skipif(MACHINE_CAPABILITY == PINNED_CAPABILITY, reason="the CPU's own kernels")
-def test_caps_set_after_torch_ran_an_operation_are_reported_as_not_in_effect(monkeypatch):
-    torch.ones(2).sum()
-    for name in PINNED_KERNELS:
-        monkeypatch.delenv(name, raising=False)
-    pin_kernels()
+@pytest.mark.skipif(MACHINE_CAPABILITY != "AVX512", reason="needs a CPU beyond AVX2")
+def test_caps_set_after_torch_ran_an_operation_are_reported_as_not_in_effect():
+    # This process has run operations: MACHINE_CAPABILITY above read the kernels.
+    assert not pin_kernels()
     assert all(os.environ[name] == value for name, value in PINNED_KERNELS.items())
-    assert not kernels_pinned()
-    assert kernel_record()["cpu_capability"] == MACHINE_CAPABILITY
-
-
-@needs_avx2
-def test_the_training_command_caps_the_kernels_and_records_them(tmp_path):
-    out = tmp_path / "model.pt"
-    unset = {k: v for k, v in os.environ.items() if k not in PINNED_KERNELS}
-    done = subprocess.run(
-        [sys.executable, "-m", "napari_respond_cam.cli", "train", "--out", str(out),
-         "--epochs", "1", "--tomograms-per-snr", "1", "--validation-tomograms-per-snr", "1",
-         "--snrs", "inf", "--architecture", "cnn2", "--threads", "2"],
-        env=unset, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert "CPU kernels: AVX2, pinned" in done.stdout
-    environment = load_model(out).training_record["environment"]
-    assert environment["kernels_pinned"] and environment["cpu_capability"] == "AVX2"
-    assert environment["threads"] == 2 and environment["torch"] == torch.__version__
-    assert environment["device"] == "cpu"
+    assert not kernels_pinned() and kernel_record()["cpu_capability"] == "AVX512"
+    assert "not pinned: the weights depend on this CPU" in kernel_note()
 
 
 def test_training_on_another_device_says_the_caps_do_not_apply():
     note = kernel_note("cuda:0")
     assert note.startswith("Training on cuda:0: the weights depend on that device")
-    assert kernel_record("cuda:0")["device"] == "cuda:0"
+    record = kernel_record("cuda:0")
+    assert record["device"] == "cuda:0" and record["kernels_pinned"] is None
+
+
+def test_portable_dropout_keeps_float64_uniforms_below_the_keep_probability():
+    x = torch.arange(1.0, 201.0).reshape(4, 50)
+    layer = PortableDropout(0.25).train()
+    torch.manual_seed(3)
+    dropped = layer(x)
+    torch.manual_seed(3)
+    kept = torch.rand(4, 50, dtype=torch.float64) < 0.75
+    scale = torch.tensor(1 / 0.75, dtype=torch.float32)  # the kept values' factor
+    assert torch.equal(dropped, x * torch.where(kept, scale, torch.zeros(())))
+    assert 100 < int(kept.sum()) < 200  # about three quarters kept
+    assert torch.equal(layer.eval()(x), x) and torch.equal(PortableDropout(0.0).train()(x), x)
+
+
+def _intel() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return "GenuineIntel" in cpuinfo.read()
+    except OSError:
+        return True  # unknown: the comparison below is made only where it is known to hold
+
+
+@pytest.mark.skipif(_intel(), reason="torch draws dropout masks with MKL on Intel CPUs")
+def test_portable_dropout_draws_the_masks_torch_draws_on_other_cpus(monkeypatch):
+    x = torch.randn(16, 128)
+    torch.manual_seed(5)
+    expected = nn.functional.dropout(x, 0.2, training=True)
+    torch.manual_seed(5)
+    assert torch.equal(PortableDropout(0.2).train()(x), expected)
+    # And so a whole training run: the weights of torch's dropout, bit for bit.
+    config = TrainingConfig(
+        input_size=16, channels=(2, 2, 2, 2), dense=(8, 8), snrs=(0.5,), tomograms_per_snr=1,
+        validation_tomograms_per_snr=1, tomogram_shape=(40, 64, 64), particles_per_tomogram=5,
+        epochs=1, batch_size=8,
+    )  # fmt: skip
+    portable, _ = train(config, log=lambda line: None)
+    monkeypatch.setattr("napari_respond_cam.training.portable_dropout", lambda model: model)
+    plain, _ = train(config, log=lambda line: None)
+    assert any(type(m) is nn.Dropout for m in plain.modules())
+    for (name, a), b in zip(
+        portable.state_dict().items(), plain.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_training_models_get_portable_dropout_and_keep_their_rate():
+    model = build_model(TrainingConfig(dropout=0.3), demo_class_names())
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts and all(type(m) is PortableDropout and m.p == 0.3 for m in dropouts)
+    swapped = portable_dropout(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)))
+    assert type(swapped[1]) is PortableDropout and swapped[1].p == 0.1

@@ -91,8 +91,8 @@ def test_a_tiny_run_saves_a_model_that_loads_with_its_record(tmp_path):
     lines = []
     path = tmp_path / "unet.pt"
     trained = train_and_save(TINY, path, lines.append)
-    assert lines[0].startswith("simulated 2 tomograms")
-    assert [line.split()[1] for line in lines[1:3]] == ["1/2", "2/2"]
+    assert lines[0].startswith("simulated 2 tomograms") and lines[1].startswith("CPU kernels")
+    assert [line.split()[1] for line in lines[2:4]] == ["1/2", "2/2"]
     assert lines[-1] == f"saved {path}"
     loaded = load_model(path)
     assert loaded.class_names[0] == "background" and len(loaded.class_names) == 6
@@ -100,6 +100,8 @@ def test_a_tiny_run_saves_a_model_that_loads_with_its_record(tmp_path):
     history = loaded.training_record["history"]
     assert history["steps"] == [1, 2] and all(np.isfinite(history["loss"]))
     assert loaded.training_record["config"]["crop"] == 16
+    environment = loaded.training_record["environment"]
+    assert environment["threads"] == torch.get_num_threads() and environment["device"] == "cpu"
     x = torch.rand(1, 1, 16, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), trained(x))

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +9,7 @@ import torch
 from napari_respond_cam import load_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.errors import RespondCamError
-from napari_respond_cam.reproducible_kernels import PINNED_KERNELS
+from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY, PINNED_KERNELS
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training import (
     DEMO_SCHEDULES,
@@ -28,8 +32,12 @@ from napari_respond_cam.training import (
 def _kernel_caps_restored(monkeypatch):
     """The training command caps torch's kernels in os.environ; undone after each test."""
     for name in PINNED_KERNELS:
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores the variable's state
+        monkeypatch.delenv(name)
 
+
+#: Whether this CPU runs the capped kernels (an x86-64 CPU with AVX2).
+CAPPED_CPU = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
 
 TINY = TrainingConfig(
     input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
@@ -122,12 +130,14 @@ def test_a_batch_is_the_z_scored_window_turned_by_a_half_turn_or_not():
     assert tomograms.volumes[0][0, 0, 0] == 0  # the tomogram is not touched
 
 
-def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
+def test_command_line_writes_a_checkpoint_load_model_reads_with_pinned_kernels(tmp_path):
     out = tmp_path / "model.pt"
     args = ["train", "--out", str(out), "--epochs", "1", "--tomograms-per-snr", "1",
             "--validation-tomograms-per-snr", "1", "--snrs", "inf",
-            "--architecture", "cnn2"]  # fmt: skip
-    assert main(args) == 0
+            "--architecture", "cnn2", "--threads", "2"]  # fmt: skip
+    # A fresh process, as a user runs it: the kernels are capped before torch's first op.
+    done = _command_line(args)
+    assert done.returncode == 0, done.stderr
     model = load_model(out)
     assert model.architecture == "cnn2"
     assert model.input_shape == (1, 40, 40, 40)
@@ -135,10 +145,22 @@ def test_command_line_writes_a_checkpoint_load_model_reads(tmp_path, capsys):
     # What the network saw: windows z-scored one by one, at 11.4 Å voxels.
     assert model.preprocessing.kind == "zscore-window" and model.voxel_size_a == 11.4
     assert model.class_names[model.background_class] == "background"
-    printed = capsys.readouterr().out
-    assert "epoch 1/1" in printed and f"saved {out} (epoch 1)" in printed
-    assert main(args) == 1  # never overwrites
-    assert "exists" in capsys.readouterr().err
+    assert "epoch 1/1" in done.stdout and f"saved {out} (epoch 1)" in done.stdout
+    environment = model.training_record["environment"]
+    assert environment["threads"] == 2 and environment["torch"] == torch.__version__
+    assert environment["numpy"] == np.__version__ and environment["device"] == "cpu"
+    if CAPPED_CPU:
+        assert f"CPU kernels: {PINNED_CAPABILITY}, pinned" in done.stdout
+        assert environment["kernels_pinned"]
+        assert environment["cpu_capability"] == PINNED_CAPABILITY
+    again = _command_line(args)
+    assert again.returncode == 1 and "exists" in again.stderr  # never overwrites
+
+
+def _command_line(args: list[str]) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in PINNED_KERNELS}
+    command = [sys.executable, "-m", "napari_respond_cam.cli", *args]
+    return subprocess.run(command, env=environment, capture_output=True, text=True)
 
 
 def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):

@@ -1,13 +1,15 @@
 """Training the demo 3D U-Net to segment the five complexes in simulated tomograms.
 
-Run ``python -m napari_respond_cam.segmentation_training --out demo_unet.pt``; with the
-defaults it reproduces the shipped ``unet-demo`` model, seed for seed, on one CPU thread
-(about 12 minutes of one core: 0.45 s a step, 1500 steps, after half a minute of
-simulation). Each step draws random crops from a pool of simulated tomograms (most
-centred on a particle, since the complexes fill only a few percent of a tomogram), flips
-them, z-scores each crop as the model's preprocessing does per window, and minimises
-cross-entropy plus a soft Dice loss over the five complexes (the Dice term keeps the rare
-classes from drowning in background).
+Run ``python -m napari_respond_cam.segmentation_training --out demo_unet.pt`` to train the
+shipped ``unet-demo`` model's recipe on one CPU thread (about 12 minutes of one core: 0.45 s
+a step, 1500 steps, after half a minute of simulation), with the CPU's kernels pinned as
+:mod:`.reproducible_kernels` says, so that two machines give the same weights (the shipped
+file was trained before the pins, so the command's weights may differ from it). Each step
+draws random crops from a pool of simulated tomograms (most centred on a particle, since
+the complexes fill only a few percent of a tomogram), flips them, z-scores each crop as
+the model's preprocessing does per window, and minimises cross-entropy plus a soft Dice
+loss over the five complexes (the Dice term keeps the rare classes from drowning in
+background).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
+from .reproducible_kernels import kernel_note, kernel_record, pin_kernels
 from .simulation import SAMPLE_SNR, TEMPLATE_VOXEL_SIZE_A, SimulatedTomogram, simulate_tomogram
 
 #: The output channel of voxels outside every particle; channel ``k + 1`` is class ``k``,
@@ -191,6 +194,7 @@ def train_segmentation(
         config.n_validation_crops,
     )
     log(f"simulated {config.n_tomograms} tomograms ({time.perf_counter() - start:.0f} s)")
+    log(kernel_note())
     model = build_unet(config, class_names)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.steps)
@@ -241,7 +245,11 @@ def train_and_save(
     from .models.model_files import save_model
 
     def save(model: nn.Module, history: SegmentationHistory) -> None:
-        record = {"config": asdict(config), "history": asdict(history)}
+        record = {
+            "config": asdict(config),
+            "history": asdict(history),
+            "environment": kernel_record(),
+        }
         set_model_attribute(model, "training_record", record)
         save_model(model, out)
 
@@ -261,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     args = parser.parse_args(argv)
+    pin_kernels()
     torch.set_num_threads(args.threads)
     config = SegmentationConfig(steps=args.steps, seed=args.seed)
     train_and_save(config, args.out, lambda line: print(line, flush=True))

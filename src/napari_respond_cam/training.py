@@ -17,8 +17,9 @@ layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_F
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
 defaults and ``--threads 2`` it reproduces the shipped demo models, seed for seed. The
 float sums, and so the weights, depend on the number of threads and on the CPU's
-kernels: the command caps those at AVX2 (:mod:`.reproducible_kernels`), which any x86-64
-CPU of the last decade runs, and the checkpoint's training record names what a run used.
+kernels: the command caps those at AVX2 (:mod:`.reproducible_kernels`), so that any x86-64
+CPU with AVX2 and FMA runs the same ones, and the checkpoint's training record names what
+a run used.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
 from .errors import RespondCamError
 from .models.architectures import architecture
 from .models.model_metadata import set_model_attribute
-from .reproducible_kernels import kernel_note, kernel_record
+from .reproducible_kernels import kernel_note, kernel_record, portable_dropout
 from .simulation import (
     BACKGROUND_CLASS,
     LABEL_RADIUS,
@@ -211,7 +212,8 @@ def window_batch(
 
 
 def build_model(config: TrainingConfig, names: Sequence[str]) -> nn.Module:
-    """A fresh network of the configured architecture, carrying its classes' metadata."""
+    """A fresh network of the configured architecture, carrying its classes' metadata,
+    with dropout masks that do not depend on the CPU."""
     torch.manual_seed(config.seed)
     model = architecture(config.architecture).build(
         num_classes=len(names),
@@ -222,7 +224,7 @@ def build_model(config: TrainingConfig, names: Sequence[str]) -> nn.Module:
     )
     set_model_attribute(model, "class_names", tuple(names))
     set_model_attribute(model, "background_class", names.index(BACKGROUND_CLASS))
-    return model
+    return portable_dropout(model)
 
 
 def accuracy(

@@ -9,8 +9,8 @@ DESCRIPTION = """\
 Train CNN-1 or CNN-2 of the Respond-CAM paper on 40^3 windows of simulated tomograms
 of five real complexes, each named after the particle at its centre or "background",
 printing validation accuracy per SNR after each epoch, and save a checkpoint that
-load_model and --model read. With the CPU's kernels capped at AVX2 (any x86-64 CPU of
-the last decade), the defaults and two threads reproduce the shipped demo models:
+load_model and --model read. With the CPU's kernels capped at AVX2 (on any x86-64 CPU
+with AVX2 and FMA), the defaults and two threads reproduce the shipped demo models:
 respond-cam train --threads 2 --out demo_cnn1.pt
 respond-cam train --threads 2 --architecture cnn2 --out demo_cnn2.pt
 """

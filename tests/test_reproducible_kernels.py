@@ -113,6 +113,8 @@ def test_portable_dropout_keeps_float64_uniforms_below_the_keep_probability():
     assert torch.equal(dropped, x * torch.where(kept, scale, torch.zeros(())))
     assert 100 < int(kept.sum()) < 200  # about three quarters kept
     assert torch.equal(layer.eval()(x), x) and torch.equal(PortableDropout(0.0).train()(x), x)
+    # off the CPU, torch's own dropout (no float64 draw on the device)
+    assert layer.train()(torch.empty(4, 50, device="meta")).device.type == "meta"
 
 
 def _intel() -> bool:

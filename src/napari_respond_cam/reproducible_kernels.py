@@ -100,14 +100,17 @@ class PortableDropout(nn.Dropout):
 
     On Intel CPUs torch draws dropout masks with MKL's generator, elsewhere with its own;
     this draws them with torch's own everywhere, exactly as torch does on other CPUs
-    (float64 uniforms below the keep probability, in memory order).
+    (float64 uniforms below the keep probability, in memory order). Off the CPU it is
+    torch's dropout (the maker question does not arise, and some devices lack float64).
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.device.type != "cpu":
+            return super().forward(input)
         if not self.training or self.p == 0:
             return input
         keep = 1 - self.p
-        uniform = torch.rand(input.shape, dtype=torch.float64, device=input.device)
+        uniform = torch.rand(input.shape, dtype=torch.float64)
         noise = (uniform < keep).to(input.dtype).div_(keep)
         return input * noise
 

@@ -74,7 +74,9 @@ def kernel_note(device: str = "cpu") -> str:
         return (f"CPU kernels: {capability}, pinned (the same weights on any x86-64 CPU with "
                 f"{PINNED_CAPABILITY} at {threads} thread{'s' * (threads != 1)})")  # fmt: skip
     return (f"CPU kernels: {capability}, not pinned: the weights depend on this CPU "
-            f"(respond-cam train pins them before torch starts)")  # fmt: skip
+            f"(respond-cam train pins them; from Python, call "
+            f"napari_respond_cam.reproducible_kernels.pin_kernels() before torch runs "
+            f"anything)")  # fmt: skip
 
 
 def kernel_record(device: str = "cpu") -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from kernel_caps import CAPPED_CPU, environment_without_caps
 from napari_respond_cam.reproducible_kernels import (
     PINNED_CAPABILITY,
     PINNED_KERNELS,
@@ -27,9 +28,8 @@ from napari_respond_cam.reproducible_kernels import (
 from napari_respond_cam.training import TrainingConfig, build_model, demo_class_names, train
 
 MACHINE_CAPABILITY = torch.backends.cpu.get_cpu_capability()
-capped_cpu = pytest.mark.skipif(
-    MACHINE_CAPABILITY not in ("AVX2", "AVX512"), reason="the caps are for x86-64 CPUs with AVX2"
-)
+capped_cpu = pytest.mark.skipif(not CAPPED_CPU, reason="the caps are for x86-64 CPUs with AVX2")
+pytestmark = pytest.mark.usefixtures("kernel_caps_restored")
 
 #: One training step's gradients of a small CNN-1, as a digest, and the kernels used.
 GRADIENT_DIGEST = """
@@ -49,18 +49,10 @@ print(json.dumps({"digest": digest.hexdigest(), **kernel_record()}))
 """
 
 
-@pytest.fixture(autouse=True)
-def _kernel_caps_restored(monkeypatch):
-    for name in PINNED_KERNELS:
-        monkeypatch.setenv(name, "")  # so that monkeypatch restores the variable's state
-        monkeypatch.delenv(name)
-
-
 def _fresh_process(*args: str, env: dict[str, str] | None = None) -> dict:
-    unset = {k: v for k, v in os.environ.items() if k not in PINNED_KERNELS}
     done = subprocess.run(
         [sys.executable, "-c", GRADIENT_DIGEST, *args],
-        env={**unset, **(env or {})},
+        env={**environment_without_caps(), **(env or {})},
         capture_output=True,
         text=True,
         check=True,

@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 
@@ -6,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from kernel_caps import CAPPED_CPU, environment_without_caps
 from napari_respond_cam import load_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.errors import RespondCamError
-from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY, PINNED_KERNELS
+from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training import (
     DEMO_SCHEDULES,
@@ -27,17 +27,8 @@ from napari_respond_cam.training import (
     window_batch,
 )
 
-
-@pytest.fixture(autouse=True)
-def _kernel_caps_restored(monkeypatch):
-    """The training command caps torch's kernels in os.environ; undone after each test."""
-    for name in PINNED_KERNELS:
-        monkeypatch.setenv(name, "")  # so that monkeypatch restores the variable's state
-        monkeypatch.delenv(name)
-
-
-#: Whether this CPU runs the capped kernels (an x86-64 CPU with AVX2).
-CAPPED_CPU = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+# The training command pins torch's kernels in os.environ.
+pytestmark = pytest.mark.usefixtures("kernel_caps_restored")
 
 TINY = TrainingConfig(
     input_size=16, channels=(2, 2, 2, 2), dense=(4, 4), snrs=(None, 0.5),
@@ -158,9 +149,8 @@ def test_command_line_writes_a_checkpoint_load_model_reads_with_pinned_kernels(t
 
 
 def _command_line(args: list[str]) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in PINNED_KERNELS}
     command = [sys.executable, "-m", "napari_respond_cam.cli", *args]
-    return subprocess.run(command, env=environment, capture_output=True, text=True)
+    return subprocess.run(command, env=environment_without_caps(), capture_output=True, text=True)
 
 
 def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):

@@ -19,11 +19,17 @@ class ActivationCapture:
     detached into a leaf ``activation`` and a clone of it flows on, so in-place
     operations later in the model cannot alter the stored activation.
     Grad mode is restored by the enclosing ``no_grad`` block on exit.
+
+    With ``in_graph=True`` (several layers captured in one pass) a layer whose output
+    is already in the graph, being after an earlier captured layer, stays a node of it:
+    detaching it would cut the earlier layers off from the score, and gradients can be
+    taken at any node. The first captured layer the pass reaches is the leaf, as alone.
     """
 
-    def __init__(self, module: nn.Module, name: str):
+    def __init__(self, module: nn.Module, name: str, *, in_graph: bool = False):
         self.module = module
         self.name = name
+        self.in_graph = in_graph
         self.activation: torch.Tensor | None = None
         self._calls = 0
         self._handle: RemovableHandle | None = None
@@ -52,7 +58,10 @@ class ActivationCapture:
                 "(N, C, *spatial); choose a convolution, pooling, normalisation or block "
                 f"layer ({WHERE_LAYERS_ARE_LISTED} list them)."
             )
-        self.activation = output.detach().requires_grad_(True)
+        if self.in_graph and output.requires_grad:
+            self.activation = output
+        else:
+            self.activation = output.detach().requires_grad_(True)
         torch.set_grad_enabled(True)
         return self.activation.clone()
 

@@ -37,27 +37,6 @@ from .targets import Target, TargetPlan, plan_targets
 from .upsampling import upsample_maps
 
 
-class _GraphCapture(ActivationCapture):
-    """An :class:`ActivationCapture` that leaves a layer already in the graph in it.
-
-    The first captured layer the forward pass reaches becomes the graph's leaf, as with
-    one layer. A later layer's output depends on that leaf: detaching it would cut the
-    earlier layers off from the score, so it stays a node of the graph (gradients can be
-    taken at any node) and a clone flows on, out of reach of later in-place operations.
-    """
-
-    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor:
-        in_graph = isinstance(output, torch.Tensor) and output.requires_grad
-        # The parent checks the output (used once, spatial) and makes a fresh leaf; for
-        # a layer in the graph that leaf and its clone are dropped at once.
-        flowing = super()._hook(module, inputs, output)
-        if not in_graph:
-            return flowing
-        assert isinstance(output, torch.Tensor), "in_graph holds only for a tensor"
-        self.activation = output
-        return output.clone()
-
-
 def explain_layers(
     model: nn.Module,
     x: Any,
@@ -165,7 +144,7 @@ def _explain_batch_layers(
         inputs, plan = pad_batch(inputs, plan, setup.fixed_batch_size)
     with ExitStack() as stack:
         captures = {
-            name: stack.enter_context(_GraphCapture(module, name))
+            name: stack.enter_context(ActivationCapture(module, name, in_graph=True))
             for name, module in modules.items()
         }
         stack.enter_context(torch.no_grad())

@@ -1,5 +1,6 @@
 """load_model / save_model: every file kind we accept, and the ones we refuse."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -102,6 +103,75 @@ def test_pickled_module_needs_trust(cnn1, tmp_path):
     same_maps(cnn1, loaded)
 
 
+def test_trusted_module_whose_class_is_gone_says_so_not_corrupt(tmp_path, monkeypatch):
+    (tmp_path / "my_net.py").write_text(
+        "import torch\nclass Tiny(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = torch.nn.Conv3d(1, 2, 3)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_net
+
+    path = tmp_path / "whole.pt"
+    torch.save(my_net.Tiny(), path)
+    monkeypatch.delitem(sys.modules, "my_net")
+    (tmp_path / "my_net.py").unlink()
+    with pytest.raises(
+        RespondCamError, match=r"class cannot be imported here \(No module named 'my_net'\)"
+    ) as caught:
+        load_model(path, trust=True)
+    assert "corrupt" not in str(caught.value)
+
+
+def checkpoint_of(network, **entries):
+    optimiser = torch.optim.Adam(network.parameters())
+    return {"epoch": 3, "optimizer": optimiser.state_dict(), **entries}
+
+
+@pytest.mark.parametrize("key", ["state_dict", "model_state_dict", "model"])
+def test_a_training_checkpoint_loads_its_weights_with_a_note(cnn1, tmp_path, key):
+    path = tmp_path / "epoch3.pth"
+    torch.save(checkpoint_of(cnn1, **{key: cnn1.state_dict()}), path)
+    with pytest.warns(UserWarning, match=rf"training checkpoint .* from its '{key}' entry"):
+        loaded = load_model(path, architecture="cnn1")
+    same_maps(cnn1, loaded)
+
+
+def test_a_lightning_checkpoint_loses_the_wrapper_prefix(cnn1, tmp_path):
+    # Lightning saves the LightningModule's state dict: every weight under its attribute.
+    wrapped = {f"net.{key}": value for key, value in cnn1.state_dict().items()}
+    path = tmp_path / "last.ckpt.pt"
+    torch.save(checkpoint_of(cnn1, state_dict=wrapped), path)
+    with pytest.warns(UserWarning) as notes:
+        loaded = load_model(path, architecture="cnn1")
+    said = " ".join(str(note.message) for note in notes)
+    assert "'state_dict' entry" in said and "starts with 'net.'; the prefix was removed" in said
+    same_maps(cnn1, loaded)
+
+
+def test_a_checkpoint_with_two_sets_of_weights_or_none_asks_which(cnn1, tmp_path):
+    path = tmp_path / "two.pt"
+    torch.save(checkpoint_of(cnn1, model=cnn1.state_dict(), ema=cnn1.state_dict()), path)
+    with pytest.raises(RespondCamError, match=r"several sets of weights \('model', 'ema'\)"):
+        load_model(path, architecture="cnn1")
+    torch.save(checkpoint_of(cnn1), path)
+    with pytest.raises(
+        RespondCamError, match=r"no set of weights among its entries \('epoch', 'optimizer'\)"
+    ):
+        load_model(path, architecture="cnn1")
+
+
+def test_weights_of_another_network_name_the_weight_missing(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"encoder.weight": torch.zeros(2, 2), "head.bias": torch.zeros(2)}, path)
+    with pytest.raises(
+        RespondCamError,
+        match=r"'cnn1': it needs a weight named 'conv1\.0\.weight', and the file's weights "
+        r"are named 'encoder\.weight', 'head\.bias'",
+    ):
+        load_model(path, architecture="cnn1")
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torchscript_is_refused_with_how_to_export(cnn1, tmp_path):
     path = tmp_path / "scripted.pt"
@@ -173,7 +243,7 @@ def test_weights_saved_from_data_parallel_load_with_a_note(cnn1, tmp_path):
     before = path.read_bytes()
     assert all(key.startswith("module.") for key in state)
     with pytest.warns(
-        UserWarning, match=r"DataParallel .* starts with 'module\.'.*prefix was removed"
+        UserWarning, match=r"wrapper \(DataParallel.*starts with 'module\.'.*prefix was removed"
     ):
         loaded = load_model(path, architecture="cnn1")
     assert loaded.config == cnn1.config

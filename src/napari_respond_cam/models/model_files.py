@@ -39,8 +39,6 @@ _HOW_TO_TRUST = (
     + in_every_front_end("trust=True", "--trust", "tick 'trust this file'")
     + ")"
 )
-#: The key prefix of a state dict saved from a DataParallel or DistributedDataParallel wrapper.
-_WRAPPER_PREFIX = "module."
 
 
 def load_model_file(
@@ -181,12 +179,50 @@ def _load_torch_file(path: Path, *, architecture, trust, device, config) -> nn.M
         if not isinstance(state, Mapping):
             raise _unreadable(path, KeyError("its checkpoint holds no state_dict"))
         return _build_from_state(path, state, content, architecture, config)
-    if isinstance(content, Mapping) and all(isinstance(v, torch.Tensor) for v in content.values()):
+    if _is_state_dict(content):
         return _build_from_state(path, content, {}, architecture, config)
+    if isinstance(content, Mapping):
+        return _build_from_state(
+            path, _weights_of_checkpoint(path, content), {}, architecture, config
+        )
     raise RespondCamError(
         f"{path.name} holds a {type(content).__name__}, not a model, state dict or "
         "checkpoint; save model.state_dict() or a torch.export program (.pt2)."
     )
+
+
+def _is_state_dict(content: object) -> bool:
+    """Whether ``content`` is a non-empty mapping of names to tensors."""
+    return (
+        isinstance(content, Mapping)
+        and bool(content)
+        and all(isinstance(v, torch.Tensor) for v in content.values())
+    )
+
+
+def _weights_of_checkpoint(path: Path, checkpoint: Mapping[Any, Any]) -> Mapping[str, torch.Tensor]:
+    """The one state dict among a training checkpoint's entries (``{"state_dict": ...,
+    "epoch": ..., "optimizer": ...}`` and the like), with a note saying which entry."""
+    found = [key for key, value in checkpoint.items() if _is_state_dict(value)]
+    entries = ", ".join(repr(key) for key in list(checkpoint)[:8])
+    if len(found) != 1:
+        which = (
+            f"several sets of weights ({', '.join(map(repr, found))})"
+            if found
+            else f"no set of weights among its entries ({entries})"
+        )
+        raise RespondCamError(
+            f"{path.name} holds a dict with {which}; load it in Python and save the model's "
+            "weights alone, torch.save(checkpoint[KEY], 'weights.pt') with KEY the entry you "
+            "want, or a torch.export program (.pt2)."
+        )
+    warnings.warn(
+        f"{path.name} is a training checkpoint (entries {entries}); its weights were taken "
+        f"from its {found[0]!r} entry. Saving model.state_dict() alone avoids this note.",
+        UserWarning,
+        stacklevel=2,
+    )
+    return checkpoint[found[0]]
 
 
 def _pickled_objects_error(path: Path, detail: str) -> RespondCamError:
@@ -200,6 +236,15 @@ def _pickled_objects_error(path: Path, detail: str) -> RespondCamError:
 def _load_trusted(path: Path, device) -> Any:
     try:
         return torch.load(path, map_location=device, weights_only=False)
+    except (AttributeError, ImportError) as err:
+        # Unpickling a module re-imports its class; a class defined in a script or
+        # notebook (__main__) or in a package not installed here cannot be found.
+        raise RespondCamError(
+            f"{path.name} holds a pickled module whose class cannot be imported here ({err}): "
+            "unpickling needs the code that defined it. Load it in Python after importing "
+            "that code, or save it from there as a torch.export program (.pt2), or as a "
+            "state dict of a registered architecture."
+        ) from err
     except Exception as err:
         raise _unreadable(path, err) from err
 
@@ -218,33 +263,61 @@ def _build_from_state(
             f"belong to ({setting('architecture', 'cnn1')}, for example)."
         )
     arch = architecture(arch_name)
-    state = _without_wrapper_prefix(path, state)
-    try:
-        settings = {**arch.config_from_state_dict(state), **metadata.get("config", {}), **config}
-        model = arch.build(**settings)
-        model.load_state_dict(state, strict=True)
-    except (KeyError, RuntimeError, TypeError, ValueError) as err:
-        raise RespondCamError(
-            f"The weights in {path.name} do not fit the architecture {arch_name!r}: {err}"
-        ) from err
+    extra = {**metadata.get("config", {}), **config}
+    # A wrapper (DataParallel, a Lightning module...) names every weight under its own
+    # attribute: when the names do not fit, the shared prefix is removed, level by level.
+    inner, prefix = state, ""
+    first_error: Exception | None = None
+    while True:
+        try:
+            model = _build(arch, inner, extra)
+            break
+        except (KeyError, RuntimeError, TypeError, ValueError) as err:
+            first_error = first_error or err
+            first = _shared_first_name(inner)
+            if first is None:
+                raise _weights_do_not_fit(path, arch_name, state, first_error) from err
+            inner = {key.removeprefix(first): value for key, value in inner.items()}
+            prefix += first
+    if prefix:
+        warnings.warn(
+            f"{path.name} was saved from a wrapper (DataParallel, DistributedDataParallel, "
+            f"a Lightning module...): every weight's name starts with {prefix!r}; the "
+            "prefix was removed to load the weights into the model. Saving the inner "
+            "model's state_dict() avoids this note.",
+            UserWarning,
+            stacklevel=2,
+        )
     _attach_metadata(path, model, metadata)
     return model
 
 
-def _without_wrapper_prefix(
-    path: Path, state: Mapping[str, torch.Tensor]
-) -> Mapping[str, torch.Tensor]:
-    """The weights of a model saved inside DataParallel or DistributedDataParallel, unwrapped."""
-    if not state or not all(key.startswith(_WRAPPER_PREFIX) for key in state):
-        return state
-    warnings.warn(
-        f"{path.name} was saved from a DataParallel or DistributedDataParallel wrapper (every "
-        f"weight's name starts with {_WRAPPER_PREFIX!r}); the prefix was removed to load the "
-        "weights into the model. Saving model.module.state_dict() avoids this note.",
-        UserWarning,
-        stacklevel=2,
+def _build(arch: Any, state: Mapping[str, torch.Tensor], extra: Mapping[str, Any]) -> nn.Module:
+    """The architecture built to the shapes of ``state`` (and ``extra`` settings), loaded."""
+    model = arch.build(**{**arch.config_from_state_dict(state), **extra})
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def _shared_first_name(state: Mapping[str, torch.Tensor]) -> str | None:
+    """The first part (``"module."``) that every weight's name shares, if any."""
+    heads = {key.partition(".")[0] + "." for key in state if "." in key}
+    if len(heads) != 1 or not all("." in key for key in state):
+        return None
+    return heads.pop()
+
+
+def _weights_do_not_fit(
+    path: Path, arch_name: str, state: Mapping[str, torch.Tensor], err: Exception
+) -> RespondCamError:
+    if isinstance(err, KeyError):
+        names = ", ".join(repr(key) for key in list(state)[:4])
+        detail = f"it needs a weight named {err}, and the file's weights are named {names}..."
+    else:
+        detail = str(err)
+    return RespondCamError(
+        f"The weights in {path.name} do not fit the architecture {arch_name!r}: {detail}"
     )
-    return {key.removeprefix(_WRAPPER_PREFIX): value for key, value in state.items()}
 
 
 def _unreadable(path: Path, err: Exception) -> RespondCamError:

@@ -313,6 +313,14 @@ def test_missing_voxel_size_falls_back_to_one_per_voxel_with_a_warning(tmp_path)
     assert read_mrc(EMD_3197).voxel_size_known
 
 
+def test_writing_without_a_voxel_size_leaves_the_header_unset(tmp_path):
+    path = write_mrc(tmp_path / "unset.mrc", np.ones((2, 3, 4), np.float32), voxel_size=None)
+    with mrcfile.open(path) as mrc:
+        assert tuple(mrc.header.cella.item()) == (0.0, 0.0, 0.0)
+    with pytest.warns(UserWarning, match="maps made from it have none either"):
+        assert not read_mrc(path).voxel_size_known
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

@@ -211,7 +211,7 @@ def _is_image_stack(path: Path, header: np.recarray, data: np.ndarray) -> bool:
 def write_mrc(
     path: str | os.PathLike,
     data: Any,
-    voxel_size: float | Sequence[float] = 1.0,
+    voxel_size: float | Sequence[float] | None = 1.0,
     origin: Sequence[float] = (0.0, 0.0, 0.0),
     overwrite: bool = False,
     labels: Sequence[str] = (),
@@ -230,8 +230,9 @@ def write_mrc(
     data : array-like
         2D ``(y, x)``, 3D ``(z, y, x)`` or 4D ``(n, z, y, x)`` (a volume
         stack) real-valued array.
-    voxel_size : float or sequence of 3 floats, default 1.0
-        Voxel size in ångström, isotropic or ``(z, y, x)``.
+    voxel_size : float, sequence of 3 floats or None, default 1.0
+        Voxel size in ångström, isotropic or ``(z, y, x)``; ``None`` leaves it unset
+        (zero in the header, as in a file that gives none).
     origin : sequence of 3 floats, default (0, 0, 0)
         ``(z, y, x)`` position of the centre of voxel ``(0, 0, 0)`` in
         ångström, stored in the header's ``origin`` field (``nxstart`` etc.
@@ -269,7 +270,9 @@ def write_mrc(
         )
     data = _as_array(data)
     out_dtype = _stored_dtype(data)
-    voxel_size_zyx = _as_zyx_triple(voxel_size, "voxel_size", positive=True)
+    voxel_size_zyx = (
+        None if voxel_size is None else _as_zyx_triple(voxel_size, "voxel_size", positive=True)
+    )
     origin_zyx = _as_zyx_triple(origin, "origin", positive=False)
     _check_labels(labels)
     # Writing next to the target and renaming means a failed write never
@@ -280,7 +283,8 @@ def write_mrc(
     try:
         with mrcfile.new_mmap(partial, tuple(data.shape), mode) as mrc:
             stats = _copy_in_slabs(data, mrc.data, out_dtype)
-            mrc.voxel_size = voxel_size_zyx[::-1]
+            if voxel_size_zyx is not None:
+                mrc.voxel_size = voxel_size_zyx[::-1]
             mrc.header.origin = origin_zyx[::-1]
             mrc.header.dmin, mrc.header.dmax, mrc.header.dmean, mrc.header.rms = stats
             for label in labels:
@@ -451,8 +455,9 @@ def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[tuple[float, float
     if missing:
         warnings.warn(
             f"'{path.name}' has no voxel size along {', '.join(missing)} in its header; "
-            "its voxels count as 1 pixel. Set the layer scale in ångström by hand if you "
-            "know the real voxel size.",
+            "its voxels count as 1 pixel, its size cannot be checked against a model's, and "
+            "maps made from it have none either. If you know the voxel size, set it in the "
+            "file's header (IMOD: alterheader -del) or, in napari, the layer's scale.",
             UserWarning,
             stacklevel=3,
         )

@@ -46,6 +46,16 @@ def test_round_trip_keeps_voxel_size_and_origin(tomogram, model_file, tmp_path, 
     assert str(out / "tomo_respondcam.mrc") in capsys.readouterr().out
 
 
+def test_a_tomogram_without_voxel_size_gives_maps_without_one(model_file, tmp_path, capsys):
+    data = np.random.default_rng(0).normal(size=(16, 16, 16)).astype(np.float32)
+    tomogram = write_mrc(tmp_path / "unsized.mrc", data, voxel_size=None)
+    out = tmp_path / "maps"
+    assert main(explain_args(tomogram, model_file, out)) == 0
+    assert "maps made from it have none either" in capsys.readouterr().err
+    with mrcfile.open(out / "unsized_respondcam.mrc") as written:
+        assert tuple(written.header.cella.item()) == (0.0, 0.0, 0.0)
+
+
 def test_a_chosen_class_maps_only_the_windows_called_it_unless_asked(
     tomogram, model_file, tmp_path, capsys
 ):

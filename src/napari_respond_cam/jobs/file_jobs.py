@@ -141,4 +141,5 @@ def write_heatmaps(
         targets = [class_label(k, request.class_names) for k in range(len(maps))]
     for path, volume, target in zip(job.outputs, maps, targets, strict=True):
         labels = heatmap_labels(request, target, windows)
-        write_mrc(path, volume, tomogram.voxel_size, tomogram.origin, overwrite, labels)
+        voxel_size = tomogram.voxel_size if tomogram.voxel_size_known else None
+        write_mrc(path, volume, voxel_size, tomogram.origin, overwrite, labels)

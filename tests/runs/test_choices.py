@@ -145,3 +145,21 @@ def test_a_far_voxel_size_gets_a_sentence_saying_which_binning_to_use():
     assert voxel_size_warning(11.4, 9.0) is None and voxel_size_warning(11.4, 14.0) is None
     assert voxel_size_warning(11.4, 8.5) and voxel_size_warning(11.4, 14.3)
     assert voxel_size_warning(None, 2.85) is None and voxel_size_warning(11.4, None) is None
+
+
+def test_voxels_that_are_not_cubes_are_described_axis_by_axis():
+    # the mean of 22.8, 11.4, 11.4 is 15.2 Å: no such voxel side exists
+    assert voxel_size_warning(11.4, (22.8, 11.4, 11.4)) == (
+        "The tomogram's voxels are 22.8 × 11.4 × 11.4 Å (z × y × x) but the model was trained "
+        "at 11.4 Å, in cubes, so it sees every particle at the wrong size and squashed, and no "
+        "whole binning factor brings them closer; rescale the tomogram to about 11.4 Å per "
+        "voxel along every axis first."
+    )
+    # z is half the model's size: the mean (9.5 Å) is within 25 %, the z side is not
+    assert voxel_size_warning(11.4, (5.7, 11.4, 11.4)) is not None
+    # both sides within 25 % once binned by 2: binning is the advice
+    assert voxel_size_warning(11.4, (5.0, 6.0, 6.0)).endswith(
+        "bin it by 2 (binning=2 in Python, --bin 2 on the command line, the 'binning' control "
+        "set to 2 in napari) to explain it at 10 × 12 × 12 Å (z × y × x)."
+    )
+    assert voxel_size_warning(11.4, (11.4, 11.45, 11.4)) is None

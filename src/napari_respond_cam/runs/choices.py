@@ -237,32 +237,54 @@ def voxel_size_warning(
     trained_at_a: float | None, voxel_size_a: VoxelSize | None, binning: int = 1
 ) -> str | None:
     """A sentence saying what to do when the tomogram's voxel size, binned by ``binning``,
-    differs from the model's ``trained_at_a`` by more than :data:`VOXEL_SIZE_TOLERANCE`.
+    differs from the model's ``trained_at_a`` by more than :data:`VOXEL_SIZE_TOLERANCE`
+    along any axis.
 
     ``None`` when they are close, or when either is unknown. The tomogram's voxel size
-    is one value or ``(z, y, x)`` (their mean is compared).
+    is one value or ``(z, y, x)``; voxels that are not cubes are described axis by axis.
     """
     if trained_at_a is None or voxel_size_a is None:
         return None
-    size = _mean_size(voxel_size_a)
-    if abs(size * binning / trained_at_a - 1) <= VOXEL_SIZE_TOLERANCE:
+    sizes = np.atleast_1d(np.asarray(voxel_size_a, dtype=np.float64))
+    if _fits(trained_at_a, sizes * binning):
         return None
-    seen = f"{size:.3g} Å" + (
-        f" ({size * binning:.3g} Å binned by {binning})" if binning > 1 else ""
+    seen = _described(sizes) + (
+        f" ({_described(sizes * binning)} binned by {binning})" if binning > 1 else ""
     )
+    cubic = _is_cubic(sizes)
     problem = (
         f"The tomogram's voxels are {seen} but the model was trained at {trained_at_a:.3g} Å, "
-        "so it sees every particle at the wrong size"
-    )
+        + ("so it sees every particle at the wrong size" if cubic else "in cubes, so it sees "
+           "every particle at the wrong size and squashed")
+    )  # fmt: skip
     best = suggested_binning(trained_at_a, voxel_size_a)
-    if best == binning:
+    if best == binning or not (cubic or _fits(trained_at_a, sizes * best)):
         return (
             f"{problem}, and no whole binning factor brings them closer; rescale the "
-            f"tomogram to about {trained_at_a:.3g} Å per voxel first."
+            f"tomogram to about {trained_at_a:.3g} Å per voxel"
+            + ("" if cubic else " along every axis")
+            + " first."
         )
     how = setting("binning", best)
     to = f"bin it by {best}" if best > 1 else "explain it unbinned"
-    return f"{problem}; {to} ({how}) to explain it at {size * best:.3g} Å."
+    return f"{problem}; {to} ({how}) to explain it at {_described(sizes * best)}."
+
+
+def _fits(trained_at_a: float, sizes: np.ndarray) -> bool:
+    return bool(np.all(np.abs(sizes / trained_at_a - 1) <= VOXEL_SIZE_TOLERANCE))
+
+
+def _is_cubic(sizes: np.ndarray) -> bool:
+    """Whether the voxel's sides agree to 1 %."""
+    return bool(sizes.max() <= sizes.min() * 1.01)
+
+
+def _described(sizes: np.ndarray) -> str:
+    """``"5.7 Å"`` for a cube, ``"22.8 × 11.4 × 11.4 Å (z × y × x)"`` otherwise."""
+    if _is_cubic(sizes):
+        return f"{sizes.mean():.3g} Å"
+    axes = " × ".join("zyx"[-len(sizes) :]) if len(sizes) <= 3 else "axes"
+    return " × ".join(f"{s:.3g}" for s in sizes) + f" Å ({axes})"
 
 
 def _mean_size(voxel_size_a: VoxelSize) -> float:

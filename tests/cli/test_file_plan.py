@@ -2,6 +2,7 @@
 
 import pytest
 
+from napari_respond_cam import RespondCamError
 from napari_respond_cam.cli.file_plan import file_safe_names, plan_jobs
 
 
@@ -32,3 +33,12 @@ def test_every_class_gets_its_own_output_in_class_order(tmp_path):
     assert plan_jobs([source], tmp_path, "respond", False)[0].outputs == (
         tmp_path / "tomo_respondcam.mrc",
     )
+
+
+def test_two_inputs_with_one_output_name_are_both_named(tmp_path):
+    sources = [tmp_path / "t.mrc.gz", tmp_path / "t.rec"]
+    with pytest.raises(RespondCamError) as refused:
+        plan_jobs(sources, tmp_path / "out", "respond", False)
+    message = str(refused.value)
+    assert message.startswith(f"{sources[0]} and {sources[1]} would each write to ")
+    assert str(tmp_path / "out" / "t_respondcam.mrc") in message and "rename one" in message

@@ -126,11 +126,17 @@ def _check_writable_folder(out_dir: Path) -> None:
 
 def _check_targets(jobs: list[FileJob], sources: set[Path], overwrite: bool) -> None:
     targets = [output for job in jobs for output in job.files]
-    shared = sorted({str(t) for t in targets if targets.count(t) > 1})
+    writers: dict[Path, list[Path]] = {}
+    for job in jobs:
+        for output in dict.fromkeys(job.files):
+            writers.setdefault(output, []).append(job.source)
+    shared = {output: sources for output, sources in writers.items() if len(sources) > 1}
     if shared:
+        output, inputs = next(iter(shared.items()))
         raise RespondCamError(
-            f"Several inputs would write to {', '.join(shared)} (same file name in different "
-            "folders); explain them in separate runs with different --out folders."
+            f"{' and '.join(str(p) for p in inputs)} would each write to {output} (outputs are "
+            "named after the input's name without its extensions); explain them in separate "
+            "runs with different --out folders, or rename one."
         )
     clashing = [str(t) for t in targets if t in sources]
     if clashing:

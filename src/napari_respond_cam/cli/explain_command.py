@@ -21,7 +21,14 @@ from ..errors import RespondCamError
 from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
 from ..runs.request import WHERE_PREDICTED
 from .model_arguments import add_model_arguments
-from .run_arguments import class_target, default_layer, shape_flag
+from .run_arguments import (
+    add_window_argument,
+    class_target,
+    default_layer,
+    require_window,
+    shape_flag,
+    window_flag,
+)
 
 if TYPE_CHECKING:
     from ..runs.explain_run import ExplainOutcome
@@ -103,13 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", help="cpu, cuda, cuda:1, mps, ... (default: the GPU when there is one)"
     )
-    parser.add_argument(
-        "--window",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="window size, one int or D H W (default: the model's input size)",
-    )
+    add_window_argument(parser)
     parser.add_argument(
         "--stride",
         type=int,
@@ -194,12 +195,14 @@ def run(args: argparse.Namespace) -> int:
     source = ModelSource(str(args.model), args.architecture, args.trust)
     on_cluster = args.scheduler is not None
     device = args.device or AUTO_DEVICE
+    window = window_flag(args.window)
     model = source.load("cpu" if on_cluster else resolve_device(device))
-    layer = args.layer or default_layer(model)
+    layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)
     class_names = class_names_of(model)
     target = class_target(args.target, class_names)
     channel = _channel(args.channel, class_names)
+    require_window(model, window)
     every_class = class_names if target == ALL_CLASSES else None
     settings = ExplainSettings(
         layer=layer,
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         device=device,
         precision=args.precision,
-        window=shape_flag(args.window, "--window"),
+        window=window,
         stride=shape_flag(args.stride, "--stride"),
         batch_size=args.batch_size,
         preprocessing=preprocessing_argument(args.preprocessing, model, args.invert),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .model_arguments import add_model_arguments
+from .run_arguments import add_window_argument, target_layer_names, window_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,19 +14,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "layers",
         help="list the layers of a model that --layer can name",
         description="List the layers of a model whose output has spatial axes, in the order "
-        "the forward pass reaches them; the default target layer is marked.",
+        "the forward pass reaches them; the default target layer is marked. The model runs "
+        "once on one window of zeros: of its own input size, else of --window.",
     )
     add_model_arguments(parser)
+    add_window_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one layer name per line; 0 on success."""
-    from ..engine.layers import default_target_layer, target_layers
+    from ..engine.layers import default_target_layer
     from ..jobs.file_jobs import ModelSource
 
+    window = window_flag(args.window)
     model = ModelSource(str(args.model), args.architecture, args.trust).load("cpu")
-    names = target_layers(model)
+    names = target_layer_names(model, window)
     default = default_target_layer(names)
     for name in names:
         print(f"{name} (default)" if name == default else name)

@@ -1,7 +1,8 @@
-"""Reading the flags that explain and compare share: --target, sizes and the layer."""
+"""Reading the flags that explain, compare and layers share: --target, sizes and the layer."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ from ..engine.options import ALL_CLASSES
 from ..errors import RespondCamError
 
 if TYPE_CHECKING:
+    from ..engine.layers import UnknownInput
     from ..runs.request import TargetArgument
 
 
@@ -38,11 +40,83 @@ def shape_flag(values: list[int] | None, flag: str) -> int | tuple[int, ...] | N
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def default_layer(model: Any) -> str:
-    """The default target layer, or an error asking for --layer."""
-    from ..engine.layers import default_target_layer, target_layers
+def add_window_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--window``, read with :func:`window_flag`."""
+    parser.add_argument(
+        "--window",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="window size, one int or D H W (default: the model's input size; give it for "
+        "a model that declares none, such as a .pt2 exported with dynamic sizes)",
+    )
 
-    layer = default_target_layer(target_layers(model))
+
+def window_flag(values: list[int] | None) -> int | tuple[int, ...] | None:
+    """The ``--window`` values: one size, three (D H W), or None when the flag is absent."""
+    return shape_flag(values, "--window")
+
+
+def require_window(model: Any, window: int | tuple[int, ...] | None) -> None:
+    """Refuse a run without ``--window`` for a model that declares no input size."""
+    from ..engine.model_inputs import input_spec
+
+    if window is None and input_spec(model).shape is None:
+        raise RespondCamError(
+            "The model declares no input size (a .pt2 exported with dynamic sizes, say), so "
+            "the size of the windows to explain is not known; pass --window N (or D H W), "
+            "a size the model takes, such as the size it was trained on."
+        )
+
+
+def target_layer_names(model: Any, window: int | tuple[int, ...] | None = None) -> list[str]:
+    """The layers a CAM can target, found by running the model on one window of
+    ``--window`` when the model declares no input size of its own."""
+    from ..engine.layers import UnknownInput, target_layers
+    from ..engine.model_inputs import input_spec
+    from ..tiling.windows import window_shape
+
+    spec = input_spec(model)
+    shape = None
+    if spec.shape is None and window is not None:
+        ndim = spec.spatial_dims or (3 if isinstance(window, int) else len(window))
+        shape = spec.sample_shape(window_shape(window, None, ndim))
+    try:
+        return target_layers(model, shape)
+    except UnknownInput as error:
+        if spec.shape is not None:
+            raise
+        raise RespondCamError(_no_input_found(error, shape)) from None
+
+
+def _no_input_found(error: UnknownInput, shape: tuple[int, ...] | None) -> str:
+    """What ``--window`` should say, in the words of the command line."""
+    # torch's messages can run over many lines: the first says what failed.
+    last = next(iter(str(error.last_error).strip().splitlines()), "") or "no message"
+    if shape is not None:
+        sides = " x ".join(str(s) for s in shape[1:])
+        return (
+            f"The model does not run on a window of {sides} voxels ({shape[0]} channel(s)): "
+            f"{last}; pass a --window N (or D H W) that it takes."
+        )
+    if not error.tried:
+        return (
+            "Cannot tell what input this model takes: it declares no input size and its "
+            "layers do not show one; pass --window N (or D H W), a window size it takes."
+        )
+    sizes = ", ".join(" x ".join(str(s) for s in tried[1:]) for tried in error.tried)
+    return (
+        f"The model declares no input size and runs on none of the window sizes tried "
+        f"({sizes}; last error: {last}); pass --window N (or D H W), a window size it takes."
+    )
+
+
+def default_layer(model: Any, window: int | tuple[int, ...] | None = None) -> str:
+    """The default target layer (see :func:`target_layer_names`), or an error asking
+    for --layer."""
+    from ..engine.layers import default_target_layer
+
+    layer = default_target_layer(target_layer_names(model, window))
     if layer is None:
         raise RespondCamError(
             "The model has no layer with a spatial output to explain; pass --layer NAME."

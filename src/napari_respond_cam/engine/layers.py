@@ -22,6 +22,25 @@ WHERE_LAYERS_ARE_LISTED = in_every_front_end(
 _PROBE_SIZES = (32, 40, 64, 48, 24, 16, 96, 128)
 
 
+class UnknownInput(RespondCamError):
+    """No input the model runs on is known: none declared, none found by trying sizes.
+
+    ``tried`` holds the ``(C, *spatial)`` shapes tried (none when the model's number of
+    spatial axes is unknown) and ``last_error`` what the last of them raised, so that
+    each front-end can say in its own words how to give the input.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        tried: Sequence[tuple[int, ...]] = (),
+        last_error: Exception | None = None,
+    ):
+        super().__init__(message)
+        self.tried = tuple(tried)
+        self.last_error = last_error
+
+
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
     """Return ``(name, module)`` for a layer given by name or as the module itself."""
     refuse_torchscript(model)
@@ -96,11 +115,13 @@ def target_layers(model: nn.Module, input_shape: Sequence[int] | None = None) ->
             return _probe_spatial_layers(model, shape)
         except (RuntimeError, ValueError, TypeError) as err:
             last_error = err
-    raise RespondCamError(
+    raise UnknownInput(
         "Could not run the model to find its spatial layers (tried input shapes "
         f"{', '.join(str(s) for s in shapes)}; last error: {last_error}); "
         "say what one sample looks like: pass input_shape=(C, *spatial) to target_layers, "
-        "or give the model that shape (register_model(..., input_shape=...))."
+        "or give the model that shape (register_model(..., input_shape=...)).",
+        shapes,
+        last_error,
     ) from last_error
 
 
@@ -114,11 +135,11 @@ def _candidate_shapes(model: nn.Module) -> list[tuple[int, ...]]:
     if spec.shape is not None:
         return [spec.shape]
     if spec.spatial_dims is None:
-        raise RespondCamError(
+        raise UnknownInput(
             "Cannot tell what input this model takes; pass input_shape=(C, *spatial) to "
             "target_layers, or give the model that shape (register_model(..., input_shape=...))."
         )
-    return [(spec.channels or 1, *(size,) * spec.spatial_dims) for size in _PROBE_SIZES]
+    return [spec.sample_shape((size,) * spec.spatial_dims) for size in _PROBE_SIZES]
 
 
 def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]:

@@ -21,25 +21,49 @@ class InputSpec:
 
     ``spatial_dims`` and ``channels`` are ``None`` when unknown; ``shape`` is the
     declared ``(C, *spatial)`` of models that carry an ``input_shape`` attribute
-    (registry models, loaded ``.pt2`` programs).
+    (registry models, loaded ``.pt2`` programs of fixed sizes).
     """
 
     spatial_dims: int | None = None
     channels: int | None = None
     shape: tuple[int, ...] | None = None
 
+    def sample_shape(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        """``(C, *spatial)`` of one sample of these spatial sizes; one channel when unknown."""
+        return (self.channels or 1, *spatial)
+
 
 def input_spec(model: nn.Module) -> InputSpec:
-    """Read the input a model expects from its ``input_shape`` or its first convolution."""
+    """Read the input a model expects from its ``input_shape``, the input its
+    ``torch.export`` program records, or its first convolution."""
     declared = getattr(model, "input_shape", None)
     if declared is not None:
         declared = tuple(int(s) for s in declared)
         return InputSpec(len(declared) - 1, declared[0], declared)
+    exported = _exported_input(model)
+    if exported is not None:
+        return exported
     for module in model.modules():
         if isinstance(module, nn.modules.conv._ConvNd):
             channels = module.in_channels
             return InputSpec(module.weight.ndim - 2, channels, None)
     return InputSpec()
+
+
+def _exported_input(model: nn.Module) -> InputSpec | None:
+    """The input layout an unflattened ``torch.export`` program records for its first input.
+
+    A program exported with dynamic sizes keeps its rank and its channel count (fixed by
+    the weights), not its spatial sizes; its layers are not ``nn.Conv3d`` any more.
+    """
+    placeholders = getattr(model, "input_placeholders", None)
+    if not isinstance(placeholders, list) or not placeholders:
+        return None
+    shape = getattr(getattr(placeholders[0], "meta", {}).get("val"), "shape", None)
+    if shape is None or len(shape) < 3:
+        return None
+    channels = shape[1] if isinstance(shape[1], int) else None
+    return InputSpec(len(shape) - 2, channels, None)
 
 
 def describe_layout(spec: InputSpec) -> str:

@@ -1,6 +1,8 @@
 """respond-cam compare, run as a user would: an MRC file in, a table (and a CSV) out."""
 
 import csv
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -88,9 +90,81 @@ def test_an_existing_csv_is_kept(tomogram, model_file, tmp_path, capsys):
     table.write_text("keep me")
     assert main(compare_args(tomogram, model_file, "--csv", str(table))) == 1
     assert error_of(capsys) == (
-        f"--csv {table} exists and is kept; name a new file, or remove that one first."
+        f"--csv {table} exists and is kept; pass --overwrite to replace it, or name a new file."
     )
     assert table.read_text() == "keep me"
+
+
+def test_overwrite_replaces_an_existing_csv(tomogram, model_file, tmp_path, capsys):
+    table = tmp_path / "scores.csv"
+    table.write_text("old table")
+    extra = ["--methods", "grad", "--csv", str(table), "--overwrite"]
+    assert main(compare_args(tomogram, model_file, *extra)) == 0
+    with table.open() as file:
+        assert [row["method"] for row in csv.DictReader(file)] == ["grad"]
+    assert capsys.readouterr().out.splitlines()[-1] == str(table)
+
+
+def test_a_folder_as_csv_is_called_a_folder(tomogram, model_file, tmp_path, capsys):
+    folder = tmp_path / "heatmaps"
+    folder.mkdir()
+    for extra in ([], ["--overwrite"]):
+        assert main(compare_args(tomogram, model_file, "--csv", str(folder), *extra)) == 1
+        assert error_of(capsys) == (
+            f"--csv {folder} is a folder; name a file for the table, such as "
+            f"{folder / 'tomo_methods.csv'}."
+        )
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
+def test_the_mask_is_never_overwritten_by_the_csv(tomogram, model_file, tmp_path, capsys):
+    mask = write_mrc(tmp_path / "mask.mrc", np.ones((8, 8, 12), np.float32))
+    before = mask.read_bytes()
+    extra = ["--mask", str(mask), "--csv", str(mask), "--overwrite"]
+    assert main(compare_args(tomogram, model_file, *extra)) == 1
+    assert error_of(capsys) == f"--csv {mask} is the --mask file; name a new file for the table."
+    assert mask.read_bytes() == before
+
+
+def test_help_says_an_existing_csv_is_refused_without_overwrite(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "to a new file (an existing file is refused unless --overwrite)" in text
+    assert "--overwrite replace existing outputs (the --csv file)" in text
+    assert "A progress bar on stderr names the method being measured and counts steps" in text
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_sees_each_method_and_step_on_stderr(tomogram, model_file, monkeypatch,
+                                                        capsys):  # fmt: skip
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(compare_args(tomogram, model_file, "--methods", "respond,grad")) == 0
+    assert capsys.readouterr().out.startswith("tomo.mrc: 2 window(s), layer maxpool2")
+    drawn = terminal.getvalue()
+    assert drawn.endswith("\n") and drawn.count("\n") == 1
+    lines = [line.rstrip() for line in drawn.rstrip("\n").split("\r")[1:]]
+    steps = [line.split("] ")[1].split(" steps")[0] for line in lines]
+    # 2 windows: per method, both maps in one batch, then 4 curves per window.
+    assert steps == (
+        ["0/20", "2/20"] + [f"{n}/20" for n in range(3, 11)]
+        + ["12/20"] + [f"{n}/20" for n in range(13, 21)]
+    )  # fmt: skip
+    labels = [line.split(" [")[0] for line in lines]
+    assert labels == ["tomo.mrc Respond-CAM (1/2)"] * 10 + ["tomo.mrc Grad-CAM (2/2)"] * 8 + [
+        "tomo.mrc: 2 methods"
+    ]
+
+
+def test_a_log_gets_one_progress_line_at_the_end(tomogram, model_file, capsys):
+    assert main(compare_args(tomogram, model_file, "--methods", "grad")) == 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("tomo.mrc: 1 method [" + "#" * 30 + "] 10/10 steps, ")
 
 
 def test_a_mask_of_another_grid_is_refused(tomogram, model_file, tmp_path, capsys):
@@ -100,3 +174,15 @@ def test_a_mask_of_another_grid_is_refused(tomogram, model_file, tmp_path, capsy
         f"--mask {mask} has shape (8, 8, 8) but the file compared has (8, 8, 12); pass a "
         "mask on the same grid."
     )
+
+
+def test_the_volume_statistics_have_a_bar_of_their_own(tomogram, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
+    model.preprocessing = "zscore-tomogram"
+    model_file = save_model(model, tmp_path / "tomogram_zscore.pt")
+    assert main(compare_args(tomogram, model_file, "--methods", "grad")) == 0
+    statistics, steps = capsys.readouterr().err.splitlines()
+    assert statistics.startswith("tomo.mrc: volume statistics [" + "#" * 30 + "] ")
+    assert " blocks, " in statistics
+    assert steps.startswith("tomo.mrc: 1 method [" + "#" * 30 + "] 10/10 steps, ")

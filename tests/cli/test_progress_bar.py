@@ -18,3 +18,23 @@ def test_each_phase_ends_in_its_own_line_with_its_own_rate(monkeypatch):
     first, second = log.getvalue().splitlines()
     assert first.endswith("2/2 windows, 0.2/s")
     assert second.endswith("6/6 windows, 2.0/s")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_shorter_line_on_a_terminal_covers_the_last_one(monkeypatch):
+    clock = iter([0.0, 0.0, 1.0, 2.0, 3.0])
+    monkeypatch.setattr(progress_bar.time, "monotonic", lambda: next(clock))
+    screen = Terminal()
+    bar = ProgressBar("a long label", unit="steps", stream=screen)
+    bar(0, 2)
+    bar.label = "short"  # the part being done changes its name
+    bar(1, 2)
+    bar(2, 2)
+    first, second, last = screen.getvalue().split("\r")[1:]
+    assert first == "a long label [" + "." * 30 + "] 0/2 steps, 0.0/s"
+    assert second == ("short [" + "#" * 15 + "." * 15 + "] 1/2 steps, 0.5/s").ljust(len(first))
+    assert last == "short [" + "#" * 30 + "] 2/2 steps, 0.7/s\n"

@@ -16,6 +16,7 @@ from napari_respond_cam.faithfulness import (
 from napari_respond_cam.faithfulness.window_faithfulness import measure_volume_faithfulness
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.tiling.explain_volume import explain_volume
+from napari_respond_cam.tiling.progress import Cancelled
 from napari_respond_cam.tiling.volume_statistics import volume_statistics
 
 
@@ -83,3 +84,52 @@ def test_a_tomogram_wide_preprocessing_reads_the_volume_statistics_once(model):
         np.testing.assert_array_equal(row.heatmap, heatmap)
         assert row.deletion_auc == pytest.approx(alone.deletion_auc.mean())
         assert row.road_score == pytest.approx(alone.road_score.mean())
+
+
+def test_a_volume_comparison_reports_each_window_map_and_curve(model):
+    volume = np.random.default_rng(2).normal(size=(8, 8, 12)).astype(np.float32)
+    settings = {"methods": ["respond", "grad"], "window": 8, "stride": 4, "steps": 2}
+    calls = []
+    rows = compare_methods_on_volume(
+        model, volume, "maxpool2", progress=lambda *call: calls.append(call), **settings
+    )
+    # 2 windows, per method: their maps (one batch), then 4 curves per window.
+    done = [0, 2, *range(3, 11), 12, *range(13, 21)]
+    assert calls == [(n, 20) for n in done]
+    quiet = compare_methods_on_volume(model, volume, "maxpool2", **settings)
+    for row, same in zip(rows, quiet, strict=True):
+        assert row.deletion_auc == same.deletion_auc and row.road_score == same.road_score
+
+
+def test_a_volume_comparison_stops_when_progress_says_so(model):
+    volume = np.random.default_rng(2).normal(size=(8, 8, 12)).astype(np.float32)
+    calls = []
+
+    def stop_at_the_first_curve(done, total):
+        calls.append(done)
+        return done < 3
+
+    was_training = model.training
+    with pytest.raises(Cancelled):
+        compare_methods_on_volume(
+            model, volume, "maxpool2", window=8, progress=stop_at_the_first_curve, steps=2
+        )
+    assert calls == [0, 2, 3]
+    assert model.training == was_training
+
+
+def test_a_sample_comparison_reports_each_methods_maps_and_each_curve(model):
+    calls = []
+    compare_methods(model, X, "maxpool2", methods=["respond", "grad"], steps=2,
+                    progress=lambda *call: calls.append(call))  # fmt: skip
+    # 2 samples, per method: the maps, then 4 curves per sample.
+    assert calls == [(n, 18) for n in range(19)]
+
+
+def test_window_faithfulness_counts_four_curves_per_window(model):
+    volume = np.random.default_rng(2).normal(size=(8, 8, 12)).astype(np.float32)
+    heatmap = np.ones_like(volume)
+    calls = []
+    measure_volume_faithfulness(model, volume, heatmap, window=8, stride=4, steps=2,
+                                progress=lambda *call: calls.append(call))  # fmt: skip
+    assert calls == [(n, 8) for n in range(9)]

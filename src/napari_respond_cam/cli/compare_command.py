@@ -27,7 +27,14 @@ as the map's most relevant voxels are removed, or added back, in --steps steps; 
 is better for deletion, higher for insertion) and the ROAD score (removed voxels imputed
 from their neighbours; most minus least relevant first, higher is better). A tomogram
 is measured in the windows the tiler cuts (means over windows); a file the size of the
-model's input is one window. Nothing is written but the --csv file, if asked.
+model's input is one window. Nothing is written but the --csv file, if asked: a new
+file, or an existing one only with --overwrite.
+
+A progress bar on stderr names the method being measured and counts steps: for each
+method, each window's map, then each window's four curves (deletion, insertion, ROAD
+both ways); the volume's statistics, when the model's preprocessing needs them, have
+a bar of their own first. Where stderr is not a terminal, only each bar's last line
+is written.
 """
 
 #: The table's columns: the CSV header names, and the printed titles.
@@ -98,7 +105,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a mask on the file's grid (non-zero inside): adds each map's share of "
         "positive mass inside it",
     )
-    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write the table as CSV, to a new file (an existing file is refused "
+        "unless --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (the --csv file)"
+    )
     parser.add_argument(
         "--device", help="cpu, cuda, cuda:1, mps, ... (default: the GPU when there is one)"
     )
@@ -121,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     [path] = check_inputs([args.volume])
     methods = checked_methods([m.strip() for m in args.methods.split(",") if m.strip()])
     positive_steps(args.steps)
-    csv_path = _csv_path(args.csv, path)
+    csv_path = _csv_path(args.csv, path, args.mask, args.overwrite)
     volume = read_mrc(path).data
     mask = None if args.mask is None else _mask(args.mask, volume.shape)
     source = ModelSource(str(args.model), args.architecture, args.trust)
@@ -148,15 +164,44 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         steps=args.steps,
         fill=args.fill,
+        statistics=_statistics(model, volume, path.name),
+        progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)
     print(f"{path.name}: {windows} window(s), layer {layer}, {args.steps} steps, fill {args.fill}")
     print(comparison_table(rows))
     if csv_path is not None:
-        with csv_path.open("x", newline="", encoding="utf-8") as file:
+        with csv_path.open("w" if args.overwrite else "x", newline="", encoding="utf-8") as file:
             write_csv(rows, file)
         print(csv_path)
     return 0
+
+
+class MethodsBar:
+    """``compare_methods_on_volume``'s progress as a :class:`ProgressBar` naming the
+    method being measured: ``tomo.mrc Grad-CAM (2/8) [###...] 130/960 steps, 4.1/s``.
+
+    The steps are the same number for each method, method after method, so the one
+    being measured follows from ``done``; the final line names the file and the count
+    of methods.
+    """
+
+    def __init__(self, name: str, methods: Sequence[str], stream: TextIO | None = None):
+        from .progress_bar import ProgressBar
+
+        self.name = name
+        self.methods = tuple(methods)
+        self.bar = ProgressBar(name, unit="steps", stream=stream)
+
+    def __call__(self, done: int, total: int) -> None:
+        n = len(self.methods)
+        if done >= total:
+            self.bar.label = f"{self.name}: {n} method{'s' if n > 1 else ''}"
+        else:
+            # The step just done belongs to method k (step 0: the first method starts).
+            k = min(max(done - 1, 0) * n // max(total, 1), n - 1)
+            self.bar.label = f"{self.name} {METHOD_LABELS[self.methods[k]]} ({k + 1}/{n})"
+        self.bar(done, total)
 
 
 def comparison_table(rows: Sequence[MethodScores]) -> str:
@@ -196,16 +241,26 @@ def _cells(
     return cells
 
 
-def _csv_path(path: Path | None, source: Path) -> Path | None:
-    """The --csv file, checked before any work: new, in an existing folder, not the input."""
+def _csv_path(
+    path: Path | None, source: Path, mask: Path | None = None, overwrite: bool = False
+) -> Path | None:
+    """The --csv file, checked before any work: a file in an existing folder, not an
+    input, new unless ``overwrite``."""
     if path is None:
         return None
     path = path.expanduser().resolve()
     if path == source:
         raise RespondCamError(f"--csv {path} is the input file; name a new file for the table.")
-    if path.exists():
+    if mask is not None and path == Path(mask).expanduser().resolve():
+        raise RespondCamError(f"--csv {path} is the --mask file; name a new file for the table.")
+    if path.is_dir():
         raise RespondCamError(
-            f"--csv {path} exists and is kept; name a new file, or remove that one first."
+            f"--csv {path} is a folder; name a file for the table, such as "
+            f"{path / (source.stem + '_methods.csv')}."
+        )
+    if path.exists() and not overwrite:
+        raise RespondCamError(
+            f"--csv {path} exists and is kept; pass --overwrite to replace it, or name a new file."
         )
     if not path.parent.is_dir():
         raise RespondCamError(
@@ -213,6 +268,22 @@ def _csv_path(path: Path | None, source: Path) -> Path | None:
             "a file in an existing folder."
         )
     return path
+
+
+def _statistics(model, volume, name: str):
+    """The volume's statistics when the model's preprocessing needs them (read here, with
+    a bar of their own, then shared by every method), else ``None``."""
+    from ..engine.model_inputs import input_spec
+    from ..engine.preprocessing import resolve_preprocessing
+    from ..tiling.volume_statistics import volume_statistics
+    from .progress_bar import ProgressBar
+
+    preprocessing = resolve_preprocessing(None, model)
+    if not preprocessing.needs_volume_statistics:
+        return None
+    dims = input_spec(model).spatial_dims or len(volume.shape)
+    bar = ProgressBar(f"{name}: volume statistics", unit="blocks")
+    return volume_statistics(volume, preprocessing, spatial_dims=dims, progress=bar)
 
 
 def _mask(path: Path, shape: tuple[int, ...]):

@@ -11,7 +11,9 @@ class ProgressBar:
     """``label [#####.....] 120/300 windows, 12.3/s``, redrawn in place on a terminal.
 
     Where stderr is not a terminal (a log file, a batch job), only the final line
-    is written, so logs do not fill with carriage returns.
+    is written, so logs do not fill with carriage returns. ``label`` may change
+    between calls (to name the part being done): a shorter line than the last one
+    drawn is padded, so nothing of the last one is left behind.
     """
 
     def __init__(self, label: str, unit: str = "windows", stream: TextIO | None = None):
@@ -20,6 +22,7 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self._started = time.monotonic()
+        self._drawn = 0
 
     def __call__(self, done: int, total: int) -> None:
         if done == 0:
@@ -30,7 +33,9 @@ class ProgressBar:
         line = self._line(done, total)
         end = "\n" if done >= total else ""
         prefix = "\r" if self.interactive else ""
-        self.stream.write(f"{prefix}{line}{end}")
+        padded = line.ljust(self._drawn) if self.interactive else line
+        self._drawn = 0 if end else len(line)
+        self.stream.write(f"{prefix}{padded}{end}")
         self.stream.flush()
 
     def _line(self, done: int, total: int, width: int = 30) -> str:

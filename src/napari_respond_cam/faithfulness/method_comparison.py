@@ -17,14 +17,16 @@ import numpy as np
 from torch import nn
 
 from ..engine.explain import explain
-from ..engine.model_inputs import input_spec
+from ..engine.model_inputs import as_batch, input_spec
 from ..engine.options import METHOD_LABELS
-from ..engine.preprocessing import resolve_preprocessing
+from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..engine.targets import Target
 from ..errors import RespondCamError
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
+from ..tiling.progress import ProgressCallback
 from ..tiling.volume_statistics import volume_statistics
+from .perturbation_run import CURVES_PER_SAMPLE, counted_from, report_steps
 from .sample_faithfulness import measure_faithfulness
 from .score_curves import Faithfulness
 from .target_scorer import refuse_all_classes
@@ -87,6 +89,7 @@ def compare_methods(
     device: Any = None,
     batch_size: int | None = None,
     preprocessing: Any = None,
+    progress: ProgressCallback | None = None,
     **measures: Any,
 ) -> list[MethodScores]:
     """Explain samples with each method and measure every map the same way.
@@ -99,6 +102,12 @@ def compare_methods(
         Method names; every method of ``engine.options.METHOD_LABELS`` by default.
     mask : array-like, optional
         ``(*spatial)`` or ``(N, *spatial)`` on the samples' grid: adds ``mass_inside``.
+    progress : callable, optional
+        ``progress(done, total)`` in steps, method after method: each method's maps
+        (one step), then each sample's four curves (deletion, insertion, ROAD most and
+        least relevant first; one step each). Called with ``done = 0`` first and after
+        each step; returning ``False`` stops before the next step with
+        ``tiling.progress.Cancelled``.
     **measures
         ``steps``, ``fill``, ``blur_sigma``, ``road_fractions``, ``noise``, ``seed``,
         as :func:`measure_faithfulness` takes them.
@@ -111,13 +120,19 @@ def compare_methods(
     chosen = checked_methods(methods)
     refuse_all_classes(target)
     common = {"device": device, "batch_size": batch_size, "preprocessing": preprocessing}
+    samples = 0 if progress is None else len(as_batch(x, input_spec(model)))
+    per_method = 1 + CURVES_PER_SAMPLE * samples
+    total = per_method * len(chosen)
+    report_steps(progress, 0, total)
     rows = []
-    for method in chosen:
+    for k, method in enumerate(chosen):
         found = explain(model, x, layer, target=target, method=method, **common)
+        report_steps(progress, k * per_method + 1, total)
         followed = target if found.targets is None else found.targets.tolist()
         result = measure_faithfulness(
-            model, x, found.heatmap, target=followed, **common, **measures
-        )
+            model, x, found.heatmap, target=followed, **common, **measures,
+            progress=counted_from(progress, k * per_method + 1, total),
+        )  # fmt: skip
         masks = None if mask is None else np.broadcast_to(np.asarray(mask), found.heatmap.shape)
         inside = None if masks is None else positive_mass_inside(found.heatmap, masks)
         rows.append(
@@ -139,6 +154,8 @@ def compare_methods_on_volume(
     device: Any = None,
     batch_size: int | None = None,
     preprocessing: Any = None,
+    statistics: IntensityStatistics | None = None,
+    progress: ProgressCallback | None = None,
     **measures: Any,
 ) -> list[MethodScores]:
     """Explain a tomogram with each method and measure every map in each window.
@@ -147,14 +164,27 @@ def compare_methods_on_volume(
     records); the faithfulness is the blended map's, cut into the same windows;
     ``mass_inside`` is the whole blended map's, for a ``mask`` on the volume's grid.
     Arguments as in :func:`compare_methods` and ``explain_volume``. The volume's
-    statistics, when the preprocessing needs them, are read once for every method.
+    statistics, when the preprocessing needs them and none are given as
+    ``statistics``, are read once for every method.
+
+    ``progress(done, total)`` counts steps, method after method, the same number for
+    each: its map of every window (one step per window), then each window's four
+    curves (deletion, insertion, ROAD most and least relevant first; one step
+    each). It is called with ``done = 0`` first and after each step (the maps: after
+    each batch of windows); returning ``False`` stops before the next batch or curve
+    with ``tiling.progress.Cancelled``. When the statistics are read here, that pass
+    comes first, reported as ``volume_statistics`` reports it; the steps then count
+    from 0.
     """
     chosen = checked_methods(methods)
     chosen_preprocessing = resolve_preprocessing(preprocessing, model)
-    statistics = None
-    if chosen_preprocessing.needs_volume_statistics:
+    if not chosen_preprocessing.needs_volume_statistics:
+        statistics = None
+    elif statistics is None:
         dims = input_spec(model).spatial_dims or np.ndim(volume)
-        statistics = volume_statistics(volume, chosen_preprocessing, spatial_dims=dims)
+        statistics = volume_statistics(
+            volume, chosen_preprocessing, spatial_dims=dims, progress=progress
+        )
     common = {
         "device": device,
         "batch_size": batch_size,
@@ -162,16 +192,18 @@ def compare_methods_on_volume(
         "statistics": statistics,
     }
     tiles = {"window": window, "stride": stride}
+    steps = _VolumeSteps(progress, len(chosen))
     rows = []
-    for method in chosen:
+    for k, method in enumerate(chosen):
         heatmap, windows = explain_volume(
             model, volume, layer, target=target, method=method, return_windows=True,
-            **tiles, **common,
+            progress=steps.maps(k), **tiles, **common,
         )  # fmt: skip
         followed = target if windows.targets is None else windows.targets
         result, _ = measure_volume_faithfulness(
-            model, volume, heatmap, target=followed, **tiles, **common, **measures
-        )
+            model, volume, heatmap, target=followed, progress=steps.curves(k),
+            **tiles, **common, **measures,
+        )  # fmt: skip
         inside = None
         if mask is not None:
             inside = positive_mass_inside(heatmap[None], np.asarray(mask)[None])
@@ -179,6 +211,50 @@ def compare_methods_on_volume(
             _row(method, windows.cam_sums, windows.scores, windows.bias, result, inside, heatmap)
         )
     return rows
+
+
+class _VolumeSteps:
+    """The comparison's progress from each method's ``explain_volume`` (windows) and
+    ``measure_volume_faithfulness`` (curves, four per window).
+
+    Each method counts ``windows * (1 + CURVES_PER_SAMPLE)`` steps; the number of
+    windows is the one ``explain_volume`` reports first.
+    """
+
+    def __init__(self, progress: ProgressCallback | None, methods: int):
+        self.progress = progress
+        self.methods = methods
+        self.windows = 0
+
+    def maps(self, method: int) -> ProgressCallback | None:
+        if self.progress is None:
+            return None
+
+        def reported(done: int, total: int) -> object:
+            if not self.windows:
+                self.windows = total
+            elif done == 0:
+                return None  # the last method's end, reported already
+            return self._report(method, self.windows * done // max(total, 1))
+
+        return reported
+
+    def curves(self, method: int) -> ProgressCallback | None:
+        if self.progress is None:
+            return None
+
+        def reported(done: int, total: int) -> object:
+            if done == 0:
+                return None  # the maps' end, reported already
+            curves = CURVES_PER_SAMPLE * self.windows
+            return self._report(method, self.windows + curves * done // max(total, 1))
+
+        return reported
+
+    def _report(self, method: int, done: int) -> object:
+        assert self.progress is not None
+        per_method = self.windows * (1 + CURVES_PER_SAMPLE)
+        return self.progress(method * per_method + done, self.methods * per_method)
 
 
 def _row(

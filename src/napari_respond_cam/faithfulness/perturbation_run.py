@@ -8,11 +8,13 @@ a few large forward passes.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ..errors import RespondCamError
+from ..tiling.progress import Cancelled, ProgressCallback
 from .fills import fill_values
 from .measure_options import (
     DEFAULT_BLUR_SIGMA,
@@ -24,6 +26,10 @@ from .road_imputation import DEFAULT_NOISE, impute_removed
 from .score_curves import DELETION, INSERTION, ROAD, Faithfulness, ScoreCurve
 from .target_scorer import FixedTarget, TargetScorer
 from .voxel_order import LERF, MORF, voxel_ranks
+
+#: The curves :meth:`PerturbationRun.faithfulness` follows per sample: deletion,
+#: insertion, and ROAD most and least relevant first.
+CURVES_PER_SAMPLE = 4
 
 
 class PerturbationRun:
@@ -85,17 +91,42 @@ class PerturbationRun:
         return self._curve(ROAD, order, np.array([0.0, *road_fractions(fractions)]))
 
     def faithfulness(
-        self, steps: int = DEFAULT_STEPS, fractions: tuple[float, ...] = DEFAULT_ROAD_FRACTIONS
+        self,
+        steps: int = DEFAULT_STEPS,
+        fractions: tuple[float, ...] = DEFAULT_ROAD_FRACTIONS,
+        progress: ProgressCallback | None = None,
     ) -> Faithfulness:
-        """Deletion and insertion (most relevant first), ROAD both ways."""
+        """Deletion and insertion (most relevant first), ROAD both ways.
+
+        ``progress(done, total)`` counts each sample's curves (:data:`CURVES_PER_SAMPLE`
+        per sample): called with ``done = 0`` first, then after each sample's curve;
+        returning ``False`` stops before the next with :class:`Cancelled`.
+        """
+        total = CURVES_PER_SAMPLE * len(self.maps)
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            report_steps(progress, done, total)
+
+        curve_points = np.arange(positive_steps(steps) + 1) / steps
+        road_points = np.array([0.0, *road_fractions(fractions)])
+        report_steps(progress, 0, total)
         return Faithfulness(
-            deletion=self.curve(DELETION, MORF, steps),
-            insertion=self.curve(INSERTION, MORF, steps),
-            road_morf=self.road_curve(MORF, fractions),
-            road_lerf=self.road_curve(LERF, fractions),
+            deletion=self._curve(DELETION, MORF, curve_points, advance),
+            insertion=self._curve(INSERTION, MORF, curve_points, advance),
+            road_morf=self._curve(ROAD, MORF, road_points, advance),
+            road_lerf=self._curve(ROAD, LERF, road_points, advance),
         )
 
-    def _curve(self, kind: str, order: str, fractions: np.ndarray) -> ScoreCurve:
+    def _curve(
+        self,
+        kind: str,
+        order: str,
+        fractions: np.ndarray,
+        advance: Callable[[], None] | None = None,
+    ) -> ScoreCurve:
         n_voxels = self.maps[0].size
         counts = np.round(fractions * n_voxels).astype(np.int64)
         ranks = voxel_ranks(self.maps, order, self.seed)
@@ -112,6 +143,8 @@ class PerturbationRun:
             scores.append(score)
             if probability is not None:
                 probabilities.append(probability)
+            if advance is not None:
+                advance()
         keep = self.want_probabilities and bool(probabilities)
         return ScoreCurve(
             kind=kind,
@@ -133,6 +166,32 @@ class PerturbationRun:
         if kind == INSERTION:
             return torch.where(where, original, fill)
         return impute_removed(original, taken, self.noise, generator)
+
+
+def report_steps(progress: ProgressCallback | None, done: int, total: int) -> None:
+    """Tell the caller how far the measures are; raise :class:`Cancelled` if it says stop.
+
+    (``tiling.progress.report_progress`` counts windows in its message; these steps
+    are curves, so the exception carries no count.)
+    """
+    if progress is not None and progress(done, total) is False:
+        raise Cancelled()
+
+
+def counted_from(
+    progress: ProgressCallback | None, before: int, total: int
+) -> ProgressCallback | None:
+    """A part's progress as the whole's: ``before`` steps done before it, ``total`` in all.
+
+    The part's start is not reported again (the whole's start, or the last part's end).
+    """
+    if progress is None:
+        return None
+
+    def reported(done: int, _: int) -> object:
+        return None if done == 0 else progress(before + done, total)
+
+    return reported
 
 
 def positive_steps(steps: object) -> int:

@@ -11,6 +11,7 @@ from torch import nn
 from ..engine.model_inputs import as_batch, input_spec
 from ..engine.preprocessing import Preprocessing, statistics_of
 from ..engine.targets import Target
+from ..tiling.progress import ProgressCallback
 from .measure_options import (
     DEFAULT_BLUR_SIGMA,
     DEFAULT_FILL,
@@ -39,6 +40,7 @@ def measure_faithfulness(
     batch_size: int | None = None,
     preprocessing: Preprocessing | str | None = None,
     seed: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> Faithfulness:
     """Deletion, insertion and ROAD curves of one map per sample, and their areas.
 
@@ -75,6 +77,11 @@ def measure_faithfulness(
         As for ``explain``.
     seed : int
         Seeds the order of equal map values and ROAD's noise.
+    progress : callable, optional
+        ``progress(done, total)`` in curves, four per sample (deletion, insertion, ROAD
+        most and least relevant first): called with ``done = 0`` first, then after each
+        sample's curve. Returning ``False`` stops before the next curve with
+        ``tiling.progress.Cancelled``.
 
     Returns
     -------
@@ -99,4 +106,4 @@ def measure_faithfulness(
             want_probabilities=probabilities,
             seed=seed,
         )
-        return run.faithfulness(steps, road_fractions)
+        return run.faithfulness(steps, road_fractions, progress)

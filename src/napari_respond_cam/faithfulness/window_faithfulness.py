@@ -17,6 +17,7 @@ from torch import nn
 from ..engine.model_inputs import input_spec
 from ..engine.preprocessing import IntensityStatistics, Preprocessing
 from ..errors import RespondCamError, setting
+from ..tiling.progress import ProgressCallback
 from ..tiling.stitching import cut_windows
 from ..tiling.volume_source import VolumeSource
 from ..tiling.volume_statistics import volume_statistics
@@ -27,7 +28,7 @@ from .measure_options import (
     DEFAULT_ROAD_FRACTIONS,
     DEFAULT_STEPS,
 )
-from .perturbation_run import PerturbationRun
+from .perturbation_run import CURVES_PER_SAMPLE, PerturbationRun, counted_from, report_steps
 from .road_imputation import DEFAULT_NOISE
 from .score_curves import Faithfulness
 from .target_scorer import TargetScorer
@@ -55,6 +56,7 @@ def measure_volume_faithfulness(
     preprocessing: Preprocessing | str | None = None,
     statistics: IntensityStatistics | None = None,
     seed: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> tuple[Faithfulness, np.ndarray]:
     """Deletion, insertion and ROAD in each window of a tomogram, for its heatmap.
 
@@ -78,6 +80,12 @@ preprocessing, seed
     statistics : IntensityStatistics, optional
         Those statistics computed in advance (``explain_volume``'s ``statistics``), so
         that the volume is not read for them again.
+    progress : callable, optional
+        ``progress(done, total)`` in curves, four per window (deletion, insertion, ROAD
+        most and least relevant first): called with ``done = 0`` first, then after each
+        window's curve. Returning ``False`` stops before the next curve with
+        ``tiling.progress.Cancelled``. Statistics computed here are read first, reported
+        as ``volume_statistics`` reports them (then the curves count from 0).
 
     Returns
     -------
@@ -100,7 +108,9 @@ preprocessing, seed
     if not scorer.preprocessing.needs_volume_statistics:
         statistics = None
     elif statistics is None:
-        statistics = volume_statistics(source, scorer.preprocessing)
+        statistics = volume_statistics(source, scorer.preprocessing, progress=progress)
+    total = CURVES_PER_SAMPLE * len(grid)
+    report_steps(progress, 0, total)
     parts, starts = [], []
     with scorer.running():
         for first in range(0, len(grid), WINDOWS_PER_GROUP):
@@ -119,7 +129,11 @@ preprocessing, seed
                 want_probabilities=probabilities,
                 seed=seed,
             )
-            parts.append(run.faithfulness(steps, road_fractions))
+            parts.append(
+                run.faithfulness(
+                    steps, road_fractions, counted_from(progress, CURVES_PER_SAMPLE * first, total)
+                )
+            )
     return Faithfulness.concatenate(parts), np.concatenate(starts)
 
 

@@ -12,6 +12,7 @@ from napari_respond_cam import explain, load_model, region_target, save_model
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.models.architectures import architecture
 from napari_respond_cam.models.unet import UNet3D, unet_config_from_state_dict
+from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY
 from napari_respond_cam.segmentation_training import SegmentationConfig
 from napari_respond_cam.simulation import class_names
 
@@ -104,5 +105,9 @@ def test_the_shipped_demo_unet_is_the_default_training_run_with_its_metadata():
     as_json = [json.dumps(c) for c in (record["config"], asdict(SegmentationConfig()))]
     assert as_json[0] == as_json[1]
     assert record["history"]["steps"][-1] == record["config"]["steps"]
+    # trained as the documented command trains: the kernels any AVX2 CPU runs, one thread
+    environment = record["environment"]
+    assert environment["kernels_pinned"] and environment["cpu_capability"] == PINNED_CAPABILITY
+    assert environment["threads"] == 1 and environment["torch"] == "2.13.0+cpu"
     weights = files("napari_respond_cam.models") / "weights" / "demo_unet.pt"
     assert weights.stat().st_size < 10e6

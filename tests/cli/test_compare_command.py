@@ -186,3 +186,11 @@ def test_the_volume_statistics_have_a_bar_of_their_own(tomogram, tmp_path, capsy
     assert statistics.startswith("tomo.mrc: volume statistics [" + "#" * 30 + "] ")
     assert " blocks, " in statistics
     assert steps.startswith("tomo.mrc: 1 method [" + "#" * 30 + "] 10/10 steps, ")
+
+
+def test_a_2d_image_is_refused_in_words_that_fit_compare(model_file, tmp_path, capsys):
+    image = write_mrc(tmp_path / "slice.mrc", np.zeros((8, 12), np.float32))
+    assert main(compare_args(image, model_file)) == 1
+    message = error_of(capsys)
+    assert "holds one 2D image (shape (8, 12)), not a tomogram; respond-cam takes 3D" in message
+    assert "explain" not in message

@@ -196,8 +196,8 @@ def test_an_image_stack_is_refused_saying_how_to_save_a_volume(
         message = error_of(capsys)
         assert message.startswith(
             f"{path} is a stack of 3 2D images ({why} says so), not a tomogram; "
-            "respond-cam explain takes one 3D volume per file. If the images are the "
-            "sections of one volume, save them as a volume file and explain that, e.g. in "
+            "respond-cam takes one 3D volume per file. If the images are the "
+            "sections of one volume, save them as a volume file and use that, e.g. in "
             f"Python: import mrcfile; s = mrcfile.open('{path}'); "
         )
         assert path.read_bytes() == before
@@ -218,8 +218,8 @@ def test_a_volume_stack_is_refused_saying_how_to_take_one_volume(
     assert main(explain_args(path, model_file, tmp_path / "maps")) == 1
     message = error_of(capsys)
     assert message.startswith(
-        f"{path} is a stack of 2 volumes; respond-cam explain takes one volume per file. "
-        "Save the volume to explain as a file of its own and explain that"
+        f"{path} is a stack of 2 volumes; respond-cam takes one volume per file. "
+        "Save the volume you want as a file of its own and use that"
     )
     assert path.read_bytes() == before
     run_advice(message, tmp_path, monkeypatch)
@@ -237,7 +237,7 @@ def test_a_complex_valued_file_is_refused_before_any_work(model_file, tmp_path, 
     assert main(explain_args(path, model_file, tmp_path / "maps")) == 1
     assert error_of(capsys) == (
         f"{path} holds complex numbers (MRC mode 4: a Fourier transform, not an image); "
-        "respond-cam explain takes a real-valued tomogram. Explain the real-space map "
+        "respond-cam takes a real-valued tomogram. Use the real-space map "
         "instead (this one's inverse Fourier transform, from the program that made it)."
     )
     assert path.read_bytes() == before

@@ -78,28 +78,28 @@ def _check_volume(path: Path, volume: MrcVolume) -> None:
     if volume.data.dtype.kind == "c":
         raise RespondCamError(
             f"{path} holds complex numbers (MRC mode {volume.header['mode']}: a Fourier "
-            "transform, not an image); respond-cam explain takes a real-valued tomogram. "
-            "Explain the real-space map instead (this one's inverse Fourier transform, from "
+            "transform, not an image); respond-cam takes a real-valued tomogram. "
+            "Use the real-space map instead (this one's inverse Fourier transform, from "
             "the program that made it)."
         )
     if volume.data.ndim == 4:
         raise RespondCamError(
-            f"{path} is a stack of {len(volume.data)} volumes; respond-cam explain takes "
-            "one volume per file. Save the volume to explain as a file of its own and "
-            f"explain that, e.g. in Python: {python}; "
+            f"{path} is a stack of {len(volume.data)} volumes; respond-cam takes "
+            "one volume per file. Save the volume you want as a file of its own and "
+            f"use that, e.g. in Python: {python}; "
             f"mrcfile.write('{mrc_stem(path)}_0.mrc', s.data[0], voxel_size=s.voxel_size)"
         )
     if volume.data.ndim != 3:
         raise RespondCamError(
             f"{path} holds one 2D image (shape {volume.data.shape}), not a tomogram; "
-            "respond-cam explain takes 3D volumes."
+            "respond-cam takes 3D volumes."
         )
     if volume.is_image_stack:
         why = "space group 0 in its header" if volume.header["ispg"] == 0 else "its .mrcs name"
         raise RespondCamError(
             f"{path} is a stack of {len(volume.data)} 2D images ({why} says so), not a "
-            "tomogram; respond-cam explain takes one 3D volume per file. If the images are "
-            "the sections of one volume, save them as a volume file and explain that, e.g. "
+            "tomogram; respond-cam takes one 3D volume per file. If the images are "
+            "the sections of one volume, save them as a volume file and use that, e.g. "
             f"in Python: {python}; mrcfile.write('{mrc_stem(path)}_volume.mrc', s.data, "
             "voxel_size=s.voxel_size)"
         )

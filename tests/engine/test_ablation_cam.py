@@ -84,8 +84,13 @@ def test_copies_of_several_channels_share_a_call():
 
 def test_out_of_memory_halves_the_copies_per_call_and_gives_the_same_maps():
     wrapped = recorded(limit=2)
-    with pytest.warns(RuntimeWarning, match="ran out of memory.* 8 samples at a time; "):
+    with pytest.warns(RuntimeWarning, match="ran out of memory") as caught:
         result = explain(wrapped, BATCH, "model.pool", method="ablation")
+    halvings = [str(w.message).partition("copies ")[2] for w in caught]
+    assert halvings == [
+        "8 samples at a time; continuing with 4.",
+        "4 samples at a time; continuing with 2.",
+    ]
     # 64 samples per call take all 4 channels (8 samples): too many; so do 2 channels
     # (4 samples); one channel at a time fits.
     assert wrapped.batches == [2, 8, 4, 2, 2, 2, 2]

@@ -152,6 +152,23 @@ def test_compare_methods_gives_a_layer_per_method_and_the_table(viewer, widget, 
     np.testing.assert_array_equal(tomo.data, before)
 
 
+def test_compare_methods_progress_counts_steps_of_every_method(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 16, 32))  # tiled: windows of 16 every 8 voxels along x
+    shown = []
+    widget._show_progress = lambda done, total: shown.append((done, total))
+
+    click(widget, widget.compare_button, qtbot)
+
+    assert widget.progress.native.format() == "%v / %m steps"
+    [total] = {total for _, total in shown}
+    windows = 3
+    # each method: its map of every window, then four curves per window
+    assert total == len(METHOD_LABELS) * (windows + 4 * windows)
+    done = [d for d, _ in shown]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == total
+    assert len(set(done)) > 2 * len(METHOD_LABELS)
+
+
 def test_compare_methods_refuses_all_classes(viewer, widget, new_notifications):
     add_tomogram(viewer, (16, 16, 16))
     widget.target.value = "all classes"

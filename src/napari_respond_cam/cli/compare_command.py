@@ -273,17 +273,11 @@ def _csv_path(
 def _statistics(model, volume, name: str):
     """The volume's statistics when the model's preprocessing needs them (read here, with
     a bar of their own, then shared by every method), else ``None``."""
-    from ..engine.model_inputs import input_spec
-    from ..engine.preprocessing import resolve_preprocessing
-    from ..tiling.volume_statistics import volume_statistics
+    from ..faithfulness.method_comparison import statistics_needed
     from .progress_bar import ProgressBar
 
-    preprocessing = resolve_preprocessing(None, model)
-    if not preprocessing.needs_volume_statistics:
-        return None
-    dims = input_spec(model).spatial_dims or len(volume.shape)
     bar = ProgressBar(f"{name}: volume statistics", unit="blocks")
-    return volume_statistics(volume, preprocessing, spatial_dims=dims, progress=bar)
+    return statistics_needed(model, volume, progress=bar)
 
 
 def _mask(path: Path, shape: tuple[int, ...]):

@@ -141,6 +141,24 @@ def compare_methods(
     return rows
 
 
+def statistics_needed(
+    model: nn.Module,
+    volume: Any,
+    preprocessing: Any = None,
+    progress: ProgressCallback | None = None,
+) -> IntensityStatistics | None:
+    """The volume's statistics when ``preprocessing`` (by default the model's own) needs
+    them, read once (``progress`` as ``volume_statistics`` reports it); else ``None``.
+
+    Give them to several comparisons of one volume so that none reads them again.
+    """
+    chosen = resolve_preprocessing(preprocessing, model)
+    if not chosen.needs_volume_statistics:
+        return None
+    dims = input_spec(model).spatial_dims or np.ndim(volume)
+    return volume_statistics(volume, chosen, spatial_dims=dims, progress=progress)
+
+
 def compare_methods_on_volume(
     model: nn.Module,
     volume: Any,
@@ -177,14 +195,10 @@ def compare_methods_on_volume(
     from 0.
     """
     chosen = checked_methods(methods)
-    chosen_preprocessing = resolve_preprocessing(preprocessing, model)
-    if not chosen_preprocessing.needs_volume_statistics:
+    if not resolve_preprocessing(preprocessing, model).needs_volume_statistics:
         statistics = None
     elif statistics is None:
-        dims = input_spec(model).spatial_dims or np.ndim(volume)
-        statistics = volume_statistics(
-            volume, chosen_preprocessing, spatial_dims=dims, progress=progress
-        )
+        statistics = statistics_needed(model, volume, preprocessing, progress)
     common = {
         "device": device,
         "batch_size": batch_size,

@@ -21,7 +21,7 @@ from ..errors import RespondCamError, setting
 from ..runs.choices import resolve_device
 from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
 from ..runs.request import ExplainRequest
-from ..tiling.progress import ProgressCallback, report_progress
+from ..tiling.progress import ProgressCallback
 from .heatmap_layer import LayerData, LayerGeometry, heatmap_layer_data, heatmap_name
 
 if TYPE_CHECKING:
@@ -77,11 +77,14 @@ def compare_all_methods(
 ) -> Comparison:
     """Explain the request's volume with each method and measure each map.
 
-    ``progress(done, total)`` counts methods and may answer ``False`` to stop before
-    the next one. The maps are computed in float32 (the comparison's measures run
-    the model in full precision).
+    ``progress(done, total)`` counts steps (each method's maps, then its deletion,
+    insertion and ROAD steps; every method takes as many), after one pass over the volume
+    for its statistics when the preprocessing needs them; it may answer ``False`` to
+    stop before the next step. The maps are computed in float32 (the comparison's
+    measures run the model in full precision).
     """
     from ..faithfulness import compare_methods, compare_methods_on_volume
+    from ..faithfulness.method_comparison import statistics_needed
 
     settings = request.settings
     model, layer = request.model, settings.layer
@@ -95,22 +98,40 @@ def compare_all_methods(
     }
     one_pass = explained_in_one_pass(volume.shape, model, settings.window)
     tiles: dict[str, Any] = {"window": settings.window, "stride": settings.stride}
+    if not one_pass:
+        # Read once for every method, not once per method.
+        tiles["statistics"] = statistics_needed(model, volume, settings.preprocessing, progress)
     maps, samples = [], 1
-    for done, method in enumerate(methods):
-        report_progress(progress, done, len(methods))
+    for index, method in enumerate(methods):
+        steps = _one_method_of(progress, index, len(methods))
         if one_pass:
             sample = np.asarray(volume)
-            [row] = compare_methods(model, sample, layer, methods=[method], target=target, **common)
+            [row] = compare_methods(
+                model, sample, layer, methods=[method], target=target, progress=steps, **common
+            )
             found = row.heatmap[0]
         else:
             [row] = compare_methods_on_volume(
-                model, volume, layer, methods=[method], target=target, **tiles, **common
-            )
+                model, volume, layer, methods=[method], target=target, progress=steps,
+                **tiles, **common,
+            )  # fmt: skip
             found = row.heatmap
             samples = len(row.faithfulness.deletion.scores)
         maps.append(MethodMap(method, on_volume_grid(found, request), row))
-    report_progress(progress, len(methods), len(methods))
     return Comparison(request, tuple(maps), samples)
+
+
+def _one_method_of(
+    progress: ProgressCallback | None, index: int, n_methods: int
+) -> ProgressCallback | None:
+    """``progress`` for the steps of method ``index`` of ``n_methods``, each as many."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> object:
+        return progress(index * total + done, n_methods * total)
+
+    return report
 
 
 def comparison_layers(

@@ -557,7 +557,7 @@ class RespondCamWidget(Container):
             f"Comparing every method on {request.volume_name!r} ({request.target_label}): "
             "each map, then deletion, insertion and ROAD..."
         )
-        self._start(job, "methods", message)
+        self._start(job, "steps", message)
 
     def _start(self, job: WorkerJob, unit: str, message: str) -> None:
         self._job = job

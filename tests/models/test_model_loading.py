@@ -149,6 +149,15 @@ def test_a_lightning_checkpoint_loses_the_wrapper_prefix(cnn1, tmp_path):
     same_maps(cnn1, loaded)
 
 
+def test_wrapped_weights_of_another_size_name_the_size_not_the_prefix(cnn1, tmp_path):
+    wrapped = {f"net.{key}": value for key, value in cnn1.state_dict().items()}
+    wrapped["net.fc3.weight"] = torch.zeros(3, 7)
+    path = tmp_path / "resized.pt"
+    torch.save(wrapped, path)
+    with pytest.raises(RespondCamError, match=r"size mismatch for fc3\.weight"):
+        load_model(path, architecture="cnn1")
+
+
 def test_a_checkpoint_with_two_sets_of_weights_or_none_asks_which(cnn1, tmp_path):
     path = tmp_path / "two.pt"
     torch.save(checkpoint_of(cnn1, model=cnn1.state_dict(), ema=cnn1.state_dict()), path)

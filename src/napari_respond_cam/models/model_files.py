@@ -276,7 +276,10 @@ def _build_from_state(
             first_error = first_error or err
             first = _shared_first_name(inner)
             if first is None:
-                raise _weights_do_not_fit(path, arch_name, state, first_error) from err
+                # A missing name says most about the names as given; any other error
+                # (a size that differs) about the names once they fit.
+                told = first_error if isinstance(err, KeyError) else err
+                raise _weights_do_not_fit(path, arch_name, state, told) from err
             inner = {key.removeprefix(first): value for key, value in inner.items()}
             prefix += first
     if prefix:

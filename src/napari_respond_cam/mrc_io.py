@@ -457,7 +457,8 @@ def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[tuple[float, float
             f"'{path.name}' has no voxel size along {', '.join(missing)} in its header; "
             "its voxels count as 1 pixel, its size cannot be checked against a model's, and "
             "maps made from it have none either. If you know the voxel size, set it in the "
-            "file's header (IMOD: alterheader -del) or, in napari, the layer's scale.",
+            "file's header (IMOD's alterheader, or mrcfile in Python) or, in napari, the "
+            "layer's scale.",
             UserWarning,
             stacklevel=3,
         )

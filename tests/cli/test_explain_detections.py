@@ -93,6 +93,16 @@ def test_detections_from_a_cluster_are_refused_before_any_work(
     assert not out.exists()
 
 
+def test_detections_of_one_chosen_class_are_refused_before_any_work(
+    tomogram, model_file, tmp_path, capsys
+):
+    out = tmp_path / "maps"
+    assert explain(tomogram, model_file, out, "--detections", "--target", "ribosome") == 1
+    err = capsys.readouterr().err
+    assert "--target ribosome explains one class everywhere; drop --target" in err
+    assert not out.exists()
+
+
 def test_detections_of_a_model_with_an_output_per_voxel_are_refused_before_any_work(
     tomogram, tmp_path, capsys
 ):

@@ -283,6 +283,12 @@ def _check_detections(args: argparse.Namespace, output_shape: tuple[int, ...]) -
             "--detections is written on this machine only, not from a Dask cluster; drop "
             "--scheduler, or --detections."
         )
+    if args.target is not None:
+        raise RespondCamError(
+            "--detections lists what the model found, each window at the map peak of its own "
+            f"predicted class, and --target {args.target} explains one class everywhere; drop "
+            "--target (each window then explains its predicted class), or --detections."
+        )
     if len(output_shape) > 2:
         raise RespondCamError(
             f"--detections lists the windows a classifier did not call background, and this "

@@ -280,11 +280,10 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
     target = request.settings.target
     heatmap, windows = _tiled_heatmap(request, target, None, progress)
     summary = _noted(summarise_windows([windows], request.class_names), request, windows)
-    # One class's map (a chosen target) says nothing about where the others' peaks are.
-    explained = set() if windows.targets is None else set(windows.targets.tolist())
-    found = _found(
-        request, windows, lambda k: heatmap if target is None or k in explained else None
-    )
+    # Detections are what the model found, each window at its own predicted class's map
+    # peak with that class's score: only a run where each window explains its own class
+    # has those (a chosen class's map, and its scores, say nothing of the others').
+    found = None if target is not None else _found(request, windows, lambda k: heatmap)
     windows_held = counted_words(request.model, request.settings, request.class_names)
     return ExplainOutcome(request, heatmap, summary, detections=found, windows=windows_held)
 

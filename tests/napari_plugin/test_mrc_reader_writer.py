@@ -170,6 +170,19 @@ def test_writer_converts_length_units_to_angstrom(tmp_path):
     assert volume.origin == pytest.approx((20.0, 0.0, -10.0))
 
 
+def test_a_layer_read_without_voxel_size_is_written_without_one(tmp_path):
+    source = write_mrc(tmp_path / "unsized.mrc", np.ones((2, 3, 4), np.float32), voxel_size=None)
+    with pytest.warns(UserWarning, match="no voxel size"):
+        [(data, meta, _)] = read_mrc_layers(str(source))
+    [written] = write_image(str(tmp_path / "again.mrc"), data, meta)
+    with pytest.warns(UserWarning, match="no voxel size"):
+        assert not read_mrc(written).voxel_size_known
+    # a scale set by hand on a layer in pixels is the user's voxel size: kept
+    meta = {**meta, "scale": (11.4, 11.4, 11.4)}
+    [written] = write_image(str(tmp_path / "scaled.mrc"), data, meta)
+    assert read_mrc(written).voxel_size == pytest.approx((11.4, 11.4, 11.4))
+
+
 def test_writer_streams_a_dask_layer(tmp_path):
     data = da.arange(6 * 7 * 8, dtype=np.float32, chunks=50).reshape(6, 7, 8)
     meta = {"scale": (2.0, 2.0, 2.0), "translate": (0.0, 0.0, 0.0), "units": ("pixel",) * 3}
@@ -185,7 +198,8 @@ def test_writer_streams_a_dask_layer(tmp_path):
 def test_writer_takes_the_full_resolution_of_a_multiscale_layer(tmp_path):
     levels = [np.ones((4, 4, 4), np.float32), np.ones((2, 2, 2), np.float32)]
 
-    [written] = write_image(str(tmp_path / "ms.mrc"), levels, {"multiscale": True})
+    meta = {"multiscale": True, "scale": (11.4,) * 3, "units": ("angstrom",) * 3}
+    [written] = write_image(str(tmp_path / "ms.mrc"), levels, meta)
 
     assert read_mrc(written).data.shape == (4, 4, 4)
 

@@ -21,11 +21,15 @@ def in_angstrom(values: Sequence[float], units: Sequence[Any]) -> list[float]:
     return converted
 
 
+def is_length(unit: Any) -> bool:
+    """Whether ``unit`` (a napari layer's unit of one axis) is a length, not pixels."""
+    return bool(pint.get_application_registry().Quantity(1.0, unit).check("[length]"))
+
+
 def voxel_size_in_angstrom(layer: Any) -> tuple[float, ...] | None:
     """The layer's ``(z, y, x)`` voxel size in ångström, or None where its spatial axes
     have no length unit (pixels: a volume opened without a voxel size)."""
-    registry = pint.get_application_registry()
     units = tuple(layer.units)[-3:]
-    if not all(registry.Quantity(1.0, unit).check("[length]") for unit in units):
+    if not all(is_length(unit) for unit in units):
         return None
     return tuple(in_angstrom(tuple(layer.scale)[-3:], units))

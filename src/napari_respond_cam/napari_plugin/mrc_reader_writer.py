@@ -16,7 +16,7 @@ from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
-from .layer_units import in_angstrom
+from .layer_units import in_angstrom, is_length
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 PathOrPaths = str | Sequence[str]
@@ -108,11 +108,15 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     units = meta.get("units") or (None,) * ndim
     scale = in_angstrom(meta.get("scale", (1.0,) * ndim), units)
     translate = in_angstrom(meta.get("translate", (0.0,) * ndim), units)
+    voxel_size = _last_three(scale, fill=1.0)
+    # What the reader makes of a file without a voxel size: pixels of 1; written back
+    # as no voxel size, not as 1 Å. A scale set by hand is kept, whatever its unit.
+    in_pixels = not any(is_length(unit) for unit in list(units)[-3:])
     try:
         written = write_mrc(
             path,
             data,
-            voxel_size=_last_three(scale, fill=1.0),
+            voxel_size=None if in_pixels and set(voxel_size) == {1.0} else voxel_size,
             origin=_last_three(translate, fill=0.0),
             overwrite=True,
         )

@@ -425,7 +425,7 @@ def test_preprocessing_picker_offers_the_models_own_first_and_reaches_the_core(
     tomo = add_tomogram(viewer)
     tomo.data = tomo.data * -500.0 + 2000.0  # raw counts, inverted contrast
     assert widget.preprocessing.choices[0] == "none"  # the tiny model carries none
-    assert widget.preprocessing.native.itemText(0) == "none (raw voxels) (the model's own)"
+    assert widget.preprocessing.native.itemText(0) == "none (raw voxels) (the model names none)"
     widget.preprocessing.value = "zscore-window"
     widget.invert.value = True
     run(widget, qtbot)
@@ -466,4 +466,8 @@ def test_a_tomogram_without_a_voxel_size_gets_no_binning_proposal(viewer, widget
         [layer] = viewer.open(path, plugin="napari-respond-cam")
     assert tuple(layer.units) == ("pixel",) * 3
     assert widget.volume.value is layer
-    assert widget.binning.value == 1 and "voxels" not in widget.results.value
+    assert widget.binning.value == 1
+    assert widget.results.value.startswith(
+        "The volume has no voxel size (its layer is in pixels), so it cannot be checked "
+        "against the 11.4 Å the model was trained at;"
+    )

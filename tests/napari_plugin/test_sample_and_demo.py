@@ -67,6 +67,8 @@ def test_the_demo_opens_on_the_segmentation_network_when_asked(make_napari_viewe
     assert not widget.channel.native.isHidden() and not widget.region.native.isHidden()
     assert widget.target.native.isHidden()
     assert widget.channel.value == 1  # apoferritin: the first channel past the background
+    own = "z-score per window (the model's own)"
+    assert widget.preprocessing.native.itemText(0) == own
     assert widget.explain_button.enabled
 
 

@@ -312,7 +312,10 @@ class RespondCamWidget(Container):
             return []
         names = preprocessing_choices(self._model)
         labels = [PREPROCESSING_LABELS[name] for name in names]
-        labels[0] = f"{labels[0]} (the model's own)"
+        # A file without our metadata (a bare state dict) says nothing of how its model
+        # was fed: the user should know the choice is theirs.
+        named = getattr(self._model, "preprocessing", None) is not None
+        labels[0] += " (the model's own)" if named else " (the model names none)"
         return list(zip(labels, names, strict=True))
 
     def _refresh_volumes(self, _event: Any = None) -> None:
@@ -362,7 +365,14 @@ class RespondCamWidget(Container):
 
     def _voxel_size_warning(self) -> str | None:
         trained_at = getattr(self._model, "voxel_size_a", None)
-        return voxel_size_warning(trained_at, self._picked_voxel_size(), self.binning.value)
+        voxel_size = self._picked_voxel_size()
+        if trained_at is not None and voxel_size is None and self.volume.value is not None:
+            return (
+                f"The volume has no voxel size (its layer is in pixels), so it cannot be "
+                f"checked against the {trained_at:.3g} Å the model was trained at; if you "
+                "know it, set the layer's scale in ångström (or the file's header)."
+            )
+        return voxel_size_warning(trained_at, voxel_size, self.binning.value)
 
     def _suggest_binning(self) -> None:
         """Bin by the factor that brings the picked volume closest to the model's voxels."""

@@ -86,6 +86,15 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
     np.testing.assert_array_equal(tomo.data, before)
 
 
+def test_detections_of_a_model_without_background_say_every_window_counts(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 24, 32), seed=3)
+    click(widget, widget.explain_button, qtbot)
+    [points] = [la for la in viewer.layers if DETECTIONS_KEY in la.metadata]
+    assert len(points.data) > 0
+    assert "in every window (the model names no background class)" in widget.results.value
+    assert "not called background" not in widget.results.value
+
+
 def test_a_new_run_hides_the_volumes_older_heatmaps(viewer, widget, qtbot):
     add_tomogram(viewer, (16, 16, 16))
     click(widget, widget.explain_button, qtbot)

@@ -708,8 +708,13 @@ class RespondCamWidget(Container):
         show_detections(self._viewer, layer)
         if not len(found):
             return f"Detections: every window was called background; {name!r} is empty."
+        where = (
+            "in windows not called background"
+            if background_class_of(request.model) is not None
+            else "in every window (the model names no background class)"
+        )
         return (
-            f"Detections: {len(found)} object(s) in windows not called background, each at "
+            f"Detections: {len(found)} object(s) {where}, each at "
             f"its class's map peak (windows that saw the same object count once), as points "
             f"in {name!r} (class, probability and score under the cursor)."
         )

@@ -565,7 +565,9 @@ class RespondCamWidget(Container):
         job = WorkerJob(work, words, show, self._finished, self._show_progress)
         message = (
             f"Comparing every method on {request.volume_name!r} ({request.target_label}): "
-            "each map, then deletion, insertion and ROAD..."
+            "each map, then deletion, insertion and ROAD in every window. On a CPU a whole "
+            "tomogram takes minutes per method (ROAD's imputation most of it); the bar counts "
+            "the steps, and Cancel stops the comparison."
         )
         self._start(job, "steps", message)
 

@@ -86,6 +86,25 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
     np.testing.assert_array_equal(tomo.data, before)
 
 
+def test_all_classes_shows_the_likeliest_class_past_the_background(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer, (16, 24, 32), seed=3)
+    model = tiny_cnn1()
+    with torch.no_grad():
+        model.fc3.bias[1] += 0.4615  # 4 of the 6 windows class 0 (background), 2 class 1
+    register_model("tiny-bg", model, class_names=CLASSES, input_shape=(1, 16, 16, 16),
+                   background_class=0, overwrite=True)  # fmt: skip
+    widget.model.reset_choices()
+    widget.model.value = "tiny-bg"
+    widget.target.value = "all classes"
+    click(widget, widget.explain_button, qtbot)
+    windows = explain_volume(model, tomo.data, "maxpool2", stride=8, return_windows=True)[1]
+    probabilities = windows.probabilities.mean(axis=0)
+    assert probabilities.argmax() == 0  # the background is the likeliest on average
+    expected = 1 + int(probabilities[1:].argmax())
+    shown = [layer.name for layer in heatmaps(viewer) if layer.visible]
+    assert shown == [f"tomo Respond-CAM ({CLASSES[expected]})"]
+
+
 def test_detections_of_a_model_without_background_say_every_window_counts(viewer, widget, qtbot):
     add_tomogram(viewer, (16, 24, 32), seed=3)
     click(widget, widget.explain_button, qtbot)

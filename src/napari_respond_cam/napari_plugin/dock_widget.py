@@ -660,9 +660,8 @@ class RespondCamWidget(Container):
     ) -> None:
         request, metadata = outcome.request, outcome_metadata(outcome)
         if outcome.heatmap.ndim == 4:
-            predicted = predicted_class(outcome.summary)
             names = list(request.class_names)
-            shown = names.index(predicted) if predicted in names else 0
+            shown = _class_shown_first(outcome, names)
             layers = class_layers_data(outcome.heatmap, geometry, mode, metadata, names, shown)
         else:
             name = heatmap_name(request.volume_name, request.method_label, outcome.target_label)
@@ -760,6 +759,21 @@ def _point_size(request: ExplainRequest) -> float:
     window = settings.window or DEFAULT_FREE_WINDOW
     sides = model_input_size(request.model) or np.atleast_1d(window)
     return float(min(sides)) * settings.binning / 4
+
+
+def _class_shown_first(outcome: ExplainOutcome, names: Sequence[str]) -> int:
+    """The class of an all-classes run whose layer is shown: the most probable on average,
+    past the background class when the model has one (a tomogram is mostly background,
+    and its map is not what the user came for)."""
+    summary = outcome.summary
+    if not summary.probabilities or list(summary.class_names) != list(names):
+        predicted = predicted_class(summary)
+        return names.index(predicted) if predicted in names else 0
+    probabilities = np.asarray(summary.probabilities, dtype=np.float64)
+    background = background_class_of(outcome.request.model)
+    if background is not None and len(probabilities) > 1:
+        probabilities[background] = -np.inf
+    return int(np.argmax(probabilities))
 
 
 def _load_named(name: str) -> Any:

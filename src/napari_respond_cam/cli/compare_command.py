@@ -14,7 +14,13 @@ from ..engine.options import METHOD_LABELS
 from ..errors import RespondCamError
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
-from .run_arguments import class_target, default_layer, shape_flag
+from .run_arguments import (
+    add_window_argument,
+    class_target,
+    default_layer,
+    shape_flag,
+    window_flag,
+)
 
 if TYPE_CHECKING:
     from ..faithfulness import MethodScores
@@ -69,13 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="M1,M2",
         help=f"methods to compare, with commas (default: all: {','.join(METHOD_LABELS)})",
     )
-    parser.add_argument(
-        "--window",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="window size, one int or D H W (default: the model's input size, else the file)",
-    )
+    add_window_argument(parser, otherwise="else the whole file, as one window")
     parser.add_argument(
         "--stride",
         type=int,
@@ -143,12 +143,12 @@ def run(args: argparse.Namespace) -> int:
     source = ModelSource(str(args.model), args.architecture, args.trust)
     device = resolve_device(args.device or AUTO_DEVICE)
     model = source.load(device)
-    layer = args.layer or default_layer(model)
+    window = window_flag(args.window)
+    layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)
     target = class_target(args.target, class_names_of(model))
     refuse_all_classes(target)
     assert not isinstance(target, str), "'all' is the only target named by text"
-    window = shape_flag(args.window, "--window")
     if window is None and getattr(model, "input_shape", None) is None:
         window = tuple(volume.shape)
     rows = compare_methods_on_volume(

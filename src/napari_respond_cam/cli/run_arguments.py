@@ -40,15 +40,19 @@ def shape_flag(values: list[int] | None, flag: str) -> int | tuple[int, ...] | N
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def add_window_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--window``, read with :func:`window_flag`."""
+def add_window_argument(
+    parser: argparse.ArgumentParser,
+    otherwise: str = "give it for a model that declares none, such as a .pt2 exported with "
+    "dynamic sizes",
+) -> None:
+    """Add ``--window``, read with :func:`window_flag`; ``otherwise`` says what happens for
+    a model without an input size of its own."""
     parser.add_argument(
         "--window",
         type=int,
         nargs="+",
         metavar="N",
-        help="window size, one int or D H W (default: the model's input size; give it for "
-        "a model that declares none, such as a .pt2 exported with dynamic sizes)",
+        help=f"window size, one int or D H W (default: the model's input size; {otherwise})",
     )
 
 

@@ -194,3 +194,12 @@ def test_a_2d_image_is_refused_in_words_that_fit_compare(model_file, tmp_path, c
     message = error_of(capsys)
     assert "holds one 2D image (shape (8, 12)), not a tomogram; respond-cam takes 3D" in message
     assert "explain" not in message
+
+
+def test_window_and_stride_cut_the_file_as_explain_does(tomogram, model_file, capsys):
+    extra = ["--methods", "grad", "--window", "8", "--stride", "4"]
+    assert main(compare_args(tomogram, model_file, *extra)) == 0
+    # 8 x 8 x 12 in windows of 8 every 4 voxels: one along z and y, two along x
+    assert "tomo.mrc: 2 window(s), layer maxpool2" in capsys.readouterr().out
+    assert main(compare_args(tomogram, model_file, "--window", "8", "9")) == 1
+    assert "--window" in error_of(capsys)

@@ -118,7 +118,10 @@ def test_a_labels_layer_on_a_coarser_grid_is_read_on_the_volumes_voxels(
     coarse[0, 0, 0] = 2
     # Each coarse voxel covers 2^3 of the volume's: its centre half a voxel further in.
     offset = tuple(t + s / 2 for t, s in zip(TRANSLATE, SCALE, strict=True))
-    labels = viewer.add_labels(coarse, name="drawn", scale=(20.0,) * 3, translate=offset)
+    names = {"index": [0, 2, 5], "name": ["", "vesicle", "ribosome cluster"]}
+    labels = viewer.add_labels(
+        coarse, name="drawn", scale=(20.0,) * 3, translate=offset, features=names
+    )
     kept = labels.data.copy()
     widget.region.value = LABELS
     assert shown(widget.region_labels) and shown(widget.region_label)
@@ -132,7 +135,8 @@ def test_a_labels_layer_on_a_coarser_grid_is_read_on_the_volumes_voxels(
     mask = fine == 5
     y = region_score(unet, viewer.layers["tomo"].data, 2, mask)
     layer = the_heatmap(viewer)
-    assert layer.name == "tomo Respond-CAM (ribosome, label 5)"
+    assert layer.name == "tomo Respond-CAM (ribosome, label 5: ribosome cluster)"
+    assert "Region: label 5: ribosome cluster" in widget.results.value
     assert_sums_to_score(layer, y)
     assert f"Region: {int(mask.sum()):,} voxels." in widget.results.value  # 192 = 2*3*4 * 8
     assert int(mask.sum()) == 192

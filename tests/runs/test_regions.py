@@ -121,5 +121,10 @@ def test_a_region_is_small_and_picklable_and_its_kind_checked():
     region = Region("points", points=((1.0, 2.0, 3.0),), radius=2.5)
     assert pickle.loads(pickle.dumps(region)) == region
     assert region.description == "spheres of radius 2.5 voxels around 1 point(s)"
+    named = Region("labels", label=3, label_name="ribosome_70s", mask_file="gt.mrc")
+    assert named.description == "label 3 of gt.mrc: ribosome_70s"
+    assert Region("labels", label_name="ignored without a label").description == (
+        "every non-zero label"
+    )
     with pytest.raises(RespondCamError, match="'box' is not a kind of region.*--region"):
         Region("box")

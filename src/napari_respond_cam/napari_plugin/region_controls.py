@@ -31,6 +31,7 @@ from ..runs.regions import (
     Region,
     region_mask,
 )
+from .label_names import label_name
 from .layer_grids import labels_on_volume, points_in_volume, slice_in_view
 
 #: Each kind of region as the region picker lists it.
@@ -170,7 +171,10 @@ class RegionControls:
         if kind == LABELS:
             layer = self._picked(self.region_labels, "Labels", "region labels")
             labels = labels_on_volume(layer, volume, shape)
-            region = Region(LABELS, label=self.label.value or None)
+            label = self.label.value or None
+            region = Region(
+                LABELS, label=label, label_name=None if label is None else label_name(layer, label)
+            )
         elif kind == POINTS:
             layer = self._picked(self.region_points, "Points", "points")
             region = Region(

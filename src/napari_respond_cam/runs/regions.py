@@ -47,6 +47,9 @@ class Region:
     label : int or None
         For ``"labels"``: the label value whose voxels form the region; ``None`` takes
         every non-zero label.
+    label_name : str or None
+        For ``"labels"``: what the label volume calls ``label`` (a class name), for the
+        results; ``None`` when it names none.
     mask_file : str or None
         For ``"labels"``: an MRC file holding the label volume on the tomogram's grid;
         ``None`` when the request carries the label volume itself.
@@ -63,6 +66,7 @@ class Region:
 
     kind: str = PREDICTED
     label: int | None = None
+    label_name: str | None = None
     mask_file: str | None = None
     points: tuple[tuple[float, ...], ...] = ()
     radius: float = 1.0
@@ -87,7 +91,8 @@ class Region:
         if self.kind == LABELS:
             which = "every non-zero label" if self.label is None else f"label {self.label}"
             where = f" of {self.mask_file}" if self.mask_file else ""
-            return f"{which}{where}"
+            named = f": {self.label_name}" if self.label is not None and self.label_name else ""
+            return f"{which}{where}{named}"
         if self.kind == POINTS:
             return f"spheres of radius {self.radius:g} voxels around {len(self.points)} point(s)"
         return f"slice {self.index} along {'zyx'[self.axis]}"

@@ -352,7 +352,11 @@ def test_bin_explains_the_binned_tomogram_on_its_own_grid(model_file, tmp_path, 
     )
     assert main(explain_args(tomogram, trained_at_10, out, "--target", "0", "--bin", "2",
                              "--overwrite")) == 0  # fmt: skip
-    assert "voxels" not in capsys.readouterr().err  # 5 Å binned by 2 is the model's 10 Å
+    printed = capsys.readouterr()
+    assert "voxels" not in printed.err  # 5 Å binned by 2 is the model's 10 Å
+    assert "Binned by 2: the model saw 2×2×2 block averages of the volume, voxels of 10 Å;" in (
+        printed.out
+    )
     written = read_mrc(out / "fine_respondcam.mrc")
     assert written.data.shape == data.shape and written.voxel_size == (5.0, 5.0, 5.0)
     averaged = data[:32, :40, :36].reshape(16, 2, 20, 2, 18, 2).mean(axis=(1, 3, 5))

@@ -450,8 +450,13 @@ def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
     run(widget, qtbot)
     assert any("bin it by 2" in message for message in new_notifications())
     assert widget.results.value.startswith("fine: The tomogram's voxels are 5.7 Å")
+    assert "Binned" not in widget.results.value
     widget.binning.value = 2
     run(widget, qtbot)
+    assert widget.results.value.startswith(
+        "Binned by 2: the model saw 2×2×2 block averages of the volume, voxels of 11.4 Å; "
+        "the map is back on the volume's own grid.\n"
+    )
     [layer] = heatmaps(viewer)
     assert layer.data.shape == (32, 32, 32)
     assert layer.metadata[METADATA_KEY]["binning"] == 2

@@ -8,6 +8,7 @@ from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.runs.choices import (
     ALL_CLASSES_LABEL,
     PREDICTED,
+    binning_note,
     class_names_of,
     device_choices,
     model_input_size,
@@ -163,3 +164,15 @@ def test_voxels_that_are_not_cubes_are_described_axis_by_axis():
         "set to 2 in napari) to explain it at 10 × 12 × 12 Å (z × y × x)."
     )
     assert voxel_size_warning(11.4, (11.4, 11.45, 11.4)) is None
+
+
+def test_a_binned_run_says_what_the_model_saw():
+    assert binning_note(1, 5.7) is None
+    assert binning_note(3, (4.0, 3.8, 3.8)) == (
+        "Binned by 3: the model saw 3×3×3 block averages of the volume, voxels of 12 × 11.4 "
+        "× 11.4 Å (z × y × x); the map is back on the volume's own grid."
+    )
+    assert binning_note(2, None) == (
+        "Binned by 2: the model saw 2×2×2 block averages of the volume; the map is back on "
+        "the volume's own grid."
+    )

@@ -262,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
                 model_name=source.display_name,
             )
             summaries.append(f"{job.source.name}:\n{summary_text(outcome.summary)}")
+            if outcome.request.binning_note:
+                summaries.append(outcome.request.binning_note)
             if job.detections is not None:
                 summaries.append(
                     _write_detections(job.detections, job.source, outcome, args.overwrite)

@@ -692,8 +692,9 @@ class RespondCamWidget(Container):
         self._outcome_shown = True
 
     def _show_results(self, request: ExplainRequest, lines: list[str | None]) -> None:
-        # A voxel-size mismatch stays in view beside the numbers it puts in doubt.
-        shown = [request.voxel_size_warning, *lines]
+        # A voxel-size mismatch stays in view beside the numbers it puts in doubt, and
+        # binning beside the numbers of a view the user does not see.
+        shown = [request.voxel_size_warning, request.binning_note, *lines]
         self.results.value = "\n".join(line for line in shown if line)
 
     def _detections_text(self, outcome: ExplainOutcome, geometry: LayerGeometry) -> str | None:

@@ -279,6 +279,22 @@ def _is_cubic(sizes: np.ndarray) -> bool:
     return bool(sizes.max() <= sizes.min() * 1.01)
 
 
+def binning_note(binning: int, voxel_size_a: VoxelSize | None) -> str | None:
+    """A sentence saying what binning by ``binning`` showed the model, for the results;
+    ``None`` for an unbinned run."""
+    if binning == 1:
+        return None
+    cube = "×".join([str(binning)] * 3)
+    seen = ""
+    if voxel_size_a is not None:
+        sizes = np.atleast_1d(np.asarray(voxel_size_a, dtype=np.float64))
+        seen = f", voxels of {_described(sizes * binning)}"
+    return (
+        f"Binned by {binning}: the model saw {cube} block averages of the volume{seen}; "
+        "the map is back on the volume's own grid."
+    )
+
+
 def _described(sizes: np.ndarray) -> str:
     """``"5.7 Å"`` for a cube, ``"22.8 × 11.4 × 11.4 Å (z × y × x)"`` otherwise."""
     if _is_cubic(sizes):

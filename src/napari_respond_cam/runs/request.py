@@ -13,6 +13,7 @@ from .choices import (
     AUTO_DEVICE,
     PREDICTED,
     VoxelSize,
+    binning_note,
     resolve_device,
     voxel_size_warning,
 )
@@ -107,6 +108,11 @@ class ExplainRequest:
         warning = voxel_size_warning(trained_at, self.voxel_size_a, self.settings.binning)
         # Several files in one command: say which one.
         return f"{self.volume_name}: {warning}" if warning and self.volume_name else warning
+
+    @property
+    def binning_note(self) -> str | None:
+        """What the model saw of a binned volume, or ``None`` unbinned."""
+        return binning_note(self.settings.binning, self.voxel_size_a)
 
     @property
     def target_label(self) -> str:

@@ -114,20 +114,33 @@ def test_detections_of_a_model_without_background_say_every_window_counts(viewer
     assert "not called background" not in widget.results.value
 
 
-def test_a_new_run_hides_the_volumes_older_heatmaps(viewer, widget, qtbot):
-    add_tomogram(viewer, (16, 16, 16))
+def test_a_new_run_hides_the_volumes_older_heatmaps_and_detections(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 24, 32), seed=3)
     click(widget, widget.explain_button, qtbot)
     [predicted] = heatmaps(viewer)
+    [points] = [la for la in viewer.layers if DETECTIONS_KEY in la.metadata]
+    assert points.visible
 
     widget.target.value = "all classes"
     click(widget, widget.explain_button, qtbot)
     assert not predicted.visible  # hidden, not deleted
     assert predicted in viewer.layers
     assert sum(layer.visible for layer in heatmaps(viewer)) == 1
+    assert points.visible  # all classes finds detections too
+
+    widget.target.value = CLASSES[1]  # one class's map finds none
+    click(widget, widget.explain_button, qtbot)
+    assert not points.visible and points in viewer.layers  # the earlier run's, hidden
 
     widget.target.value = "predicted class"
     click(widget, widget.explain_button, qtbot)
     assert [layer for layer in heatmaps(viewer) if layer.visible] == [predicted]
+    assert points.visible  # found again by this run
+
+    other = viewer.add_image(noise_volume((16, 24, 32), seed=1), name="other")
+    widget.volume.value = other
+    click(widget, widget.explain_button, qtbot)
+    assert points.visible  # another volume's run leaves this volume's detections alone
 
 
 def test_every_method_is_offered_and_ablations_cost_is_stated_before_it_runs(viewer, widget):

@@ -106,3 +106,12 @@ def show_detections(viewer: Any, layer_data: tuple[np.ndarray, dict[str, Any], s
     layer.metadata = kwargs["metadata"]
     layer.visible = True
     return layer
+
+
+def hide_detections(viewer: Any, volume_name: str) -> None:
+    """Hide our detections of ``volume_name``: they belong to an earlier run than the maps
+    now shown (the run that finds detections shows its own again)."""
+    for layer in viewer.layers:
+        found_in = layer.metadata.get(DETECTIONS_KEY)
+        if isinstance(found_in, dict) and found_in.get("volume") == volume_name:
+            layer.visible = False

@@ -64,7 +64,12 @@ from .compare_action import (
     comparison_layers,
     comparison_text,
 )
-from .detections_layer import detections_layer_data, detections_name, show_detections
+from .detections_layer import (
+    detections_layer_data,
+    detections_name,
+    hide_detections,
+    show_detections,
+)
 from .explain_worker import ExplainJob, JobWords, WorkerJob
 from .heatmap_layer import (
     DISPLAY_MODES,
@@ -689,6 +694,7 @@ class RespondCamWidget(Container):
         for layer_data in layers:
             show_heatmap(self._viewer, layer_data)
         hide_older_heatmaps(self._viewer, volume_name, layers)
+        hide_detections(self._viewer, volume_name)
         self._outcome_shown = True
 
     def _show_results(self, request: ExplainRequest, lines: list[str | None]) -> None:

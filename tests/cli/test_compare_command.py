@@ -75,6 +75,7 @@ def error_of(capsys) -> str:
         (["--target", "all"], "not 'all'; measure one class at a time"),
         (["--target", "dog"], "--target: 'dog' is not a class of this model"),
         (["--layer", "maxpool3"], "Did you mean 'maxpool2'"),
+        (["--threads", "0"], "--threads must be at least 1, got 0."),
     ],
 )
 def test_mistakes_are_one_line_and_the_file_is_kept(extra, message, tomogram, model_file,

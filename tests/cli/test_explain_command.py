@@ -392,6 +392,7 @@ def test_a_tomogram_without_a_voxel_size_gets_no_voxel_size_warning(model_file, 
         (["--window", "12"], "The model takes inputs of (16, 16, 16) voxels (its input_shape)"),
         (["--layer", "fc1"], "The layer 'fc1' gives shape (1, 16), not a spatial map"),
         (["--bin", "0"], "The binning must be a whole number from 1"),
+        (["--threads", "-2"], "--threads must be at least 1, got -2."),
     ],
 )
 def test_a_mistake_found_before_any_work_leaves_no_out_folder(

@@ -21,6 +21,7 @@ from .run_arguments import (
     shape_flag,
     window_flag,
 )
+from .threads_argument import add_threads_argument, apply_threads
 
 if TYPE_CHECKING:
     from ..faithfulness import MethodScores
@@ -119,6 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", help="cpu, cuda, cuda:1, mps, ... (default: the GPU when there is one)"
     )
     parser.add_argument("--batch-size", type=int, metavar="N", help="inputs per forward pass")
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -134,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
     from .file_plan import check_inputs
 
+    apply_threads(args.threads)
     [path] = check_inputs([args.volume])
     methods = checked_methods([m.strip() for m in args.methods.split(",") if m.strip()])
     positive_steps(args.steps)

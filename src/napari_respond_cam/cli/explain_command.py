@@ -29,6 +29,7 @@ from .run_arguments import (
     shape_flag,
     window_flag,
 )
+from .threads_argument import add_threads_argument, apply_threads
 
 if TYPE_CHECKING:
     from ..runs.explain_run import ExplainOutcome
@@ -166,6 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="with --scheduler: split each tomogram into N tasks (for huge files)",
     )
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -190,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tasks_per_file < 1:
         raise RespondCamError("--tasks-per-file must be at least 1.")
+    apply_threads(args.threads)
     region = _region(args)
     sources = check_inputs(args.tomograms)
     source = ModelSource(str(args.model), args.architecture, args.trust)

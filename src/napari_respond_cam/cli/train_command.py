@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .threads_argument import add_threads_argument, apply_threads
+
 DESCRIPTION = """\
 Train CNN-1 or CNN-2 of the Respond-CAM paper on 40^3 windows of simulated tomograms
 of five real complexes, each named after the particle at its centre or "background",
@@ -49,9 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
-    parser.add_argument(
-        "--threads", type=int, help="CPU threads for torch (1 avoids thrashing on a busy machine)"
-    )
+    add_threads_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -60,13 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from ..reproducible_kernels import pin_kernels
 
     pin_kernels()
-    import torch
-
     from ..training import TrainingConfig, train_and_save
 
+    apply_threads(args.threads)
     _check_before_training(args)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     chosen = {
         name: getattr(args, name)
         for name in (
@@ -102,7 +99,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
     if not args.out.parent.is_dir():
         raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
     for flag in (
-        "epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size", "threads"
+        "epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size"
     ):  # fmt: skip
         value = getattr(args, flag)
         if value is not None and value < 1:

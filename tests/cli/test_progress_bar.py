@@ -38,3 +38,19 @@ def test_a_shorter_line_on_a_terminal_covers_the_last_one(monkeypatch):
     assert first == "a long label [" + "." * 30 + "] 0/2 steps, 0.0/s"
     assert second == ("short [" + "#" * 15 + "." * 15 + "] 1/2 steps, 0.5/s").ljust(len(first))
     assert last == "short [" + "#" * 30 + "] 2/2 steps, 0.7/s\n"
+
+
+def test_a_terminal_bar_says_the_time_left_once_it_has_settled(monkeypatch):
+    clock = iter([0.0, 0.0, 0.0, 1.0, 20.0, 30.0])
+    monkeypatch.setattr(progress_bar.time, "monotonic", lambda: next(clock))
+    screen = Terminal()
+    bar = ProgressBar("tomo.mrc", stream=screen)
+    bar(0, 40)
+    bar(1, 40)  # 1 s in: too early to say
+    bar(10, 40)  # 20 s for 10 windows: 30 more take 60 s
+    bar(40, 40)
+    first, early, settled, last = screen.getvalue().split("\r")[1:]
+    assert first.rstrip().endswith("0/40 windows, 0.0/s")
+    assert early.rstrip().endswith("1/40 windows, 1.0/s")
+    assert settled.rstrip().endswith("10/40 windows, 0.5/s, about 1 min left")
+    assert last.rstrip().endswith("40/40 windows, 1.3/s") and last.endswith("\n")

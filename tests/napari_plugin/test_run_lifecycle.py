@@ -123,6 +123,22 @@ def test_the_widget_shows_progress_and_clears_old_numbers_while_it_runs(viewer, 
     assert "'second'" in widget.results.value.splitlines()[-1]
 
 
+def test_the_bar_says_the_time_left_once_the_run_has_settled(viewer, widget, monkeypatch):
+    from napari_respond_cam.napari_plugin import dock_widget
+
+    clock = iter([100.0, 100.0, 101.0, 140.0, 160.0, 200.0])
+    monkeypatch.setattr(dock_widget.time, "monotonic", lambda: next(clock))
+    widget._progress_unit, widget._progress_started = "steps", 100.0
+    shown = []
+    for done in (0, 1, 10, 20, 40):
+        widget._show_progress(done, 40)
+        shown.append(widget.progress.native.text())
+    assert shown[:2] == ["0 / 40 steps", "1 / 40 steps"]  # 1 s in: too early to say
+    assert shown[2] == "10 / 40 steps, about 2 min left"  # 40 s for 10: 30 more take 120 s
+    assert shown[3] == "20 / 40 steps, about 1 min left"  # 60 s for 20
+    assert shown[4] == "40 / 40 steps"
+
+
 def test_the_results_box_wraps_and_scrolls_at_the_default_dock_width(
     make_napari_viewer, tiny_model, qtbot
 ):

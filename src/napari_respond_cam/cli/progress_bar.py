@@ -6,9 +6,12 @@ import sys
 import time
 from typing import TextIO
 
+from ..runs.time_left import time_left
+
 
 class ProgressBar:
-    """``label [#####.....] 120/300 windows, 12.3/s``, redrawn in place on a terminal.
+    """``label [#####.....] 120/300 windows, 12.3/s, about 15 s left``, redrawn in place
+    on a terminal.
 
     Where stderr is not a terminal (a log file, a batch job), only the final line
     is written, so logs do not fill with carriage returns. ``label`` may change
@@ -40,6 +43,10 @@ class ProgressBar:
 
     def _line(self, done: int, total: int, width: int = 30) -> str:
         filled = width * done // max(total, 1)
-        rate = done / max(time.monotonic() - self._started, 1e-9)
+        elapsed = time.monotonic() - self._started
+        rate = done / max(elapsed, 1e-9)
         bar = "#" * filled + "." * (width - filled)
-        return f"{self.label} [{bar}] {done}/{total} {self.unit}, {rate:.1f}/s"
+        left = time_left(done, total, elapsed)
+        return f"{self.label} [{bar}] {done}/{total} {self.unit}, {rate:.1f}/s" + (
+            f", {left}" if left else ""
+        )

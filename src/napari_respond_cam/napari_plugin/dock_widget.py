@@ -11,6 +11,7 @@ Closing the dock or the viewer stops the run and waits for its thread.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -57,6 +58,7 @@ from ..runs.counted_windows import background_class_of
 from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
 from ..runs.request import WHERE_PREDICTED, ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
+from ..runs.time_left import time_left
 from .compare_action import (
     Comparison,
     check_comparable,
@@ -143,6 +145,8 @@ class RespondCamWidget(Container):
         self._target_names: list[str] = []
         self._class_names: list[str] = []
         self._job: WorkerJob | None = None
+        self._progress_unit = "windows"
+        self._progress_started = 0.0
         self._outcome_shown = False
         self._closed = False
         self._regions = RegionControls(napari_viewer)
@@ -581,6 +585,8 @@ class RespondCamWidget(Container):
         self._outcome_shown = False
         self._set_running(True)
         self.results.value = message
+        self._progress_unit = unit
+        self._progress_started = time.monotonic()
         self.progress.native.setFormat(f"%v / %m {unit}")
         self.progress.value = 0
         job.start()
@@ -653,6 +659,13 @@ class RespondCamWidget(Container):
         self.window.enabled = not running and self._window_is_free()
 
     def _show_progress(self, done: int, total: int) -> None:
+        if done == 0:
+            # A new phase (the tomogram's statistics, then the windows) starts its clock.
+            self._progress_started = time.monotonic()
+        left = time_left(done, total, time.monotonic() - self._progress_started)
+        self.progress.native.setFormat(
+            f"%v / %m {self._progress_unit}" + (f", {left}" if left else "")
+        )
         self.progress.max = max(total, 1)
         self.progress.value = done
 

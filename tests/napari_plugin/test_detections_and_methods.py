@@ -169,7 +169,7 @@ def test_compare_methods_gives_a_layer_per_method_and_the_table(viewer, widget, 
     layers = heatmaps(viewer)
     labels = list(METHOD_LABELS.values())
     assert [layer.name for layer in layers] == [
-        f"tomo {label} (predicted class, compared)" for label in labels
+        f"tomo (predicted class) compared: {label}" for label in labels
     ]
     assert [layer.visible for layer in layers] == [True] + [False] * (len(labels) - 1)
     results = widget.results.value.splitlines()

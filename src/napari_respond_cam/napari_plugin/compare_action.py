@@ -22,13 +22,16 @@ from ..runs.choices import resolve_device
 from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
 from ..runs.request import ExplainRequest
 from ..tiling.progress import ProgressCallback
-from .heatmap_layer import LayerData, LayerGeometry, heatmap_layer_data, heatmap_name
+from .heatmap_layer import LayerData, LayerGeometry, heatmap_layer_data
 
 if TYPE_CHECKING:
     from ..faithfulness import MethodScores
 
-#: What the compared layers' names say after the target.
-COMPARED = "compared"
+
+def compared_name(volume_name: str, target_label: str, method_label: str) -> str:
+    """A compared layer's name, ``"tomo (ribosome) compared: Grad-CAM"``: the method last,
+    where napari's layer list, which elides the middle of long names, still shows it."""
+    return f"{volume_name} ({target_label}) compared: {method_label}"
 
 
 @dataclass(frozen=True)
@@ -137,13 +140,13 @@ def _one_method_of(
 def comparison_layers(
     comparison: Comparison, geometry: LayerGeometry, mode: str, metadata: dict[str, Any]
 ) -> list[LayerData]:
-    """One heatmap layer per method, named ``"<volume> <method> (<target>, compared)"``;
-    only the first method's is shown at first (additive overlays would add up)."""
+    """One heatmap layer per method, named by :func:`compared_name`; only the first
+    method's is shown at first (additive overlays would add up)."""
     request = comparison.request
     layers = []
     for k, found in enumerate(comparison.maps):
         label = METHOD_LABELS[found.method]
-        name = heatmap_name(request.volume_name, label, f"{request.target_label}, {COMPARED}")
+        name = compared_name(request.volume_name, request.target_label, label)
         layer_metadata = {**metadata, "method": label, "faithfulness": _numbers(found.scores)}
         layers.append(
             heatmap_layer_data(found.heatmap, geometry, name, mode, layer_metadata, k == 0)

@@ -74,6 +74,8 @@ def test_detections_of_a_tiled_run_are_points_with_class_probability_and_score(
     assert CLASSES[background] not in set(points.features["class"])
     first = f"{expected.class_names[0]} {expected.probabilities[0]:.2f}"
     assert points.text.values[0] == first
+    # The text starts at the ring's right edge, half a point's size right of its centre.
+    np.testing.assert_allclose(points.text.translation[-1], points.size[0] / 2)
     # One colour per class, whichever classes were found.
     colours = {tuple(c) for c in points.border_color}
     assert len(colours) == len(set(expected.class_names))

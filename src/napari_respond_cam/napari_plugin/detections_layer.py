@@ -84,7 +84,14 @@ def detections_layer_data(
         "border_width": 0.15,
         "border_width_is_relative": True,
         "size": point_size,
-        "text": {"string": LABEL_TEXT, "color": "white", "size": 8, "anchor": "upper_left"},
+        # Beside the ring, not across it: the text starts at the ring's right edge.
+        "text": {
+            "string": LABEL_TEXT,
+            "color": "white",
+            "size": 8,
+            "anchor": "upper_left",
+            "translation": (0.0, -point_size / 4, point_size / 2),
+        },
         "metadata": {DETECTIONS_KEY: {"volume": volume_name, "count": len(found)}},
     }
     return found.centres, kwargs, "points"

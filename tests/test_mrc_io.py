@@ -301,6 +301,19 @@ def test_origin_field_wins_over_start_indices(tmp_path):
     assert read_mrc(path).origin == pytest.approx((300.0, 200.0, 100.0))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_an_origin_that_is_not_a_position_falls_back_to_the_start_indices(tmp_path, bad):
+    path = tmp_path / "bad_origin.mrc"
+    with mrcfile.new(path, data=np.zeros((2, 2, 2), np.float32)) as mrc:
+        mrc.voxel_size = 4.0
+        mrc.header.nystart = 3
+        mrc.header.origin = (bad, 10.0, 20.0)
+
+    with pytest.warns(UserWarning, match="'bad_origin.mrc' has an origin of .* not a position"):
+        volume = read_mrc(path)
+    assert volume.origin == pytest.approx((0.0, 12.0, 0.0))
+
+
 def test_missing_voxel_size_falls_back_to_one_per_voxel_with_a_warning(tmp_path):
     path = tmp_path / "no_size.mrc"
     with mrcfile.new(path, data=np.zeros((2, 2, 2), np.float32)) as mrc:

@@ -191,7 +191,7 @@ def read_mrc(path: str | os.PathLike, mmap: bool = True) -> MrcVolume:
     return MrcVolume(
         data=_to_zyx(data, axes),
         voxel_size=voxel_size,
-        origin=_origin_zyx(header, axes, voxel_size),
+        origin=_origin_zyx(header, axes, voxel_size, path),
         header=header_to_dict(header),
         is_image_stack=_is_image_stack(path, header, data),
         voxel_size_known=voxel_size_known,
@@ -466,9 +466,21 @@ def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[tuple[float, float
 
 
 def _origin_zyx(
-    header: np.recarray, axes: tuple[int, int, int], voxel_size: tuple[float, float, float]
+    header: np.recarray,
+    axes: tuple[int, int, int],
+    voxel_size: tuple[float, float, float],
+    path: Path,
 ) -> tuple[float, float, float]:
     origin_xyz = [float(v) for v in header.origin.item()]
+    if not all(np.isfinite(origin_xyz)):
+        warnings.warn(
+            f"'{path.name}' has an origin of {tuple(origin_xyz)} (x, y, z) in its header, "
+            "which is not a position; it is read from the start indices instead (zero for "
+            "most tomograms), and maps made from it carry that origin.",
+            UserWarning,
+            stacklevel=3,
+        )
+        origin_xyz = [0.0, 0.0, 0.0]
     if any(origin_xyz):
         return (origin_xyz[2], origin_xyz[1], origin_xyz[0])
     # Start indices count columns, rows and sections, which map to x, y, z via axes.

@@ -512,3 +512,34 @@ def test_a_region_for_a_classifier_says_to_choose_a_class(tomogram, model_file, 
         "class instead (target in Python, --target on the command line"
     )
     assert not (tmp_path / "maps").exists()
+
+
+def test_a_bad_file_in_a_batch_is_named_with_what_was_written_and_what_was_not(
+    tomogram, model_file, tmp_path, capsys
+):
+    data = np.random.default_rng(1).normal(size=(20, 24, 30)).astype(np.float32)
+    data[3, 4, 5] = np.nan
+    bad = write_mrc(tmp_path / "holes.mrc", data, voxel_size=10.0)
+    later = write_mrc(tmp_path / "later.mrc", np.zeros_like(data), voxel_size=10.0)
+    out = tmp_path / "maps"
+    args = ["explain", str(tomogram), str(bad), str(later), "--model", str(model_file)]
+    assert main([*args, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    first, written, skipped = err.split("respond-cam: error: ")[1].splitlines()
+    assert first.startswith(f"{bad}: The volume holds NaN or infinite values")
+    assert written == f"Written before it: {out / 'tomo_respondcam.mrc'}."
+    assert skipped == f"Not explained: {later}; to finish, run the command on those files alone."
+    assert (out / "tomo_respondcam.mrc").exists() and not (out / "later_respondcam.mrc").exists()
+
+
+def test_an_origin_that_is_not_a_position_still_gives_a_map(model_file, tmp_path, capsys):
+    path = tmp_path / "nan_origin.mrc"
+    data = np.random.default_rng(2).normal(size=(20, 24, 30)).astype(np.float32)
+    with mrcfile.new(path, data=data) as handle:
+        handle.voxel_size = 10.0
+        handle.header.origin = (np.nan, 0.0, 0.0)
+    assert main(explain_args(path, model_file, tmp_path / "maps")) == 0
+    assert "respond-cam: warning: 'nan_origin.mrc' has an origin of (nan, 0.0, 0.0)" in (
+        capsys.readouterr().err
+    )
+    assert read_mrc(tmp_path / "maps" / "nan_origin_respondcam.mrc").origin == (0.0, 0.0, 0.0)

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..engine.options import (
     ALL_CLASSES,
@@ -254,16 +254,20 @@ def run(args: argparse.Namespace) -> int:
             jobs, source, settings, args.scheduler, args.tasks_per_file, args.overwrite, bar
         )
     else:
-        for job in jobs:
+        for done, job in enumerate(jobs):
             bar = ProgressBar(job.source.name)
-            outcome = explain_mrc_file(
-                model,
-                job,
-                settings,
-                progress=bar,
-                overwrite=args.overwrite,
-                model_name=source.display_name,
-            )
+            try:
+                outcome = explain_mrc_file(
+                    model,
+                    job,
+                    settings,
+                    progress=bar,
+                    overwrite=args.overwrite,
+                    model_name=source.display_name,
+                )
+            except RespondCamError as error:
+                stopped = _stopped_at(job, jobs[:done], jobs[done + 1 :], error)
+                raise RespondCamError(stopped) from error
             summaries.append(f"{job.source.name}:\n{summary_text(outcome.summary)}")
             if outcome.request.binning_note:
                 summaries.append(outcome.request.binning_note)
@@ -322,6 +326,19 @@ def _channel(text: str | None, channel_names: Sequence[str]) -> int | None:
         return channel_argument(text, channel_names)
     except RespondCamError as error:
         raise RespondCamError(f"--channel: {error}") from None
+
+
+def _stopped_at(job: Any, written: Sequence[Any], skipped: Sequence[Any], error: Exception) -> str:
+    """The error of one file in a batch, with what was written before it and what was not
+    explained after it, so a rerun can pick up where this one stopped."""
+    lines = [f"{job.source}: {error}"]
+    if written:
+        files = ", ".join(str(path) for done in written for path in done.files)
+        lines.append(f"Written before it: {files}.")
+    if skipped:
+        names = ", ".join(str(later.source) for later in skipped)
+        lines.append(f"Not explained: {names}; to finish, run the command on those files alone.")
+    return "\n".join(lines)
 
 
 def _region(args: argparse.Namespace) -> Region | None:

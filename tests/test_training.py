@@ -168,7 +168,11 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
         ),
         (["--out", str(tmp_path / "model.pt"), "--threads", "0"], "--threads must be at least 1"),
         (["--out", str(tmp_path / "model.pt"), "--snrs", "inf,loud"], "is not a list"),
-        (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "Unknown architecture"),
+        (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "not 'vgg'; pick one"),
+        (
+            ["--out", str(tmp_path / "model.pt"), "--architecture", "unet3d"],
+            "Training makes the paper's classifiers ('cnn1', 'cnn2'), not 'unet3d'",
+        ),
     ]:
         assert main(["train", *args]) == 1
         assert message in capsys.readouterr().err

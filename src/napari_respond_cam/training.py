@@ -78,8 +78,8 @@ class TrainingConfig:
     ``dropout`` (after ``fc1`` and ``fc2`` while training) is lighter than the usual 0.5
     for the narrower layers. ``epochs`` and ``learning_rate`` (the peak step size of a
     layer summing at most :data:`FULL_STEP_FAN_IN` inputs) left at 0 take the
-    architecture's :data:`DEMO_SCHEDULES` entry (CNN-1's for an architecture without one)
-    when the config is made; ``dataclasses.replace`` keeps the numbers already filled in.
+    architecture's :data:`DEMO_SCHEDULES` entry when the config is made (its keys are the
+    architectures trained here); ``dataclasses.replace`` keeps the numbers already filled in.
     """
 
     architecture: str = "cnn1"
@@ -107,7 +107,14 @@ class TrainingConfig:
             )
         if not 0 <= self.dropout < 1:
             raise RespondCamError(f"dropout must be at least 0 and below 1, got {self.dropout}.")
-        epochs, learning_rate = DEMO_SCHEDULES.get(self.architecture, DEMO_SCHEDULES["cnn1"])
+        if self.architecture not in DEMO_SCHEDULES:
+            trainable = ", ".join(repr(name) for name in DEMO_SCHEDULES)
+            raise RespondCamError(
+                f"Training makes the paper's classifiers ({trainable}), not "
+                f"{self.architecture!r}; pick one of them with --architecture (for the demo "
+                "U-Net: python -m napari_respond_cam.segmentation_training)."
+            )
+        epochs, learning_rate = DEMO_SCHEDULES[self.architecture]
         # Frozen: the defaults are filled in once, here, so the record shows what was used.
         if not self.epochs:
             object.__setattr__(self, "epochs", epochs)

@@ -15,6 +15,9 @@ from napari_respond_cam.cli.file_plan import file_safe_names, plan_jobs
         # equal or empty once made safe: every name gets its index
         (["a b", "a/b", "c"], ["0_a_b", "1_a_b", "2_c"]),
         (["ok", "???"], ["0_ok", "1"]),
+        # cut to 64 characters; cut equal, both indexed
+        (["x" * 300, "y"], ["x" * 64, "y"]),
+        (["x" * 70 + "a", "x" * 70 + "b"], ["0_" + "x" * 64, "1_" + "x" * 64]),
     ],
 )
 def test_file_safe_names(names, safe):
@@ -32,6 +35,9 @@ def test_every_class_gets_its_own_output_in_class_order(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == []
     assert plan_jobs([source], tmp_path, "respond", False)[0].outputs == (
         tmp_path / "tomo_respondcam.mrc",
+    )
+    assert plan_jobs([source], tmp_path, "layercam", False)[0].outputs == (
+        tmp_path / "tomo_layercam.mrc",
     )
 
 

@@ -186,3 +186,13 @@ def test_a_tile_task_takes_the_clients_statistics_and_reads_none(inputs, tmp_pat
     assert start == 0 and len(windows) == 2 and slab.any()
     # the first window's voxels covered by it alone hold its map, as in the whole run
     np.testing.assert_allclose(slab[:8, :4, :2], whole[:8, :4, :2], rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://localhost", "http://localhost:8786"])
+def test_a_malformed_scheduler_address_says_how_to_write_one(address, inputs, tmp_path, capsys):
+    model_file, tomograms = inputs
+    args = ["explain", str(tomograms[0]), "--model", str(model_file), "--out", str(tmp_path)]
+    assert main([*args, "--scheduler", address]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"respond-cam: error: {address!r} is not a Dask scheduler's address (")
+    assert "give it as tcp://host:port" in err and "Traceback" not in err

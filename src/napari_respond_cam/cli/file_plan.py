@@ -48,10 +48,12 @@ def plan_jobs(
     """
     out_dir = Path(out_dir).expanduser().resolve()
     suffixes = [""] if class_names is None else [f"_{n}" for n in file_safe_names(class_names)]
+    # "layercam" is already a CAM's name: it keeps one "cam", as "respondcam" has one.
+    tag = f"{method.removesuffix('cam')}cam"
     jobs = [
         FileJob(
             path,
-            tuple(out_dir / f"{mrc_stem(path)}_{method}cam{s}.mrc" for s in suffixes),
+            tuple(out_dir / f"{mrc_stem(path)}_{tag}{s}.mrc" for s in suffixes),
             out_dir / f"{mrc_stem(path)}_detections.csv" if detections else None,
         )
         for path in sources
@@ -61,13 +63,19 @@ def plan_jobs(
     return jobs
 
 
+#: The longest class name part of an output's file name.
+LONGEST_NAME_PART = 64
+
+
 def file_safe_names(names: Sequence[str]) -> list[str]:
     """``names`` as distinct file-name parts: letters, digits, ``.``, ``-`` and ``_`` only.
 
-    Other characters become ``_``; when that makes two names equal (or one empty), every
-    name is prefixed with its index, so each class keeps a file of its own.
+    Other characters become ``_`` and a name is cut to :data:`LONGEST_NAME_PART`
+    characters (file systems refuse names over 255 bytes); when that makes two names
+    equal (or one empty), every name is prefixed with its index, so each class keeps a
+    file of its own.
     """
-    safe = [_UNSAFE_IN_FILE_NAMES.sub("_", name).strip("._") for name in names]
+    safe = [_UNSAFE_IN_FILE_NAMES.sub("_", name)[:LONGEST_NAME_PART].strip("._") for name in names]
     if len(set(safe)) < len(safe) or "" in safe:
         return [f"{k}_{name}".rstrip("_") for k, name in enumerate(safe)]
     return safe

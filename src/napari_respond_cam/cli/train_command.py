@@ -90,7 +90,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
 
     from ..engine.devices import requested_device
     from ..errors import RespondCamError
-    from ..models.architectures import architecture
+    from ..training import TrainingConfig
 
     if args.out.suffix not in (".pt", ".pth", ".safetensors"):
         raise RespondCamError(f"--out {args.out} must end in .pt, .pth or .safetensors.")
@@ -109,7 +109,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
     if args.device is not None:
         requested_device(args.device, torch.nn.Module())
     if args.architecture is not None:
-        architecture(args.architecture)
+        TrainingConfig(architecture=args.architecture)
 
 
 def _parse_snrs(text: str) -> tuple[float | None, ...]:

@@ -88,6 +88,12 @@ def explain_on_cluster(
     client_type, as_completed = _dask()
     try:
         client = client_type(scheduler, timeout=CONNECT_TIMEOUT)
+    except ValueError as err:
+        raise RespondCamError(
+            f"{scheduler!r} is not a Dask scheduler's address ({err}); give it as "
+            "tcp://host:port (--scheduler tcp://host:8786 on the command line, scheduler= in "
+            "Python)."
+        ) from err
     except (OSError, TimeoutError) as err:
         raise RespondCamError(
             f"Could not reach a Dask scheduler at {scheduler!r} ({err}); check the address "

@@ -111,8 +111,9 @@ class TrainingConfig:
             trainable = ", ".join(repr(name) for name in DEMO_SCHEDULES)
             raise RespondCamError(
                 f"Training makes the paper's classifiers ({trainable}), not "
-                f"{self.architecture!r}; pick one of them with --architecture (for the demo "
-                "U-Net: python -m napari_respond_cam.segmentation_training)."
+                f"{self.architecture!r}; pick one of them (--architecture on the command "
+                "line, architecture= in TrainingConfig); the demo U-Net trains with python -m "
+                "napari_respond_cam.segmentation_training."
             )
         epochs, learning_rate = DEMO_SCHEDULES[self.architecture]
         # Frozen: the defaults are filled in once, here, so the record shows what was used.

@@ -587,7 +587,7 @@ class RespondCamWidget(Container):
         self.results.value = message
         self._progress_unit = unit
         self._progress_started = time.monotonic()
-        self.progress.native.setFormat(f"%v / %m {unit}")
+        self._set_progress_format(None)
         self.progress.value = 0
         job.start()
 
@@ -662,12 +662,15 @@ class RespondCamWidget(Container):
         if done == 0:
             # A new phase (the tomogram's statistics, then the windows) starts its clock.
             self._progress_started = time.monotonic()
-        left = time_left(done, total, time.monotonic() - self._progress_started)
+        self._set_progress_format(time_left(done, total, time.monotonic() - self._progress_started))
+        self.progress.max = max(total, 1)
+        self.progress.value = done
+
+    def _set_progress_format(self, left: str | None) -> None:
+        """``"12 / 40 windows"``, with the time left when known."""
         self.progress.native.setFormat(
             f"%v / %m {self._progress_unit}" + (f", {left}" if left else "")
         )
-        self.progress.max = max(total, 1)
-        self.progress.value = done
 
     def _show_outcome(
         self,

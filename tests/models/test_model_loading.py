@@ -1,5 +1,7 @@
 """load_model / save_model: every file kind we accept, and the ones we refuse."""
 
+import json
+import re
 import sys
 import warnings
 
@@ -323,9 +325,69 @@ def test_registered_models_carry_their_preprocessing_and_voxel_size(cnn1, monkey
 
 @pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
 def test_the_background_class_travels_with_the_file(cnn1, tmp_path, suffix):
-    cnn1.background_class = 3
-    assert load_model(save_model(cnn1, tmp_path / f"model{suffix}")).background_class == 3
+    cnn1.background_class = 2
+    assert load_model(save_model(cnn1, tmp_path / f"model{suffix}")).background_class == 2
     cnn1.background_class = 0
     assert load_model(save_model(cnn1, tmp_path / f"zero{suffix}")).background_class == 0
     bare = tiny_cnn1()
     assert not hasattr(load_model(save_model(bare, tmp_path / f"bare{suffix}")), "background_class")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "words"),
+    [
+        ("class_names", ("a", "b"), "names 2 classes but the model gives 3 outputs"),
+        ("voxel_size_a", 0.0, "a positive number, not 0.0"),
+        ("voxel_size_a", float("nan"), "a positive number, not nan"),
+        ("background_class", 3, "from 0 to 2, not 3"),
+        ("input_shape", (1, 0, 16, 16), "at least 1, not (1, 0, 16, 16)"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".pt2", ".safetensors"])
+def test_save_refuses_metadata_that_does_not_fit_the_model(
+    cnn1, tmp_path, suffix, attribute, value, words
+):
+    setattr(cnn1, attribute, value)
+    path = tmp_path / f"model{suffix}"
+    with pytest.raises(RespondCamError, match=re.escape(words)) as err:
+        save_model(cnn1, path, example_input=torch.zeros(2, 1, 16, 16, 16))
+    assert f"model{suffix} was not saved" in str(err.value)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [("class_names", ["a", "b"]), ("voxel_size_a", -2.0), ("background_class", 9)],
+)
+def test_a_file_whose_metadata_does_not_fit_loads_without_it_and_says_so(
+    cnn1, tmp_path, attribute, value
+):
+    from safetensors.torch import save_file
+
+    from napari_respond_cam.models.model_files import METADATA_KEY
+
+    cnn1.voxel_size_a, cnn1.background_class = 11.4, 2
+    metadata = {**_stored_metadata(cnn1), attribute: value}
+    state = {k: v.contiguous() for k, v in cnn1.state_dict().items()}
+    path = tmp_path / "edited.safetensors"
+    save_file(state, path, metadata={METADATA_KEY: json.dumps(metadata)})
+    with pytest.warns(UserWarning, match=f"edited.safetensors: .*Going on without its {attribute}"):
+        loaded = load_model(path)
+    assert getattr(loaded, attribute) is None
+    kept = {"class_names": cnn1.class_names, "voxel_size_a": 11.4, "background_class": 2}
+    kept.pop(attribute)
+    assert {name: getattr(loaded, name) for name in kept} == kept
+    same_maps(cnn1, loaded)
+
+
+def _stored_metadata(model):
+    from napari_respond_cam.models.model_files import _metadata
+
+    return _metadata(model)
+
+
+def test_a_pt2_saved_from_one_example_sample_keeps_its_batch_free(cnn1, tmp_path):
+    path = save_model(cnn1, tmp_path / "one.pt2", example_input=torch.zeros(1, 1, 16, 16, 16))
+    loaded = load_model(path)
+    assert getattr(loaded, "fixed_batch_size", None) is None
+    same_maps(cnn1, loaded)

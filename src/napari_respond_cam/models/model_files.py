@@ -27,7 +27,8 @@ from ..engine.model_state import evaluation_mode
 from ..errors import RespondCamError, in_every_front_end, setting
 from .architectures import architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
-from .model_metadata import attach_metadata, metadata_of, set_model_attribute
+from .model_metadata import attach_metadata, metadata_faults, metadata_of, set_model_attribute
+from .output_shape import output_shape
 from .untrusted_files import MalformedFile, UnsafeFile, check_exported_archive, check_torch_save
 
 #: Name of the JSON metadata stored beside the weights in every file we write.
@@ -68,7 +69,34 @@ def load_model_file(
     }
     loader = loaders.get(kind, _load_torch_file)
     model = loader(path, architecture=architecture, trust=trust, device=device, config=config or {})
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    _drop_faulty_metadata(path, model)
+    return model
+
+
+def _drop_faulty_metadata(path: Path, model: nn.Module) -> None:
+    """Warn of metadata that does not fit the model, and go on without it.
+
+    The weights are still good: a wrong class count or voxel size in a file from
+    elsewhere should not keep the user from explaining the model.
+    """
+    faults = metadata_faults(model, _output_count(model))
+    for attribute, fault in faults.items():
+        warnings.warn(
+            f"{path.name}: {fault}. Going on without its {attribute}; save the model "
+            "again with it set right to keep it.",
+            UserWarning,
+            stacklevel=4,
+        )
+        set_model_attribute(model, attribute, None)
+
+
+def _output_count(model: nn.Module, example: torch.Tensor | None = None) -> int | None:
+    """The classes (or output channels) the model gives, when a forward pass can tell."""
+    if example is None and getattr(model, "class_names", None) is None:
+        return None
+    shape = output_shape(model, example)
+    return None if shape is None or len(shape) < 2 else shape[1]
 
 
 def _load_exported(path: Path, *, trust: bool, **_: Any) -> nn.Module:
@@ -378,6 +406,12 @@ def save_model(
     pathlib.Path
     """
     path = Path(path)
+    faults = metadata_faults(model, _output_count(model, example_input))
+    if faults:
+        raise RespondCamError(
+            f"{path.name} was not saved: " + "; ".join(faults.values()) + ". Set the "
+            "model's attributes right and save it again."
+        )
     metadata = _metadata(model)
     if path.suffix == ".pt2":
         _save_exported(model, path, metadata, example_input, dynamic_sizes)
@@ -409,6 +443,9 @@ def _save_exported(
             )
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         example_input = torch.zeros((2, *shape), device=device)
+    elif example_input.shape[0] == 1:
+        # torch.export fixes an axis of size 1 for good; two samples keep the batch free.
+        example_input = example_input.expand(2, *example_input.shape[1:]).contiguous()
     # The batch axis, and the spatial axes if asked; the weights fix the channel axis.
     axes = [0, *range(2, example_input.ndim)] if dynamic_sizes else [0]
     shapes = ({axis: torch.export.Dim.DYNAMIC for axis in axes},)

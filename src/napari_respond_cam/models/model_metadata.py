@@ -7,10 +7,12 @@ These travel as attributes of the module (set by the registry, ``register_model`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..engine.preprocessing import Preprocessing
+from ..errors import RespondCamError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -93,3 +95,74 @@ def attach_metadata(model: nn.Module, metadata: Mapping[str, Any]) -> None:
         # Empty names or records say nothing; a background class of 0 does.
         if value is not None and not (isinstance(value, Sized) and len(value) == 0):
             setattr(model, attribute, kind(value))
+
+
+def checked_voxel_size(voxel_size_a: Any) -> float:
+    """``voxel_size_a`` as a float, refused unless it is a positive, finite number."""
+    try:
+        size = float(voxel_size_a)
+    except (TypeError, ValueError):
+        size = math.nan
+    if not (size > 0 and math.isfinite(size)):
+        raise RespondCamError(
+            f"voxel_size_a is the voxel size in ångström the model was trained at, a "
+            f"positive number, not {voxel_size_a!r}."
+        )
+    return size
+
+
+def checked_background_class(background_class: Any, n_classes: int | None) -> int:
+    """``background_class``, refused unless it is a class index (below ``n_classes``, if known)."""
+    if (
+        isinstance(background_class, bool)
+        or not isinstance(background_class, int)
+        or background_class < 0
+        or (n_classes is not None and background_class >= n_classes)
+    ):
+        among = "" if n_classes is None else f" from 0 to {n_classes - 1}"
+        raise RespondCamError(
+            f"background_class is the index of the class (or output channel) that means "
+            f"'nothing here', a whole number{among}, not {background_class!r}."
+        )
+    return background_class
+
+
+def metadata_faults(model: nn.Module, n_outputs: int | None) -> dict[ModelAttribute, str]:
+    """What is wrong with the model's metadata: a sentence per faulty attribute.
+
+    ``n_outputs`` is the number of classes (or output channels) the model gives,
+    when known; the class names and the background class are checked against it.
+    """
+    faults: dict[ModelAttribute, str] = {}
+    names = getattr(model, "class_names", None)
+    if names is not None and n_outputs is not None and len(names) != n_outputs:
+        faults["class_names"] = (
+            f"class_names names {len(names)} classes but the model gives {n_outputs} "
+            "outputs; give one name per output"
+        )
+    n_classes = n_outputs
+    if n_classes is None and names is not None:
+        n_classes = len(names)
+    checks: dict[ModelAttribute, Callable[[Any], Any]] = {
+        "voxel_size_a": checked_voxel_size,
+        "background_class": lambda value: checked_background_class(value, n_classes),
+        "input_shape": _checked_input_shape,
+    }
+    for attribute, check in checks.items():
+        value = getattr(model, attribute, None)
+        if value is not None:
+            try:
+                check(value)
+            except RespondCamError as err:
+                faults[attribute] = str(err).rstrip(".")
+    return faults
+
+
+def _checked_input_shape(shape: Any) -> tuple[int, ...]:
+    sides = tuple(shape)
+    if not sides or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sides):
+        raise RespondCamError(
+            f"input_shape is (channels, *spatial sizes) of one sample, whole numbers of at "
+            f"least 1, not {shape!r}."
+        )
+    return sides

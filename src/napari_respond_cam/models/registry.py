@@ -20,7 +20,12 @@ from ..engine.preprocessing import Preprocessing
 from ..errors import RespondCamError
 from .architectures import ARCHITECTURES
 from .model_files import load_model_file
-from .model_metadata import fallback_class_names, set_model_attribute
+from .model_metadata import (
+    checked_background_class,
+    checked_voxel_size,
+    fallback_class_names,
+    set_model_attribute,
+)
 
 
 @dataclass(frozen=True)
@@ -106,39 +111,17 @@ def register_model(
         trained,
         description,
         None if preprocessing is None else Preprocessing.from_json(preprocessing),
-        None if voxel_size_a is None else _positive_size(voxel_size_a),
-        None if background_class is None else _class_index(background_class, class_names),
+        None if voxel_size_a is None else checked_voxel_size(voxel_size_a),
+        None
+        if background_class is None
+        else checked_background_class(
+            background_class, None if class_names is None else len(class_names)
+        ),
     )
     # A replaced entry keeps its place in the list (the demo models stay first).
     _MODELS[name] = entry
     if first:
         _move_first(name)
-
-
-def _positive_size(voxel_size_a: float) -> float:
-    size = float(voxel_size_a)
-    if not size > 0:
-        raise RespondCamError(
-            f"voxel_size_a is the voxel size in ångström the model was trained at, a "
-            f"positive number, not {voxel_size_a!r}."
-        )
-    return size
-
-
-def _class_index(background_class: int, class_names: Sequence[str] | None) -> int:
-    n_classes = None if class_names is None else len(class_names)
-    if (
-        isinstance(background_class, bool)
-        or not isinstance(background_class, int)
-        or background_class < 0
-        or (n_classes is not None and background_class >= n_classes)
-    ):
-        among = "" if n_classes is None else f" from 0 to {n_classes - 1}"
-        raise RespondCamError(
-            f"background_class is the index of the class (or output channel) that means "
-            f"'nothing here', a whole number{among}, not {background_class!r}."
-        )
-    return background_class
 
 
 def _move_first(name: str) -> None:

@@ -71,24 +71,13 @@ def class_names_of(model: Any) -> list[str]:
     names = getattr(model, "class_names", None)
     if names is not None:
         return [str(name) for name in names]
-    shape = getattr(model, "input_shape", None)
-    if shape is None:
-        return []
-    return fallback_class_names(_count_outputs(model, tuple(shape)))
+    from ..models.output_shape import output_shape
 
-
-def _count_outputs(model: Any, shape: tuple[int, ...]) -> int:
-    import torch
-
-    from ..engine.devices import model_device
-    from ..engine.model_inputs import model_float_dtype
-    from ..engine.model_state import evaluation_mode
-
-    zeros = torch.zeros((1, *shape), dtype=model_float_dtype(model), device=model_device(model))
-    with evaluation_mode(model), torch.no_grad():
-        output = model(zeros)
+    shape = output_shape(model)
     # Segmentation models give maps, not one logit per class: pick classes by index there.
-    return int(output.shape[1]) if output.ndim == 2 else 0
+    if shape is None or len(shape) != 2:
+        return []
+    return fallback_class_names(shape[1])
 
 
 def target_choices(class_names: Sequence[str]) -> list[str]:

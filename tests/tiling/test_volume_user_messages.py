@@ -6,12 +6,21 @@ import torch
 
 from napari_respond_cam import RespondCamError, explain_volume
 from tiny_classifier import noise_volume, tiny_cnn1
-from toy_models import AsksForTooMuchMemory, GapHead
+from toy_models import AsksForTooMuchMemory, GapHead, TinyUNet
 
 
 def gap_head() -> GapHead:
     torch.manual_seed(3)
     return GapHead(dims=3, width=3, classes=2)
+
+
+def even_sized_classifier() -> torch.nn.Sequential:
+    """A U-Net averaged into two class scores: it runs on even window sides only, and
+    declares 16^3 as its input."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(TinyUNet(), torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten())
+    model.input_shape = (1, 16, 16, 16)
+    return model.eval()
 
 
 def test_out_mapping_the_volumes_own_file_is_refused_and_the_file_kept(tmp_path):
@@ -71,6 +80,26 @@ def test_a_window_other_than_a_fixed_input_models_own_names_its_size():
     with pytest.raises(RespondCamError, match=message):
         explain_volume(tiny_cnn1(16), volume, "maxpool2", window=12)
     np.testing.assert_array_equal(volume, noise_volume((20, 20, 20)))
+
+
+def test_a_window_a_size_free_model_refuses_gets_the_nearest_it_takes():
+    volume = noise_volume((20, 20, 20))
+    message = (
+        r"(?s)batch of \(5, 5, 5\) voxels.*It runs on windows of \(6, 6, 6\) voxels "
+        r"\(window=\(6, 6, 6\) in Python, --window 6 .*or leave the window unset for its "
+        r"own size, \(16, 16, 16\)\."
+    )
+    with pytest.raises(RespondCamError, match=message):
+        explain_volume(even_sized_classifier(), volume, "0.enc", window=5)
+
+
+def test_padding_suggests_the_smallest_window_the_model_takes_or_none():
+    # Odd 3 voxels along z: the even-sided model takes 4 at the least, not the volume's 3.
+    with pytest.warns(UserWarning, match=r"also runs on windows of \(4, 16, 16\) voxels"):
+        explain_volume(even_sized_classifier(), noise_volume((3, 16, 16)), "0.enc")
+    with pytest.warns(UserWarning, match="runs only on its own input size") as caught:
+        explain_volume(tiny_cnn1(16), noise_volume((5, 16, 16)), "maxpool2")
+    assert "also runs on" not in str(caught[0].message)
 
 
 def test_padding_says_its_share_of_the_window_and_what_to_do():

@@ -7,6 +7,8 @@ batches of windows cut from a tomogram. Everything it returns stays on the devic
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from .run_setup import RunSetup
 from .score_gradients import score_gradients
 from .targets import TargetPlan
 from .upsampling import upsample_maps
+from .window_sizes import smallest_window_taken
 
 
 def pad_batch(inputs: torch.Tensor, rows: TargetPlan, size: int) -> tuple[torch.Tensor, TargetPlan]:
@@ -66,6 +69,7 @@ def _explain_padded(
 ) -> dict[str, torch.Tensor]:
     module, layer_name = setup.module, setup.layer_name
     with (
+        window_advice(setup),
         ActivationCapture(module, layer_name) as capture,
         torch.no_grad(),
         forward_precision(inputs.device, setup.autocast),
@@ -186,6 +190,7 @@ def check_input_fits(setup: RunSetup, spatial: tuple[int, ...]) -> tuple[int, ..
     channels = setup.spec.channels or 1
     zeros = torch.zeros((batch, channels, *spatial), dtype=setup.dtype, device=setup.device)
     with (
+        window_advice(setup),
         setup.running(),
         ActivationCapture(setup.module, setup.layer_name) as capture,
         torch.no_grad(),
@@ -211,16 +216,62 @@ def out_of_memory_error(inputs: torch.Tensor, fixed_batch: bool) -> DeviceOutOfM
     )
 
 
+class WindowNotTaken(RespondCamError):
+    """The model raised an error on samples of another size than its ``input_shape``.
+
+    The message advises its own size; :func:`window_advice` names a nearer size it
+    takes, where there is one.
+    """
+
+    def __init__(self, size: tuple[int, ...], own: tuple[int, ...], error: str):
+        self.size, self.own, self.error = size, own, error
+        super().__init__(
+            self._message(
+                "A model with a fixed input size dictates the size of the samples, and the "
+                "window of a tiled volume: leave the window unset, or set it to the model's "
+                f"size ({setting('window', own)})."
+            )
+        )
+
+    def _message(self, advice: str) -> str:
+        return (
+            f"The model takes inputs of {self.own} voxels (its input_shape) and raised an "
+            f"error on a batch of {self.size} voxels: {self.error}. {advice}"
+        )
+
+    def advised(self, setup: RunSetup) -> RespondCamError:
+        """This error, or one naming the smallest window at least as large it runs on."""
+        taken = smallest_window_taken(setup, self.size)
+        if taken is None or taken == self.own:
+            return self
+        return RespondCamError(
+            self._message(
+                f"It runs on windows of {taken} voxels ({setting('window', taken)}), or "
+                f"leave the window unset for its own size, {self.own}."
+            )
+        )
+
+
+@contextmanager
+def window_advice(setup: RunSetup) -> Iterator[None]:
+    """Around a forward pass and its hooks: a refused window gets advice on leaving.
+
+    The sizes are tried once the hooks entered after this are gone, since a layer
+    hook counts every pass through its layer.
+    """
+    try:
+        yield
+    except WindowNotTaken as err:
+        advised = err.advised(setup)
+        if advised is err:
+            raise
+        raise advised from err.__cause__
+
+
 def _model_error(inputs: torch.Tensor, spec: InputSpec, err: RuntimeError) -> RespondCamError:
     size = tuple(inputs.shape[2:])
     if spec.shape is not None and size != spec.shape[1:]:
-        return RespondCamError(
-            f"The model takes inputs of {spec.shape[1:]} voxels (its input_shape) and raised "
-            f"an error on a batch of {size} voxels: {_one_line(err)}. A model with a fixed "
-            "input size dictates the size of the samples, and the window of a tiled volume: "
-            "leave the "
-            f"window unset, or set it to the model's size ({setting('window', spec.shape[1:])})."
-        )
+        return WindowNotTaken(size, spec.shape[1:], _one_line(err))
     expected = f" ({describe_layout(spec)})" if spec.spatial_dims else ""
     if spec.shape is not None:
         expected = f" (one sample shaped {spec.shape})"

@@ -20,7 +20,7 @@ from .activation_capture import ActivationCapture
 
 # The one-layer path's helpers, shared so that both paths pad, word model errors and
 # assemble results identically.
-from .batch_cam import out_of_memory_error, pad_batch, run_forward
+from .batch_cam import out_of_memory_error, pad_batch, run_forward, window_advice
 from .cam_maps import MapRule
 from .cam_weights import relevance_total
 from .devices import is_out_of_memory
@@ -143,6 +143,7 @@ def _explain_batch_layers(
     if setup.fixed_batch_size:
         inputs, plan = pad_batch(inputs, plan, setup.fixed_batch_size)
     with ExitStack() as stack:
+        stack.enter_context(window_advice(setup))
         captures = {
             name: stack.enter_context(ActivationCapture(module, name, in_graph=True))
             for name, module in modules.items()

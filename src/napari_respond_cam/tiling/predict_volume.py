@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.batch_cam import run_forward
+from ..engine.batch_cam import run_forward, window_advice
 from ..engine.options import DEFAULT_PRECISION
 from ..engine.precision import forward_precision
 from ..engine.preprocessing import IntensityStatistics, Preprocessing
@@ -113,7 +113,7 @@ def _predict_batch(tiles: TiledVolume, prepared: PreparedBatch) -> HostCopy:
     missing = (setup.fixed_batch_size or 0) - n_windows
     if missing > 0:
         inputs = torch.cat([inputs, inputs[-1:].expand(missing, *inputs.shape[1:])])
-    with torch.no_grad(), forward_precision(setup.device, setup.autocast):
+    with window_advice(setup), torch.no_grad(), forward_precision(setup.device, setup.autocast):
         output = run_forward(setup, inputs)
     _check_per_voxel(output, tiles.grid.window)
     weights = tiles.blend.expand(to_device(prepared.weights, setup.device, torch.float32))

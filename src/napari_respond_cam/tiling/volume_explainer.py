@@ -37,6 +37,7 @@ from ..engine.targets import (
     plan_targets,
 )
 from ..engine.transfers import HostCopy, staged, to_device
+from ..engine.window_sizes import smallest_window_taken
 from ..errors import RespondCamError, setting
 from .binned_volume import BinnedVolume
 from .blending import BlendWeights
@@ -116,7 +117,7 @@ class TiledVolume:
         #: The region mask read beside the volume, window by window, when there is one.
         self.region_mask: RegionMask | None = None
         if self.grid.padded_axes:
-            _warn_padding(self.source.shape, self.grid.window, self.grid.padded_axes)
+            _warn_padding(self.setup, self.source.shape, self.grid.window, self.grid.padded_axes)
 
     def run_batches(
         self,
@@ -394,7 +395,9 @@ def _refuse_binning(binning: int) -> None:
         )
 
 
-def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]) -> None:
+def _warn_padding(
+    setup: RunSetup, shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[int, ...]
+) -> None:
     names = "zyx"[-len(shape) :] if len(shape) <= 3 else range(len(shape))
     along = ", ".join(str(names[a]) for a in axes)
     inside = tuple(min(n, w) for n, w in zip(shape, window, strict=True))
@@ -402,12 +405,18 @@ def _warn_padding(shape: tuple[int, ...], window: tuple[int, ...], axes: tuple[i
     # Past twice the volume along an axis, most of what the model sees there is padding.
     far = [a for a in axes if window[a] > 2 * shape[a]]
     if far:
+        taken = smallest_window_taken(setup, inside, below=window)
+        instead = (
+            "This model runs only on its own input size: it needs a larger volume, or a "
+            "model with a smaller input."
+            if taken is None
+            else f"The model also runs on windows of {taken} voxels; use that window "
+            f"({setting('window', taken)}) for less padding."
+        )
         advice = (
             f"The window is more than twice the volume along "
             f"{', '.join(str(names[a]) for a in far)}, so the maps rest mostly on padding. "
-            f"A model that takes any input size can use a window that fits the volume "
-            f"({setting('window', inside)}); a model with a fixed input size needs a larger "
-            "volume or a model with a smaller input."
+            f"{instead}"
         )
     else:
         advice = (

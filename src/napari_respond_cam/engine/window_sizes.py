@@ -1,0 +1,56 @@
+"""Window sizes a model runs on, found by trying them: advice for a window it refused.
+
+A fixed-input network runs on its own size only; a fully convolutional one (a U-Net)
+on any size its pooling levels can halve, a multiple of 2, 4, 8 or 16. Rounding the
+window asked for up to those multiples and running the model once on zeros of each
+finds the smallest size it takes at least that large, without knowing its layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import RespondCamError
+from .activation_capture import ActivationCapture
+from .run_setup import RunSetup
+
+#: What pooling levels ask window sides to be divisible by, smallest first.
+_MULTIPLES = (1, 2, 4, 8, 16)
+
+
+def smallest_window_taken(
+    setup: RunSetup, at_least: tuple[int, ...], below: tuple[int, ...] | None = None
+) -> tuple[int, ...] | None:
+    """The smallest window, at least ``at_least`` on every side, the model runs on.
+
+    Only ``at_least`` rounded up to multiples of 2, 4, 8 and 16 are tried, each smaller
+    than ``below`` (when given) on some side. None when the model runs on none of
+    them: it takes one size only.
+    """
+    candidates = {tuple(math.ceil(s / m) * m for s in at_least) for m in _MULTIPLES}
+    if below is not None:
+        candidates = {c for c in candidates if c != below and all(map(int.__le__, c, below))}
+    for window in sorted(candidates, key=math.prod):
+        if _runs_on(setup, window):
+            return window
+    return None
+
+
+def _runs_on(setup: RunSetup, window: tuple[int, ...]) -> bool:
+    batch = setup.fixed_batch_size or 1
+    zeros = torch.zeros(
+        (batch, setup.spec.channels or 1, *window), dtype=setup.dtype, device=setup.device
+    )
+    try:
+        with (
+            setup.running(),
+            ActivationCapture(setup.module, setup.layer_name) as capture,
+            torch.no_grad(),
+        ):
+            setup.model(zeros)
+        capture.captured()
+    except (RuntimeError, ValueError, TypeError, RespondCamError):
+        return False
+    return True

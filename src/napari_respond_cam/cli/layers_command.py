@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list the layers of a model that --layer can name",
         description="List the layers of a model whose output has spatial axes, in the order "
         "the forward pass reaches them; the default target layer is marked. The model runs "
-        "once on one window of zeros: of its own input size, else of --window.",
+        "once on one window of zeros: of --window when given, else of its own input size.",
     )
     add_model_arguments(parser)
     add_window_argument(parser)

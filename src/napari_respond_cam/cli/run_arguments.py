@@ -37,6 +37,10 @@ def shape_flag(values: list[int] | None, flag: str) -> int | tuple[int, ...] | N
         return None
     if len(values) not in (1, 3):
         raise RespondCamError(f"{flag} takes one size or three (D H W), not {len(values)}.")
+    if min(values) < 1:
+        raise RespondCamError(
+            f"{flag} takes sizes in voxels, 1 or more, not {' '.join(map(str, values))}."
+        )
     return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -82,26 +86,33 @@ def target_layer_names(model: Any, window: int | tuple[int, ...] | None = None) 
 
     spec = input_spec(model)
     shape = None
-    if spec.shape is None and window is not None:
+    if window is not None:
         ndim = spec.spatial_dims or (3 if isinstance(window, int) else len(window))
         shape = spec.sample_shape(window_shape(window, None, ndim))
     try:
         return target_layers(model, shape)
     except UnknownInput as error:
-        if spec.shape is not None:
+        if spec.shape is not None and shape is None:
             raise
-        raise RespondCamError(_no_input_found(error, shape)) from None
+        raise RespondCamError(_no_input_found(error, shape, spec.shape)) from None
 
 
-def _no_input_found(error: UnknownInput, shape: tuple[int, ...] | None) -> str:
+def _no_input_found(
+    error: UnknownInput, shape: tuple[int, ...] | None, own: tuple[int, ...] | None
+) -> str:
     """What ``--window`` should say, in the words of the command line."""
     # torch's messages can run over many lines: the first says what failed.
-    last = next(iter(str(error.last_error).strip().splitlines()), "") or "no message"
+    last = next(iter(str(error.last_error).strip().splitlines()), "").rstrip(".") or "no message"
     if shape is not None:
         sides = " x ".join(str(s) for s in shape[1:])
+        unset = (
+            ""
+            if own is None
+            else (f", or leave --window out for its own size, {' x '.join(map(str, own[1:]))}")
+        )
         return (
             f"The model does not run on a window of {sides} voxels ({shape[0]} channel(s)): "
-            f"{last}; pass a --window N (or D H W) that it takes."
+            f"{last}; pass a --window N (or D H W) that it takes{unset}."
         )
     if not error.tried:
         return (
@@ -117,10 +128,16 @@ def _no_input_found(error: UnknownInput, shape: tuple[int, ...] | None) -> str:
 
 def default_layer(model: Any, window: int | tuple[int, ...] | None = None) -> str:
     """The default target layer (see :func:`target_layer_names`), or an error asking
-    for --layer."""
-    from ..engine.layers import default_target_layer
+    for --layer.
 
-    layer = default_target_layer(target_layer_names(model, window))
+    A model with an input size of its own is probed at that size: the run checks the
+    window itself, with advice on the sizes the model takes.
+    """
+    from ..engine.layers import default_target_layer
+    from ..engine.model_inputs import input_spec
+
+    probe = window if input_spec(model).shape is None else None
+    layer = default_target_layer(target_layer_names(model, probe))
     if layer is None:
         raise RespondCamError(
             "The model has no layer with a spatial output to explain; pass --layer NAME."

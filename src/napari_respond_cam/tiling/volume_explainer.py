@@ -403,30 +403,35 @@ def _warn_padding(
     inside = tuple(min(n, w) for n, w in zip(shape, window, strict=True))
     share = 1 - math.prod(inside) / math.prod(window)
     # Past twice the volume along an axis, most of what the model sees there is padding.
-    far = [a for a in axes if window[a] > 2 * shape[a]]
-    if far:
-        taken = smallest_window_taken(setup, inside, below=window)
-        instead = (
-            "This model runs only on its own input size: it needs a larger volume, or a "
-            "model with a smaller input."
-            if taken is None
-            else f"The model also runs on windows of {taken} voxels; use that window "
-            f"({setting('window', taken)}) for less padding."
-        )
-        advice = (
-            f"The window is more than twice the volume along "
-            f"{', '.join(str(names[a]) for a in far)}, so the maps rest mostly on padding. "
-            f"{instead}"
-        )
-    else:
-        advice = (
-            "Maps near that edge rest partly on padding; a model with a smaller input avoids it."
-        )
+    far = ", ".join(str(names[a]) for a in axes if window[a] > 2 * shape[a])
     warnings.warn(
         f"The volume {shape} is smaller than the window {window} along {along}: each window "
         "is padded at the far end with its mean value to the size the model takes, so "
         f"{share:.0%} of each window is padding, and the padded part of the map is dropped. "
-        f"{advice}",
+        f"{_padding_advice(setup, inside, window, far)}",
         UserWarning,
         stacklevel=4,
     )
+
+
+def _padding_advice(
+    setup: RunSetup, inside: tuple[int, ...], window: tuple[int, ...], far: str
+) -> str:
+    """What padding does to the maps, and the smaller window to use if the model takes one."""
+    if far:
+        effect = f"The window is more than twice the volume along {far}, so the maps rest "
+        effect += "mostly on padding."
+    else:
+        effect = "Maps near that edge rest partly on padding."
+    taken = smallest_window_taken(setup, inside, below=window)
+    if taken is not None:
+        return (
+            f"{effect} The model also runs on windows of {taken} voxels; use that window "
+            f"({setting('window', taken)}) for less padding."
+        )
+    if far:
+        return (
+            f"{effect} This model runs only on its own input size: it needs a larger volume, "
+            "or a model with a smaller input."
+        )
+    return f"{effect} A model with a smaller input avoids it."

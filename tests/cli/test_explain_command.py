@@ -393,6 +393,8 @@ def test_a_tomogram_without_a_voxel_size_gets_no_voxel_size_warning(model_file, 
         (["--layer", "fc1"], "The layer 'fc1' gives shape (1, 16), not a spatial map"),
         (["--bin", "0"], "The binning must be a whole number from 1"),
         (["--threads", "-2"], "--threads must be at least 1, got -2."),
+        (["--every-window"], "--every-window explains one class in every window, so it needs "),
+        (["--tasks-per-file", "2"], "give the cluster's --scheduler ADDRESS too, or drop "),
     ],
 )
 def test_a_mistake_found_before_any_work_leaves_no_out_folder(
@@ -489,6 +491,8 @@ def test_a_dense_model_with_the_defaults_explains_its_own_prediction(
         (["--target", "1"], "map per voxel (3 channel(s)), not one score per class"),
         (["--channel", "5"], "Channel 5 is out of range: the model gives 3 channels (0 to 2)"),
         (["--channel", "lipid"], "--channel: 'lipid' is not an output channel of this model"),
+        (["--every-window"], "--every-window is for a classifier explained window by window; "
+                             "this model gives an output per voxel"),
     ],
 )  # fmt: skip
 def test_bad_region_choices_fail_before_any_work(

@@ -192,6 +192,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tasks_per_file < 1:
         raise RespondCamError("--tasks-per-file must be at least 1.")
+    if args.tasks_per_file != 1 and args.scheduler is None:
+        raise RespondCamError(
+            "--tasks-per-file splits each tomogram into tasks for a Dask cluster; give the "
+            "cluster's --scheduler ADDRESS too, or drop --tasks-per-file."
+        )
     apply_threads(args.threads)
     region = _region(args)
     sources = check_inputs(args.tomograms)
@@ -236,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     if region is not None and region.mask_file is not None:
         check_region_mask(region, sources)
     _check_detections(args, output_shape)
+    _check_every_window(args, output_shape)
     if on_cluster and args.tasks_per_file > 1 and len(output_shape) > 2:
         raise RespondCamError(
             "--tasks-per-file above 1 splits a tomogram into slabs of windows, which a model "
@@ -281,6 +287,24 @@ def run(args: argparse.Namespace) -> int:
     print(*summaries, sep="\n")
     print(f"Explained {len(jobs)} tomogram(s) in {seconds:.1f} s.", flush=True)
     return 0
+
+
+def _check_every_window(args: argparse.Namespace, output_shape: tuple[int, ...]) -> None:
+    """Refuse --every-window where it would change nothing, before any work."""
+    if args.where_predicted:
+        return
+    if len(output_shape) > 2:
+        raise RespondCamError(
+            "--every-window is for a classifier explained window by window; this model gives "
+            "an output per voxel, explained over a region (--channel, --region): drop "
+            "--every-window."
+        )
+    if args.target is None:
+        raise RespondCamError(
+            "--every-window explains one class in every window, so it needs --target CLASS "
+            "(or all); without --target each window explains its own predicted class. Add "
+            "--target, or drop --every-window."
+        )
 
 
 def _check_detections(args: argparse.Namespace, output_shape: tuple[int, ...]) -> None:

@@ -42,7 +42,7 @@ def test_the_table_and_the_csv_hold_the_comparisons_numbers(tomogram, model_file
     before = tomogram.read_bytes()
     assert main(compare_args(tomogram, model_file, *extra)) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "tomo.mrc: 2 window(s), layer maxpool2, 4 steps, fill mean"
+    assert out[0] == "tomo.mrc: 2 window(s), layer maxpool2, target proteasome, 4 steps, fill mean"
     assert out[1].split("  ")[0] == "method"
     assert out[2].startswith("Respond-CAM ") and out[3].startswith("Grad-CAM ")
     assert len({len(line) for line in out[1:4]}) == 1  # aligned
@@ -71,6 +71,7 @@ def error_of(capsys) -> str:
     ("extra", "message"),
     [
         (["--methods", "respond,score"], "Unknown method(s) 'score'; choose from"),
+        (["--methods", "grad,respond,grad"], "Method(s) 'grad' asked for more than once; name "),
         (["--steps", "0"], "steps must be a positive int"),
         (["--target", "all"], "not 'all'; measure one class at a time"),
         (["--target", "dog"], "--target: 'dog' is not a class of this model"),
@@ -146,7 +147,9 @@ def test_a_terminal_sees_each_method_and_step_on_stderr(tomogram, model_file, mo
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(compare_args(tomogram, model_file, "--methods", "respond,grad")) == 0
-    assert capsys.readouterr().out.startswith("tomo.mrc: 2 window(s), layer maxpool2")
+    assert capsys.readouterr().out.startswith(
+        "tomo.mrc: 2 window(s), layer maxpool2, target each window's predicted class,"
+    )
     drawn = terminal.getvalue()
     assert drawn.endswith("\n") and drawn.count("\n") == 1
     lines = [line.rstrip() for line in drawn.rstrip("\n").split("\r")[1:]]

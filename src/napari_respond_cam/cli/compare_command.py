@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from ..faithfulness.perturbation_run import positive_steps
     from ..faithfulness.target_scorer import refuse_all_classes
     from ..jobs.file_jobs import ModelSource
+    from ..models.model_metadata import class_label
     from ..mrc_io import read_mrc
     from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
     from .file_plan import check_inputs
@@ -149,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     window = window_flag(args.window)
     layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)
-    target = class_target(args.target, class_names_of(model))
+    class_names = class_names_of(model)
+    target = class_target(args.target, class_names)
     refuse_all_classes(target)
     assert not isinstance(target, str), "'all' is the only target named by text"
     if window is None and getattr(model, "input_shape", None) is None:
@@ -171,7 +173,13 @@ def run(args: argparse.Namespace) -> int:
         progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)
-    print(f"{path.name}: {windows} window(s), layer {layer}, {args.steps} steps, fill {args.fill}")
+    explained = (
+        "each window's predicted class" if target is None else class_label(target, class_names)
+    )
+    print(
+        f"{path.name}: {windows} window(s), layer {layer}, target {explained}, {args.steps} "
+        f"steps, fill {args.fill}"
+    )
     print(comparison_table(rows))
     if csv_path is not None:
         with csv_path.open("w" if args.overwrite else "x", newline="", encoding="utf-8") as file:

@@ -75,6 +75,12 @@ def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
             f"{', '.join(METHOD_LABELS)} (methods=[...] in Python, --methods with commas on "
             "the command line)."
         )
+    twice = sorted({m for m in chosen if chosen.count(m) > 1})
+    if twice:
+        raise RespondCamError(
+            f"Method(s) {', '.join(map(repr, twice))} asked for more than once; name each "
+            "method once (methods=[...] in Python, --methods with commas on the command line)."
+        )
     return chosen
 
 

@@ -148,9 +148,17 @@ def test_a_channel_the_prediction_never_shows_is_refused_with_advice():
 
 
 def test_predicted_class_on_a_tiled_classifier_skips_background_and_finds_detections():
-    model, x = tiny_cnn1(), noise_volume((16, 16, 32), seed=3)
+    model, x = tiny_cnn1(), noise_volume((16, 16, 64), seed=3)
+    # The untrained model calls every window class 0: lower class 0's bias to the median
+    # margin, so that about half the windows call another class.
+    log_p = np.log(
+        explain_volume(model, x, "maxpool2", stride=8, return_windows=True)[1].probabilities
+    )
+    with torch.no_grad():
+        model.fc3.bias[0] -= float(np.median(log_p[:, 0] - log_p[:, 1:].max(axis=1)))
     votes = explain_volume(model, x, "maxpool2", stride=8, return_windows=True)[1].predicted
-    model.background_class = int(np.bincount(votes).argmax())
+    model.background_class = 0
+    assert 0 < np.count_nonzero(votes == 0) < len(votes)
     settings = ExplainSettings(layer="maxpool2", device="cpu", window=16, stride=8)
     outcome = run_explanation(ExplainRequest(model, x, settings, class_names=model.class_names))
 
@@ -174,3 +182,22 @@ def test_binning_a_dense_models_volume_is_refused_before_any_work():
                        r"\(binning=1 in Python, --bin 1"):  # fmt: skip
         run_explanation(dense_request(model, x, binning=2), lambda *c: calls.append(c))
     assert calls == []
+
+
+def test_a_tomogram_all_background_gets_an_empty_map_and_says_so():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 32), seed=3)
+    votes = explain_volume(model, x, "maxpool2", stride=8, return_windows=True)[1].predicted
+    model.background_class = int(votes[0])
+    with torch.no_grad():  # the background logit wins in every window
+        model.fc3.bias[model.background_class] += 1000.0
+    settings = ExplainSettings(layer="maxpool2", device="cpu", window=16, stride=8)
+    outcome = run_explanation(ExplainRequest(model, x, settings, class_names=model.class_names))
+    assert not outcome.heatmap.any()
+    name = model.class_names[model.background_class]
+    assert outcome.summary.notes == (
+        f"The model calls every window {name} (its background class), so the map is empty: "
+        "it found nothing to explain. To see the evidence for a class anyway, choose that "
+        "class (target in Python, --target on the command line, the 'target class' control "
+        "in napari).",
+    )
+    assert len(outcome.detections) == 0

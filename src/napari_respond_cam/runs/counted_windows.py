@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engine.options import ALL_CLASSES
-from ..errors import SETTING_NAMES, in_every_front_end
+from ..errors import SETTING_NAMES, in_every_front_end, setting
 from ..models.model_metadata import class_label
 from .request import ExplainSettings
 
@@ -81,6 +81,12 @@ def counted_note(
         if background is None:
             return None
         name = class_label(background, class_names)
+        if windows.probabilities is not None and np.all(windows.predicted == background):
+            return (
+                f"The model calls every window {name} (its background class), so the map is "
+                f"empty: it found nothing to explain. To see the evidence for a class "
+                f"anyway, choose that class ({setting('target')})."
+            )
         return f"Windows the model calls {name} (its background class) add nothing to the map."
     if not settings.where_predicted or windows.probabilities is None:
         return None

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from napari_respond_cam import RespondCamError, region_target
-from napari_respond_cam.engine.targets import RegionTarget, WindowRegions, plan_targets
+from napari_respond_cam.engine.targets import (
+    RegionTarget,
+    WindowRegions,
+    class_by_name,
+    plan_targets,
+)
 
 LOGITS = torch.tensor([[0.5, 2.0, -1.0], [3.0, 1.0, 4.0], [-2.0, -3.0, -1.5], [1.0, 0.0, 0.5]])
 
@@ -185,3 +190,18 @@ def test_window_regions_weigh_each_sample_by_its_own_weights_and_padding_by_none
     assert scores.tolist() == [2.0, 0.5 * 6 + 2 * 7, 0.0]
     with pytest.raises(RespondCamError, match=r"channel 2, but the model gives 2 channel"):
         WindowRegions(2, weights)(output)
+
+
+def test_a_class_name_is_read_as_its_index_and_other_targets_pass_through():
+    named = torch.nn.Identity()
+    named.class_names = ("ribosome", "proteasome", "membrane")
+    assert class_by_name("membrane", named) == 2
+    for target in (None, 1, [0, 2], "all", len):
+        assert class_by_name(target, named) is target
+    with pytest.raises(RespondCamError) as refused:
+        class_by_name("lipid", named)
+    assert str(refused.value).endswith(
+        "a function of the model output. The model's classes: ribosome, proteasome, membrane."
+    )
+    with pytest.raises(RespondCamError, match=r"the model output\.$"):
+        class_by_name("ribosome", torch.nn.Identity())

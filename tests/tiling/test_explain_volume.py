@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from array_likes import SlicedOnly
-from napari_respond_cam import Cancelled, explain, explain_volume, region_target
+from napari_respond_cam import Cancelled, explain, explain_layers, explain_volume, region_target
 from napari_respond_cam.engine.preprocessing import (
     IntensityStatistics,
     Preprocessing,
@@ -24,6 +24,7 @@ from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling.overlap import BatchOverlap
 from napari_respond_cam.tiling.volume_statistics import volume_statistics
+from tiny_classifier import noise_volume, tiny_cnn1
 from toy_models import GapHead, TinyUNet
 
 
@@ -561,3 +562,19 @@ def test_binning_explains_the_averaged_volume_and_brings_the_map_back():
     np.testing.assert_array_equal(heatmap[40], heatmap[39])  # the voxel left over along z
     np.testing.assert_array_equal(windows.starts, coarse_windows.starts * 2)
     assert windows.window == (32, 32, 32)
+
+
+def test_a_class_named_gives_the_maps_of_its_index_in_every_entry_point():
+    model, volume = tiny_cnn1(16), noise_volume((16, 16, 24), seed=4)
+    window = volume[:, :, :16]
+    np.testing.assert_array_equal(
+        explain(model, window, "maxpool2", target="membrane").cam,
+        explain(model, window, "maxpool2", target=2).cam,
+    )
+    np.testing.assert_array_equal(
+        explain_layers(model, window, ["conv4", "maxpool2"], target="membrane")["conv4"].cam,
+        explain_layers(model, window, ["conv4", "maxpool2"], target=2)["conv4"].cam,
+    )
+    named = explain_volume(model, volume, "maxpool2", target="membrane", where_predicted=True)
+    indexed = explain_volume(model, volume, "maxpool2", target=2, where_predicted=True)
+    np.testing.assert_array_equal(named, indexed)

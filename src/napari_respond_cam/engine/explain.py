@@ -14,7 +14,7 @@ from .model_inputs import as_batch, to_tensor
 from .options import DEFAULT_METHOD, DEFAULT_PRECISION
 from .preprocessing import Preprocessing, statistics_of
 from .run_setup import RunSetup
-from .targets import Target, TargetPlan, plan_targets
+from .targets import Target, TargetPlan, class_by_name, plan_targets
 
 
 def explain(
@@ -49,10 +49,11 @@ def explain(
         channel) for one sample.
     layer : str or torch.nn.Module
         The target layer: a name from ``model.named_modules()`` or the module.
-    target : None, int, sequence of int, "all" or callable
-        ``None`` explains each sample's predicted class; an int one class for all
-        samples; a sequence one class per sample; ``"all"`` every class; a callable
-        ``f(output) -> tensor (N,)`` any scalar score per sample.
+    target : None, int, str, sequence of int, "all" or callable
+        ``None`` explains each sample's predicted class; an int (or one of the model's
+        ``class_names``) one class for all samples; a sequence one class per sample;
+        ``"all"`` every class; a callable ``f(output) -> tensor (N,)`` any scalar score
+        per sample.
     method : str
         A name from :data:`.options.METHOD_LABELS`: ``"respond"`` (Respond-CAM),
         ``"grad"`` (Grad-CAM), ``"gradpp"`` (Grad-CAM++), ``"xgrad"`` (XGrad-CAM),
@@ -97,7 +98,7 @@ def explain(
     if setup.preprocessing.needs_volume_statistics:
         setup = setup.with_statistics(statistics_of(batch, setup.preprocessing))
     n_samples = batch.shape[0]
-    plan = plan_targets(target, n_samples)
+    plan = plan_targets(class_by_name(target, model), n_samples)
     chunk = setup.batch_size(batch_size, default=n_samples)
     parts = []
     with setup.running():

@@ -33,7 +33,7 @@ from .precision import forward_precision
 from .preprocessing import Preprocessing, statistics_of
 from .run_setup import RunSetup
 from .score_gradients import score_gradients
-from .targets import Target, TargetPlan, plan_targets
+from .targets import Target, TargetPlan, class_by_name, plan_targets
 from .upsampling import upsample_maps
 
 
@@ -99,7 +99,7 @@ def explain_layers(
         setup = setup.with_statistics(statistics_of(batch, setup.preprocessing))
     modules = dict(model.named_modules())
     n_samples = batch.shape[0]
-    plan = plan_targets(target, n_samples)
+    plan = plan_targets(class_by_name(target, model), n_samples)
     chunk = setup.batch_size(batch_size, default=n_samples)
     parts: dict[str, list[dict[str, torch.Tensor]]] = {name: [] for name in names}
     with setup.running():

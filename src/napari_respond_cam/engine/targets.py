@@ -61,6 +61,24 @@ class TargetPlan:
         return logits.gather(1, classes[:, None])[:, 0], classes
 
 
+def class_by_name(target: Target, model: Any) -> Target:
+    """``target``, with a name among the model's ``class_names`` read as that class's index.
+
+    Other targets come back as they are; a name the model does not give is refused,
+    with the names it gives.
+    """
+    if not isinstance(target, str) or target == ALL_CLASSES:
+        return target
+    names = [str(name) for name in getattr(model, "class_names", None) or ()]
+    if target in names:
+        return names.index(target)
+    known = f" The model's classes: {', '.join(names)}." if names else ""
+    raise RespondCamError(
+        f"Unknown target {target!r}: use None (predicted class), a class index or name, one "
+        f"index per sample, 'all', or a function of the model output.{known}"
+    )
+
+
 def plan_targets(target: Target, n_samples: int) -> TargetPlan:
     """Validate ``target`` against the number of samples, before any model runs."""
     if target is None:
@@ -69,8 +87,8 @@ def plan_targets(target: Target, n_samples: int) -> TargetPlan:
         if target == ALL_CLASSES:
             return TargetPlan("all")
         raise RespondCamError(
-            f"Unknown target {target!r}: use None (predicted class), a class index, one "
-            "index per sample, 'all', or a function of the model output."
+            f"Unknown target {target!r}: use None (predicted class), a class index or name, "
+            "one index per sample, 'all', or a function of the model output."
         )
     if callable(target):
         return TargetPlan("function", function=target)

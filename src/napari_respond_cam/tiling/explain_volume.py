@@ -88,12 +88,13 @@ def explain_volume(
         (any number of spatial axes the model takes). Not modified.
     layer : str or torch.nn.Module
         The target layer: a name from ``model.named_modules()`` or the module.
-    target : None, int, RegionTarget or callable
-        ``None`` explains each window's predicted class; an int one class in every
-        window; ``region_target(channel, mask)`` a region of a per-voxel output over
-        the whole volume (above), its mask of the volume's spatial shape, or ``None``
-        for the whole volume; another callable ``f(output) -> tensor (N,)`` any scalar
-        score per window, blended like class maps.
+    target : None, int, str, RegionTarget or callable
+        ``None`` explains each window's predicted class; an int (or one of the model's
+        ``class_names``) one class in every window; ``region_target(channel, mask)`` a
+        region of a per-voxel output over the whole volume (above), its mask of the
+        volume's spatial shape, or ``None`` for the whole volume; another callable
+        ``f(output) -> tensor (N,)`` any scalar score per window, blended like class
+        maps.
     method : str
         A CAM method, a name from ``napari_respond_cam.engine.options.METHOD_LABELS``:
         Respond-CAM (``"respond"``) by default.

@@ -34,6 +34,7 @@ from ..engine.targets import (
     TargetPlan,
     WindowRegions,
     check_region_output,
+    class_by_name,
     plan_targets,
 )
 from ..engine.transfers import HostCopy, staged, to_device
@@ -225,6 +226,7 @@ class VolumeExplainer(TiledVolume):
         binning: int = 1,
         **settings: Any,
     ):
+        target = class_by_name(target, model)
         self.where_predicted = _where_predicted(where_predicted, target)
         self.region = target if isinstance(target, RegionTarget) else None
         if self.region is not None:

@@ -133,3 +133,17 @@ def test_window_faithfulness_counts_four_curves_per_window(model):
     measure_volume_faithfulness(model, volume, heatmap, window=8, stride=4, steps=2,
                                 progress=lambda *call: calls.append(call))  # fmt: skip
     assert calls == [(n, 8) for n in range(9)]
+
+
+def test_a_class_named_is_measured_as_its_index():
+    torch.manual_seed(0)
+    named = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4)).eval()
+    named.class_names = ("ribosome", "proteasome", "membrane")
+    by_name = compare_methods(named, X, "maxpool2", methods=["respond"], target="proteasome")
+    by_index = compare_methods(named, X, "maxpool2", methods=["respond"], target=1)
+    assert by_name[0].deletion_auc == by_index[0].deletion_auc
+    heatmap = explain(named, X, "maxpool2", target=1).heatmap
+    curves = measure_faithfulness(named, X, heatmap, target="proteasome", steps=4)
+    np.testing.assert_array_equal(
+        curves.deletion.auc, measure_faithfulness(named, X, heatmap, target=1, steps=4).deletion.auc
+    )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..engine.targets import class_by_name
 from ..errors import RespondCamError
 from ..tiling.progress import Cancelled, ProgressCallback
 from .fills import fill_values
@@ -74,7 +75,7 @@ class PerturbationRun:
         self.noise = noise
         self.want_probabilities = want_probabilities
         self.seed = seed
-        self.target = FixedTarget(target, scorer.outputs(inputs))
+        self.target = FixedTarget(class_by_name(target, scorer.model), scorer.outputs(inputs))
 
     def curve(self, kind: str, order: str = MORF, steps: int = DEFAULT_STEPS) -> ScoreCurve:
         """Deletion or insertion over ``steps`` equal steps, in the map's ``order``."""

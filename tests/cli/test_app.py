@@ -26,3 +26,13 @@ def test_unusable_arguments_are_one_line_and_exit_2(argv, line, capsys):
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(line) and err.count("\n") == 1
+
+
+def test_demo_without_a_display_says_how_to_get_one_instead_of_aborting(monkeypatch, capsys):
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("respond-cam: error: respond-cam demo opens napari's window, but ")
+    assert err.endswith("under a virtual one: xvfb-run -a respond-cam demo.\n")

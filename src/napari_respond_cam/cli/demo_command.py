@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+
+from ..errors import RespondCamError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,5 +29,21 @@ def run(args: argparse.Namespace) -> int:
     """Open the viewer and block until it is closed."""
     from ..napari_plugin.demo import launch_demo
 
+    _require_display()
     launch_demo(run=True, model=args.model)
     return 0
+
+
+def _require_display() -> None:
+    """Refuse to open napari where Qt would abort the process for want of a display."""
+    # Qt on Linux draws through X11 or Wayland, or a platform named by QT_QPA_PLATFORM;
+    # macOS and Windows always have their own.
+    if not sys.platform.startswith("linux"):
+        return
+    if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return
+    raise RespondCamError(
+        "respond-cam demo opens napari's window, but this session has no display (DISPLAY "
+        "is not set). Run it in a desktop session, over 'ssh -X', or on a machine without "
+        "a screen under a virtual one: xvfb-run -a respond-cam demo."
+    )

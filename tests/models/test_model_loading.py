@@ -391,3 +391,11 @@ def test_a_pt2_saved_from_one_example_sample_keeps_its_batch_free(cnn1, tmp_path
     loaded = load_model(path)
     assert getattr(loaded, "fixed_batch_size", None) is None
     same_maps(cnn1, loaded)
+
+
+@pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
+def test_a_saved_model_gets_the_permissions_of_any_new_file(cnn1, tmp_path, suffix):
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("")
+    path = save_model(cnn1, tmp_path / f"model{suffix}")
+    assert path.stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777

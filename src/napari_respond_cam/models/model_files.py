@@ -462,8 +462,10 @@ def _save_weights(model: nn.Module, path: Path, metadata: dict) -> None:
         )
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        save_file(state, path, metadata={METADATA_KEY: json.dumps(metadata)})
+        # Written as bytes, so that the file gets the permissions every file the user
+        # writes gets (safetensors' own save_file makes it readable by its owner only).
+        path.write_bytes(save(state, metadata={METADATA_KEY: json.dumps(metadata)}))
     else:
         torch.save({**metadata, "state_dict": state}, path)

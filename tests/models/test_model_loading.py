@@ -200,8 +200,10 @@ def test_corrupt_files(cnn1, tmp_path, suffix):
         load_model(truncated)
     noise = tmp_path / f"noise{suffix}"
     noise.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(RespondCamError, match="Could not read the model file noise"):
+    with pytest.raises(RespondCamError, match="Could not read the model file noise") as err:
         load_model(noise)
+    assert str(err.value).endswith("Save or download it again, and retry.")
+    assert "MalformedFile" not in str(err.value)
 
 
 def test_unknown_name_lists_the_models():

@@ -352,10 +352,13 @@ def _weights_do_not_fit(
 
 
 def _unreadable(path: Path, err: Exception) -> RespondCamError:
+    detail = _without_unsafe_advice(str(err))
+    # Our own file checks say what is wrong in words; a library's error needs its name.
+    if not isinstance(err, MalformedFile):
+        detail = f"{type(err).__name__}: {detail}"
     return RespondCamError(
         f"Could not read the model file {path.name}: it is corrupt, truncated or not a "
-        f"model file ({type(err).__name__}: {_without_unsafe_advice(str(err))}). "
-        "Save it again and retry."
+        f"model file ({detail}). Save or download it again, and retry."
     )
 
 

@@ -261,7 +261,12 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         for done, job in enumerate(jobs):
-            bar = ProgressBar(job.source.name)
+            # For all classes every window is explained once per class.
+            bar = (
+                ProgressBar(f"{job.source.name}, {len(every_class)} classes", "window maps")
+                if every_class
+                else ProgressBar(job.source.name)
+            )
             try:
                 outcome = explain_mrc_file(
                     model,

@@ -10,6 +10,7 @@ import torch
 
 from napari_respond_cam import load_model, save_model
 from napari_respond_cam.cli import main
+from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.faithfulness import compare_methods_on_volume
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
@@ -207,3 +208,22 @@ def test_window_and_stride_cut_the_file_as_explain_does(tomogram, model_file, ca
     assert "tomo.mrc: 2 window(s), layer maxpool2" in capsys.readouterr().out
     assert main(compare_args(tomogram, model_file, "--window", "8", "9")) == 1
     assert "--window" in error_of(capsys)
+
+
+def test_preprocessing_and_invert_reach_the_comparison(tomogram, model_file, tmp_path, capsys):
+    table = tmp_path / "scores.csv"
+    extra = ["--methods", "respond", "--target", "1", "--stride", "4"]
+    extra += ["--preprocessing", "zscore-tomogram", "--invert", "--csv", str(table)]
+    assert main(compare_args(tomogram, model_file, *extra)) == 0
+    [row] = compare_methods_on_volume(
+        load_model(model_file), read_mrc(tomogram).data, "maxpool2", methods=["respond"],
+        target=1, stride=4, steps=4, preprocessing=Preprocessing("zscore-tomogram", invert=True),
+    )  # fmt: skip
+    [plain] = compare_methods_on_volume(
+        load_model(model_file), read_mrc(tomogram).data, "maxpool2", methods=["respond"],
+        target=1, stride=4, steps=4,
+    )  # fmt: skip
+    with table.open() as file:
+        [line] = list(csv.DictReader(file))
+    assert float(line["deletion_auc"]) == pytest.approx(row.deletion_auc, rel=1e-6)
+    assert row.deletion_auc != pytest.approx(plain.deletion_auc, rel=1e-6)

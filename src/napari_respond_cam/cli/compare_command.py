@@ -15,6 +15,7 @@ from ..errors import RespondCamError
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
 from .run_arguments import (
+    add_preprocessing_arguments,
     add_window_argument,
     class_target,
     default_layer,
@@ -84,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="step between windows, one int or D H W (default: half the window)",
     )
+    add_preprocessing_arguments(parser)
     parser.add_argument(
         "--steps",
         type=int,
@@ -134,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs.file_jobs import ModelSource
     from ..models.model_metadata import class_label
     from ..mrc_io import read_mrc
-    from ..runs.choices import AUTO_DEVICE, class_names_of, resolve_device
+    from ..runs.choices import (
+        AUTO_DEVICE,
+        class_names_of,
+        preprocessing_argument,
+        resolve_device,
+    )
     from .file_plan import check_inputs
 
     apply_threads(args.threads)
@@ -156,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     assert not isinstance(target, str), "'all' is the only target named by text"
     if window is None and getattr(model, "input_shape", None) is None:
         window = tuple(volume.shape)
+    preprocessing = preprocessing_argument(args.preprocessing, model, args.invert)
     rows = compare_methods_on_volume(
         model,
         volume,
@@ -169,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         steps=args.steps,
         fill=args.fill,
-        statistics=_statistics(model, volume, path.name),
+        preprocessing=preprocessing,
+        statistics=_statistics(model, volume, preprocessing, path.name),
         progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)
@@ -281,14 +290,14 @@ def _csv_path(
     return path
 
 
-def _statistics(model, volume, name: str):
-    """The volume's statistics when the model's preprocessing needs them (read here, with
-    a bar of their own, then shared by every method), else ``None``."""
+def _statistics(model, volume, preprocessing, name: str):
+    """The volume's statistics when the preprocessing needs them (read here, with a bar
+    of their own, then shared by every method), else ``None``."""
     from ..faithfulness.method_comparison import statistics_needed
     from .progress_bar import ProgressBar
 
     bar = ProgressBar(f"{name}: volume statistics", unit="blocks")
-    return statistics_needed(model, volume, progress=bar)
+    return statistics_needed(model, volume, preprocessing, progress=bar)
 
 
 def _mask(path: Path, shape: tuple[int, ...]):

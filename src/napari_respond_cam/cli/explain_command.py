@@ -16,12 +16,12 @@ from ..engine.options import (
     METHOD_LABELS,
     PRECISIONS,
 )
-from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
 from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
 from ..runs.request import WHERE_PREDICTED
 from .model_arguments import add_model_arguments
 from .run_arguments import (
+    add_preprocessing_arguments,
     add_window_argument,
     class_target,
     default_layer,
@@ -126,19 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_PRECISION,
         help="run the network under autocast (bf16: faster on recent GPUs); maps stay float32",
     )
-    parser.add_argument(
-        "--preprocessing",
-        choices=tuple(PREPROCESSING_LABELS),
-        help="how raw voxels become the network's input (default: the model's own; "
-        + "; ".join(f"{name}: {label}" for name, label in PREPROCESSING_LABELS.items())
-        + ")",
-    )
-    parser.add_argument(
-        "--invert",
-        action=argparse.BooleanOptionalAction,
-        help="negate the preprocessed input, for contrast opposite to the model's training "
-        "data (default: as the model's own preprocessing says)",
-    )
+    add_preprocessing_arguments(parser)
     parser.add_argument(
         "--bin",
         type=int,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..engine.options import ALL_CLASSES
+from ..engine.preprocessing import PREPROCESSING_LABELS
 from ..errors import RespondCamError
 
 if TYPE_CHECKING:
@@ -57,6 +58,24 @@ def add_window_argument(
         nargs="+",
         metavar="N",
         help=f"window size, one int or D H W (default: the model's input size; {otherwise})",
+    )
+
+
+def add_preprocessing_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--preprocessing`` and ``--invert``, read with
+    ``runs.choices.preprocessing_argument``."""
+    parser.add_argument(
+        "--preprocessing",
+        choices=tuple(PREPROCESSING_LABELS),
+        help="how raw voxels become the network's input (default: the model's own; "
+        + "; ".join(f"{name}: {label}" for name, label in PREPROCESSING_LABELS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--invert",
+        action=argparse.BooleanOptionalAction,
+        help="negate the preprocessed input, for contrast opposite to the model's training "
+        "data (default: as the model's own preprocessing says)",
     )
 
 

@@ -7,9 +7,18 @@ import torch
 from napari_respond_cam import explain, explain_volume, register_model
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.faithfulness import compare_methods
-from napari_respond_cam.napari_plugin.detections_layer import DETECTIONS_KEY
-from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, is_heatmap_layer
-from napari_respond_cam.runs.detections import detections
+from napari_respond_cam.napari_plugin.detections_layer import (
+    DETECTIONS_KEY,
+    detections_layer_data,
+    hide_detections,
+    show_detections,
+)
+from napari_respond_cam.napari_plugin.heatmap_layer import (
+    METADATA_KEY,
+    LayerGeometry,
+    is_heatmap_layer,
+)
+from napari_respond_cam.runs.detections import Detections, detections
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 
 pytestmark = pytest.mark.gui
@@ -220,3 +229,52 @@ def test_compare_methods_refuses_all_classes(viewer, widget, new_notifications):
     assert "not 'all classes'" in new_notifications()[-1]
     assert "--target on the command line" in new_notifications()[-1]
     assert heatmaps(viewer) == []
+
+
+def some_detections(n: int, seed: int) -> Detections:
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 2, n)
+    return Detections(
+        centres=rng.uniform(0, 30, (n, 3)),
+        class_indices=classes,
+        class_names=tuple(CLASSES[k] for k in classes),
+        probabilities=rng.uniform(0.5, 1, n).astype(np.float32),
+        scores=rng.normal(size=n).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize(("first", "then"), [(99, 30), (30, 99)])
+def test_a_later_run_of_fewer_or_more_detections_replaces_the_hidden_layer(viewer, first, then):
+    tomo = add_tomogram(viewer, (30, 30, 30))
+    geometry = LayerGeometry.of(tomo)
+
+    def shown(n, seed):
+        found = some_detections(n, seed)
+        data = detections_layer_data(found, geometry, "tomo", CLASSES, point_size=4.0)
+        return found, show_detections(viewer, data)
+
+    shown(first, 0)
+    viewer.dims.set_point(0, 15 * SCALE[0])
+    hide_detections(viewer, "tomo")
+    found, layer = shown(then, 1)
+    assert [la.name for la in viewer.layers].count("tomo detections") == 1
+    assert layer.visible and len(layer.data) == len(layer.features) == then
+    np.testing.assert_array_equal(layer.data, found.centres)
+    assert list(layer.features["class"]) == list(found.class_names)
+    assert len(layer.text.values) == then
+    viewer.screenshot(canvas_only=True)  # draws the layer: a stale view would raise here
+
+
+def test_no_detections_add_no_layer_and_leave_an_earlier_one_hidden(viewer):
+    tomo = add_tomogram(viewer, (30, 30, 30))
+    geometry = LayerGeometry.of(tomo)
+
+    def layer_data(n):
+        return detections_layer_data(some_detections(n, n), geometry, "tomo", CLASSES, 4.0)
+
+    assert show_detections(viewer, layer_data(0)) is None
+    assert "tomo detections" not in [la.name for la in viewer.layers]
+    earlier = show_detections(viewer, layer_data(5))
+    hide_detections(viewer, "tomo")
+    assert show_detections(viewer, layer_data(0)) is None
+    assert not earlier.visible and len(earlier.data) == 5

@@ -97,21 +97,28 @@ def detections_layer_data(
     return found.centres, kwargs, "points"
 
 
-def show_detections(viewer: Any, layer_data: tuple[np.ndarray, dict[str, Any], str]) -> Any:
-    """Add the detections layer, or update ours of the same name in place."""
+def show_detections(viewer: Any, layer_data: tuple[np.ndarray, dict[str, Any], str]) -> Any | None:
+    """Add the detections layer, or update ours of the same name in place.
+
+    No detections add no layer (an earlier run's, hidden, stays hidden); None then.
+    """
     data, kwargs, _ = layer_data
+    if not len(data):
+        return None
     name = kwargs["name"]
     layer = next(
         (la for la in viewer.layers if la.name == name and DETECTIONS_KEY in la.metadata), None
     )
     if layer is None:
         return viewer.add_points(data, **kwargs)
+    # Shown first: napari does not slice a hidden layer, so its view would still index
+    # the old points while the new data and features go in.
+    layer.visible = True
     for key in ("scale", "translate", "units", "rotate", "shear", "affine"):
         setattr(layer, key, kwargs[key])
     layer.data = data
     layer.features = kwargs["features"]
     layer.metadata = kwargs["metadata"]
-    layer.visible = True
     return layer
 
 

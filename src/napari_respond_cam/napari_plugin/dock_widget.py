@@ -731,7 +731,7 @@ class RespondCamWidget(Container):
         layer = detections_layer_data(found, geometry, request.volume_name, names, size)
         show_detections(self._viewer, layer)
         if not len(found):
-            return f"Detections: every window was called background; {name!r} is empty."
+            return "Detections: none; every window was called background."
         where = (
             "in windows not called background"
             if background_class_of(request.model) is not None

@@ -52,6 +52,25 @@ def test_volume_picker_follows_the_viewers_image_layers(viewer, widget):
     assert widget.volume.choices == (tomo,)
 
 
+def test_results_stay_when_other_layers_come_and_go_but_not_when_the_volume_goes(
+    viewer, widget, qtbot
+):
+    tomo = add_tomogram(viewer)
+    assert "heatmaps of 'tomo' while you scroll" in widget.results.value
+    tomo.name = "renamed"  # before any run, the hint follows the picked layer's name
+    assert "'renamed'" in widget.results.value
+    run(widget, qtbot)
+    shown = widget.results.value
+    assert "Sum-to-score" in shown
+    viewer.add_points(name="my picks", ndim=3)
+    viewer.add_labels(np.zeros((16, 16, 16), np.int32), name="region")
+    viewer.layers.move(0, 2)
+    viewer.layers["region"].name = "my region"
+    assert widget.results.value == shown
+    viewer.layers.remove(tomo)
+    assert widget.results.value.startswith("Press Explain.")
+
+
 def test_model_picker_shows_models_registered_later(widget, qtbot):
     assert widget.model.choices[0] == "tiny-cnn1"
     assert widget.model.choices[-1] == LOAD_FROM_FILE

@@ -328,10 +328,15 @@ class RespondCamWidget(Container):
         return list(zip(labels, names, strict=True))
 
     def _refresh_volumes(self, _event: Any = None) -> None:
+        picked = self.volume.value
         self.volume.reset_choices()
         self._regions.reset_layer_choices()
-        # A rename changes the name H looks for without changing the picked layer.
-        self._on_volume_changed()
+        if self.volume.value is not picked:
+            self._on_volume_changed()
+        elif not self._outcome_shown:
+            # A rename changes the name H looks for without changing the picked layer;
+            # a run's results, though, stay until the next run or setting replaces them.
+            self._show_idle_hint()
 
     def _picked_volume_name(self) -> str | None:
         source = self.volume.value

@@ -12,7 +12,12 @@ from napari_respond_cam.napari_plugin.dock_widget import (
     LOAD_FROM_FILE,
     model_choices,
 )
-from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, SIGNED, is_heatmap_layer
+from napari_respond_cam.napari_plugin.heatmap_layer import (
+    METADATA_KEY,
+    POSITIVE,
+    SIGNED,
+    is_heatmap_layer,
+)
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 
 pytestmark = pytest.mark.gui
@@ -168,6 +173,35 @@ def test_signed_view_and_replacement_policy(viewer, widget, qtbot):
         "tomo Respond-CAM (predicted class)",
         "tomo Grad-CAM (predicted class)",
     ]
+
+
+def test_the_display_restyles_the_picked_volumes_heatmaps_and_applies_when_a_run_ends(
+    viewer, widget, qtbot
+):
+    add_tomogram(viewer)
+    other = add_tomogram(viewer, name="other")
+    widget.volume.value = other
+    run(widget, qtbot)
+    widget.volume.value = viewer.layers["tomo"]
+    run(widget, qtbot)
+    mine, theirs = viewer.layers["tomo Respond-CAM (predicted class)"], heatmaps(viewer)[0]
+    assert theirs.name.startswith("other") and theirs.colormap.name == "hot"
+
+    widget.display.value = SIGNED
+    scale = float(np.percentile(np.abs(mine.data), 99.9))
+    assert mine.contrast_limits == pytest.approx([-scale, scale])
+    assert mine.blending == "translucent" and mine.colormap.name != "hot"
+    assert mine.metadata[METADATA_KEY]["colour_scale"]["contrast_limits"] == pytest.approx(
+        [-scale, scale]
+    )
+    assert theirs.colormap.name == "hot" and theirs.contrast_limits[0] == 0.0
+
+    widget.method.value = "grad"
+    widget.explain_button.native.click()
+    widget.display.value = POSITIVE  # while it runs: the new map comes in this display
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    grad = viewer.layers["tomo Grad-CAM (predicted class)"]
+    assert grad.colormap.name == "hot" and grad.contrast_limits[0] == 0.0
 
 
 def test_a_larger_volume_is_tiled_with_a_progress_bar_and_summary(viewer, widget, qtbot):

@@ -84,6 +84,7 @@ from .heatmap_layer import (
     heatmap_name,
     hide_older_heatmaps,
     is_heatmap_layer,
+    restyle_heatmaps,
     show_heatmap,
 )
 from .layer_units import voxel_size_in_angstrom
@@ -274,6 +275,7 @@ class RespondCamWidget(Container):
             event.connect(self._refresh_volumes)
         self.volume.changed.connect(self._on_volume_changed)
         self.target.changed.connect(self._show_where_predicted)
+        self.display.changed.connect(self._restyle_heatmaps)
         # What the run will cost, said before it starts, follows every setting it counts.
         for control in (self.binning, self.method, self.window, self.stride, self.batch_size):
             control.changed.connect(self._show_idle_hint)
@@ -326,6 +328,11 @@ class RespondCamWidget(Container):
         named = getattr(self._model, "preprocessing", None) is not None
         labels[0] += " (the model's own)" if named else " (the model names none)"
         return list(zip(labels, names, strict=True))
+
+    def _restyle_heatmaps(self, mode: str) -> None:
+        name = self._picked_volume_name()
+        if name is not None:
+            restyle_heatmaps(self._viewer, name, mode)
 
     def _refresh_volumes(self, _event: Any = None) -> None:
         picked = self.volume.value
@@ -544,11 +551,12 @@ class RespondCamWidget(Container):
         except RespondCamError as error:
             show_error(str(error))
             return
-        # The heatmap goes on the grid and in the colours chosen now, whatever changes meanwhile.
+        # The heatmap goes on the grid the volume has now, whatever changes meanwhile; in
+        # the colours the display control says when it is shown.
         # Said beside the numbers: the region's size, and what a perturbation method cost.
         size = None if region_voxels is None else f"Region: {region_voxels:,} voxels."
         notes = [size, self._cost_sentence()]
-        show = partial(self._show_outcome, LayerGeometry.of(source), self.display.value, notes)
+        show = partial(self._show_outcome, LayerGeometry.of(source), notes)
         job = ExplainJob(request, show, self._finished, self._show_progress)
         # The previous volume's numbers go, so they are not read as this run's.
         what = "a region" if self._regions.shown else request.target_label
@@ -569,7 +577,7 @@ class RespondCamWidget(Container):
         except RespondCamError as error:
             show_error(str(error))
             return
-        show = partial(self._show_comparison, LayerGeometry.of(source), self.display.value)
+        show = partial(self._show_comparison, LayerGeometry.of(source))
         words = JobWords(
             running=f"Comparing methods on {request.volume_name}",
             cancelled="Comparison cancelled; no layer was added.",
@@ -678,13 +686,10 @@ class RespondCamWidget(Container):
         )
 
     def _show_outcome(
-        self,
-        geometry: LayerGeometry,
-        mode: str,
-        notes: list[str | None],
-        outcome: ExplainOutcome,
+        self, geometry: LayerGeometry, notes: list[str | None], outcome: ExplainOutcome
     ) -> None:
         request, metadata = outcome.request, outcome_metadata(outcome)
+        mode = self.display.value
         if outcome.heatmap.ndim == 4:
             names = list(request.class_names)
             shown = _class_shown_first(outcome, names)
@@ -697,7 +702,8 @@ class RespondCamWidget(Container):
         lines += [colour_scale_text(layers), self._toggle_hint()]
         self._show_results(request, lines)
 
-    def _show_comparison(self, geometry: LayerGeometry, mode: str, comparison: Comparison) -> None:
+    def _show_comparison(self, geometry: LayerGeometry, comparison: Comparison) -> None:
+        mode = self.display.value
         request = comparison.request
         metadata = {
             "model": request.model_name,

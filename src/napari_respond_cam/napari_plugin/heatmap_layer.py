@@ -327,6 +327,23 @@ def hide_older_heatmaps(viewer: Any, volume_name: str, shown: Sequence[LayerData
             layer.visible = False
 
 
+def restyle_heatmaps(viewer: Any, volume_name: str, mode: str) -> None:
+    """Show this plugin's heatmaps of ``volume_name`` in display ``mode``: colours, blending
+    and the colour scale the mode gives each map (recorded in its metadata too)."""
+    for layer in viewer.layers:
+        ours = layer.metadata.get(METADATA_KEY) if is_heatmap_layer(layer) else None
+        if ours is None or ours.get("volume") != volume_name:
+            continue
+        display = display_settings(np.asarray(layer.data), mode)
+        for key in ("colormap", "blending", "opacity"):
+            setattr(layer, key, display[key])
+        limits = display["contrast_limits"]
+        layer.contrast_limits_range = slider_range(np.asarray(layer.data), limits)
+        layer.contrast_limits = limits
+        scale = {"contrast_limits": list(limits), "rule": SCALE_RULE}
+        layer.metadata = {**layer.metadata, METADATA_KEY: {**ours, SCALE_KEY: scale}}
+
+
 def slider_range(heatmap: np.ndarray, limits: Sequence[float]) -> tuple[float, float]:
     """The contrast slider's range: the map's values and the contrast limits, all in."""
     low, high = limits

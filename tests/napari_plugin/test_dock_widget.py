@@ -515,6 +515,19 @@ def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
     assert layer.metadata[METADATA_KEY]["binning"] == 2
 
 
+def test_super_resolution_voxels_get_the_binning_proposed_up_to_the_volumes_side(viewer, widget):
+    widget._model.voxel_size_a = 11.4
+    viewer.add_image(
+        noise_volume((20, 64, 64)), name="superres", scale=(0.5,) * 3, units="angstrom"
+    )
+    assert widget.binning.max == 20  # the most a volume 20 voxels deep can be binned by
+    assert widget.binning.value == 20  # 23 would be closest to 11.4 Å
+    viewer.add_image(noise_volume((64, 64, 64)), name="deep", scale=(0.5,) * 3, units="angstrom")
+    widget.volume.value = viewer.layers["deep"]
+    assert (widget.binning.max, widget.binning.value) == (64, 23)
+    assert "bin it by" not in widget.results.value
+
+
 def test_a_tomogram_without_a_voxel_size_gets_no_binning_proposal(viewer, widget, tmp_path):
     path = tmp_path / "no_size.mrc"
     with mrcfile.new(path, data=noise_volume((20, 20, 20))) as handle:

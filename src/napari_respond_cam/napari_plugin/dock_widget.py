@@ -105,7 +105,9 @@ _RESULTS_LINES = 12
 _MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
 #: Each control's label, as messages from the core name it (one source: errors.SETTING_NAMES).
 _LABELS = {name: control for name, (_, _, control) in SETTING_NAMES.items()}
-_MAX_BINNING = 16
+#: The binning control's limit while no volume is picked; a picked volume's is its
+#: shortest side, the most the core bins by.
+_MAX_BINNING = 64
 
 LOAD_FROM_FILE = "Load from file..."
 ARCHITECTURE_FROM_FILE = "as saved in the file"
@@ -401,10 +403,12 @@ class RespondCamWidget(Container):
             getattr(self._model, "voxel_size_a", None),
             self._picked_voxel_size(),
         )
+        source = self.volume.value
+        self.binning.max = _MAX_BINNING if source is None else max(1, min(_volume_of(source).shape))
         if trained_at is None or voxel_size is None:
             self.binning.value = 1
             return
-        self.binning.value = min(suggested_binning(trained_at, voxel_size), _MAX_BINNING)
+        self.binning.value = min(suggested_binning(trained_at, voxel_size), self.binning.max)
 
     def _toggle_hint(self) -> str:
         name = self._picked_volume_name()

@@ -37,6 +37,22 @@ def test_labels_shifted_by_one_voxel_leave_the_uncovered_edge_unlabelled():
     np.testing.assert_array_equal(data, kept)
 
 
+def test_labels_binned_by_2_give_each_plane_two_of_the_volumes_as_napari_draws_them():
+    scale, deep = 11.4, (40, 6, 8)
+    tomo = Image(np.zeros(deep, np.float32), name="tomo", scale=(scale,) * 3)
+    planes = np.arange(1, 21, dtype=np.int32)[:, None, None] * np.ones((1, 3, 4), np.int32)
+    # napari centres label plane i on tomogram plane 2i, half a label voxel either side:
+    # it covers planes 2i - 1 and 2i, the first plane only plane 0, the last one three.
+    centred = Labels(planes, scale=(2 * scale,) * 3)
+    along_z = labels_on_volume(centred, tomo, deep)[:, 0, 0]
+    assert along_z.tolist() == [1, *np.repeat(np.arange(2, 21), 2).tolist(), 20]
+    # A label grid whose voxels' corners meet the tomogram's (translated by half a
+    # tomogram voxel): two planes each, all 40 covered.
+    cornered = Labels(planes, scale=(2 * scale,) * 3, translate=(scale / 2,) * 3)
+    along_z = labels_on_volume(cornered, tomo, deep)[:, 0, 0]
+    assert along_z.tolist() == np.repeat(np.arange(1, 21), 2).tolist()
+
+
 def test_labels_that_miss_the_volume_or_are_rotated_are_refused():
     far = Labels(np.ones(SHAPE, np.int32), name="far", translate=(100, 0, 0))
     with pytest.raises(RespondCamError, match="'far' does not overlap the volume 'tomo'"):

@@ -71,12 +71,18 @@ def labels_on_volume(labels: Any, volume: Any, shape: tuple[int, ...]) -> np.nda
     same_grid = (source.scale, source.translate) == (target.scale, target.translate)
     if same_grid and tuple(np.shape(data)) == tuple(shape):
         return np.asarray(data)
-    indices = []
-    for n, scale, origin, label_scale, label_origin in zip(
-        shape, target.scale, target.translate, source.scale, source.translate, strict=True
-    ):
-        world = np.arange(n) * scale + origin
-        indices.append(np.rint((world - label_origin) / label_scale).astype(np.int64))
+    indices = [
+        _label_voxels(np.arange(n) * scale + origin, label_scale, label_origin, m)
+        for n, scale, origin, label_scale, label_origin, m in zip(
+            shape,
+            target.scale,
+            target.translate,
+            source.scale,
+            source.translate,
+            np.shape(data),
+            strict=True,
+        )
+    ]
     inside = [(i >= 0) & (i < m) for i, m in zip(indices, np.shape(data), strict=True)]
     if not all(axis.any() for axis in inside):
         raise RespondCamError(
@@ -88,6 +94,25 @@ def labels_on_volume(labels: Any, volume: Any, shape: tuple[int, ...]) -> np.nda
     picked = np.ix_(*(i[keep] for i, keep in zip(indices, inside, strict=True)))
     resampled[reached] = np.asarray(data)[picked]
     return resampled
+
+
+#: How far (in label voxels) a volume voxel's centre may lie off a label voxel's edge
+#: and still count as on it: room for rounding in the world coordinates.
+_ON_EDGE = 1e-6
+
+
+def _label_voxels(world: np.ndarray, scale: float, origin: float, size: int) -> np.ndarray:
+    """Along one axis: the label voxel under each world position, as napari draws it.
+
+    napari centres voxel ``i`` on ``origin + i * scale``, so it spans half a voxel either
+    side. A position on the edge between two label voxels takes the upper one, so each
+    plane of a label volume binned by 2 covers two of the volume's (rounding to even
+    gave three and one in turn); one on the layer's far outer edge takes the last.
+    """
+    position = (world - origin) / scale
+    index = np.floor(position + 0.5 + _ON_EDGE).astype(np.int64)
+    on_far_edge = np.abs(position - (size - 0.5)) <= _ON_EDGE
+    return np.where(on_far_edge, size - 1, index)
 
 
 def slice_in_view(viewer: Any, volume: Any) -> tuple[int, int]:

@@ -135,8 +135,8 @@ def test_a_labels_layer_on_a_coarser_grid_is_read_on_the_volumes_voxels(
     mask = fine == 5
     y = region_score(unet, viewer.layers["tomo"].data, 2, mask)
     layer = the_heatmap(viewer)
-    assert layer.name == "tomo Respond-CAM (ribosome, label 5: ribosome cluster)"
-    assert "Region: label 5: ribosome cluster" in widget.results.value
+    assert layer.name == "tomo Respond-CAM (ribosome, label 5 of 'drawn': ribosome cluster)"
+    assert "Region: label 5 of 'drawn': ribosome cluster" in widget.results.value
     assert_sums_to_score(layer, y)
     assert f"Region: {int(mask.sum()):,} voxels." in widget.results.value  # 192 = 2*3*4 * 8
     assert int(mask.sum()) == 192

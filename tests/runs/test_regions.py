@@ -126,5 +126,8 @@ def test_a_region_is_small_and_picklable_and_its_kind_checked():
     assert Region("labels", label_name="ignored without a label").description == (
         "every non-zero label"
     )
+    assert Region("labels", labels_layer="empty labels").description == (
+        "every non-zero label of 'empty labels'"
+    )
     with pytest.raises(RespondCamError, match="'box' is not a kind of region.*--region"):
         Region("box")

@@ -173,7 +173,10 @@ class RegionControls:
             labels = labels_on_volume(layer, volume, shape)
             label = self.label.value or None
             region = Region(
-                LABELS, label=label, label_name=None if label is None else label_name(layer, label)
+                LABELS,
+                label=label,
+                label_name=None if label is None else label_name(layer, label),
+                labels_layer=layer.name,
             )
         elif kind == POINTS:
             layer = self._picked(self.region_points, "Points", "points")

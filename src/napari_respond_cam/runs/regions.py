@@ -53,6 +53,8 @@ class Region:
     mask_file : str or None
         For ``"labels"``: an MRC file holding the label volume on the tomogram's grid;
         ``None`` when the request carries the label volume itself.
+    labels_layer : str or None
+        For ``"labels"`` picked in napari: the Labels layer's name, for the results.
     points : tuple of (z, y, x)
         For ``"points"``: sphere centres in the volume's voxels.
     radius : float
@@ -68,6 +70,7 @@ class Region:
     label: int | None = None
     label_name: str | None = None
     mask_file: str | None = None
+    labels_layer: str | None = None
     points: tuple[tuple[float, ...], ...] = ()
     radius: float = 1.0
     clip_points: bool = False
@@ -90,7 +93,8 @@ class Region:
             return "the whole volume"
         if self.kind == LABELS:
             which = "every non-zero label" if self.label is None else f"label {self.label}"
-            where = f" of {self.mask_file}" if self.mask_file else ""
+            source = self.mask_file or (self.labels_layer and repr(self.labels_layer))
+            where = f" of {source}" if source else ""
             named = f": {self.label_name}" if self.label is not None and self.label_name else ""
             return f"{which}{where}{named}"
         if self.kind == POINTS:

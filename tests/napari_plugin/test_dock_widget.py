@@ -9,6 +9,7 @@ from qtpy.QtCore import Qt
 import napari_respond_cam
 from napari_respond_cam import explain, register_model
 from napari_respond_cam.napari_plugin.dock_widget import (
+    ARCHITECTURE_FROM_FILE,
     LOAD_FROM_FILE,
     model_choices,
 )
@@ -354,6 +355,40 @@ def test_model_loaded_from_a_file(viewer, widget, tmp_path, new_notifications):
     assert widget.target_layer.value == "maxpool2"
     assert widget.window.value == 20
     assert widget.model_file.native.isHidden()
+
+
+def test_two_files_of_one_name_are_two_models_and_each_load_starts_from_its_own_architecture(
+    viewer, widget, tmp_path, new_notifications
+):
+    from napari_respond_cam import save_model
+
+    bare = tmp_path / "bare.pt"
+    torch.save(tiny_cnn1(input_size=20).state_dict(), bare)
+    small = save_model(tiny_cnn1(input_size=16), tmp_path / "model.safetensors")
+    (tmp_path / "other").mkdir()
+    large = save_model(tiny_cnn1(input_size=20), tmp_path / "other" / "model.safetensors")
+
+    def load(path, architecture=None):
+        widget.model.value = LOAD_FROM_FILE
+        if architecture is not None:
+            widget.architecture.value = architecture
+        widget.model_file.value = path
+        widget.load_file.native.click()
+        return widget.model.value
+
+    assert load(bare, "cnn1") == "bare.pt (file)"
+    assert widget.architecture.value == ARCHITECTURE_FROM_FILE
+    assert load(small) == "model.safetensors (file)" and widget.window.value == 16
+    assert load(large) == f"model.safetensors (file in {large.parent})"
+    assert widget.window.value == 20
+    assert load(small) == "model.safetensors (file)"  # the same file again: its own entry
+    files = [choice for choice in widget.model.choices if "(file" in choice]
+    assert files == [
+        "bare.pt (file)",
+        "model.safetensors (file)",
+        f"model.safetensors (file in {large.parent})",
+    ]
+    assert not new_notifications()
 
 
 def test_pickled_modules_need_trust(viewer, widget, tmp_path, new_notifications):

@@ -246,8 +246,7 @@ def test_only_3d_volumes_are_accepted_with_the_console_line_that_takes_one_out()
         check_volume((2, 16, 16, 16), "stack")
     assert "'stack' has 4 axes (shape (2, 16, 16, 16)); pick a 3D volume" in str(stack.value)
     assert str(stack.value).endswith(
-        "viewer.add_image(viewer.layers['stack'].data[0], "
-        "scale=viewer.layers['stack'].scale[1:])."
+        "viewer.add_image(viewer.layers['stack'].data[0], scale=viewer.layers['stack'].scale[1:])."
     )
     with pytest.raises(RespondCamError) as series:
         check_volume((3, 2, 16, 16, 16), "series")

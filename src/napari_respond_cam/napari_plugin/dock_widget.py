@@ -144,6 +144,7 @@ class RespondCamWidget(Container):
         self._model: Any = None
         self._model_label = ""
         self._file_models: dict[str, Any] = {}
+        self._file_paths: dict[str, Path] = {}
         self._layer_names: list[str] = []
         self._target_names: list[str] = []
         self._class_names: list[str] = []
@@ -462,14 +463,25 @@ class RespondCamWidget(Container):
             show_error(str(error))
             return
         _show_warnings(caught)
-        label = f"{path.name} (file)"
+        label = self._file_label(path.resolve())
         self._file_models[label] = model
+        self._file_paths[label] = path.resolve()
+        # The architecture was this file's: the next file starts from its own again.
+        self.architecture.value = ARCHITECTURE_FROM_FILE
         self.model.reset_choices()
         if self.model.value == label:
             # Re-selecting the selected entry emits nothing: apply the new model here.
             self._use_model(model, label)
         else:
             self.model.value = label
+
+    def _file_label(self, path: Path) -> str:
+        """The model picker's entry for a file: its name, or with its folder where another
+        file of the same name was loaded (loading the same file again replaces it)."""
+        label = f"{path.name} (file)"
+        if self._file_paths.get(label, path) == path:
+            return label
+        return f"{path.name} (file in {path.parent})"
 
     def _use_model(self, model: Any, label: str) -> None:
         """Fill the target-layer, class and tiling pickers from the chosen model."""

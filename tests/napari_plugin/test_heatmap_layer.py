@@ -150,6 +150,8 @@ def test_positive_view_is_hot_and_additive():
     assert colour_scale_text([layer_data()]) == (
         "Colour scale: 0 to 3 (99.9th percentile of |map|)"
     )
+    empty = layer_data(np.zeros_like(SIGNED_MAP))
+    assert colour_scale_text([empty]) == "Colour scale: none, the map is zero everywhere"
 
 
 def test_signed_view_is_transparent_at_zero():

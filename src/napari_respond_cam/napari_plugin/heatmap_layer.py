@@ -275,12 +275,20 @@ def class_layers_data(
 def colour_scale_text(layers: Sequence[LayerData]) -> str:
     """The colour scale of each layer, for the widget's results box."""
     if len(layers) == 1:
-        return f"Colour scale: {scale_text(layers[0][1]['contrast_limits'])}"
+        data, kwargs, _ = layers[0]
+        return f"Colour scale: {_layer_scale_text(data, kwargs)}"
     lines = ["Colour scale, each class its own:"]
-    for _, kwargs, _ in layers:
+    for data, kwargs, _ in layers:
         target = kwargs["metadata"][METADATA_KEY]["target"]
-        lines.append(f"  {target}: {scale_text(kwargs['contrast_limits'])}")
+        lines.append(f"  {target}: {_layer_scale_text(data, kwargs)}")
     return "\n".join(lines)
+
+
+def _layer_scale_text(heatmap: np.ndarray, kwargs: Mapping[str, Any]) -> str:
+    # An all-zero map has no percentile to scale by: its limits are a stand-in.
+    if not np.any(heatmap):
+        return "none, the map is zero everywhere"
+    return scale_text(kwargs["contrast_limits"])
 
 
 def is_heatmap_layer(layer: Any) -> bool:

@@ -577,3 +577,10 @@ def test_a_tomogram_without_a_voxel_size_gets_no_binning_proposal(viewer, widget
         "The volume has no voxel size (its layer is in pixels), so it cannot be checked "
         "against the 11.4 Å the model was trained at;"
     )
+
+
+def test_a_warning_the_run_gives_twice_is_shown_once(viewer, widget, qtbot, new_notifications):
+    add_tomogram(viewer, shape=(10, 16, 16))  # 10 of the window's 16 voxels along z
+    run(widget, qtbot)
+    padding = [m for m in new_notifications() if "is padded at the far end" in m]
+    assert len(padding) == 1 and "38% of each window is padding" in padding[0]

@@ -81,7 +81,8 @@ class WorkerJob:
         self._worker = create_worker(self._run, work, _ignore_errors=True)
         self._worker.returned.connect(self._returned)
         self._worker.errored.connect(self._report_error)
-        self._worker.warned.connect(_report_warning)
+        self._warned: set[str] = set()
+        self._worker.warned.connect(self._report_warning)
         self._worker.finished.connect(self._close)
 
     def start(self) -> None:
@@ -98,6 +99,14 @@ class WorkerJob:
         self._on_progress = None
         self.cancel()
         self._ended.wait()
+
+    def _report_warning(self, warning_args: tuple) -> None:
+        # A run checks its settings on a first window, then explains: each step may
+        # warn of the same thing (padding, say), which the user needs to read once.
+        message = str(warning_args[0])
+        if message not in self._warned:
+            self._warned.add(message)
+            show_warning(message)
 
     @property
     def cancelled(self) -> bool:
@@ -182,8 +191,3 @@ class ExplainJob(WorkerJob):
 
 def _ignore(*_args: object) -> None:
     """A callback that does nothing: what a stopped job calls instead of the widget."""
-
-
-def _report_warning(warning_args: tuple) -> None:
-    message = warning_args[0]
-    show_warning(str(message))

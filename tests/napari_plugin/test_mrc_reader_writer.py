@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from napari.utils.notifications import notification_manager
 
+import napari_respond_cam
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, is_heatmap_layer
 from napari_respond_cam.napari_plugin.mrc_reader_writer import (
     get_reader,
     read_mrc_layers,
@@ -222,3 +224,38 @@ def test_the_layer_records_whether_the_file_is_an_image_stack(tmp_path):
     [(_, stack_meta, _)] = read_mrc_layers(str(stack))
     assert volume_meta["metadata"]["is_image_stack"] is False
     assert stack_meta["metadata"]["is_image_stack"] is True
+
+
+def test_a_heatmap_saved_and_opened_again_is_a_heatmap_not_a_volume(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    made = {"model": "cnn2-demo", "layer": "maxpool2", "target": "ribosome_70s",
+            "method": "Respond-CAM", "precision": "fp32", "binning": 2,
+            "volume": "tomo"}  # fmt: skip
+    data = np.linspace(-1, 3, 4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    viewer.add_image(data, name="map", scale=(11.4,) * 3, metadata={METADATA_KEY: made})
+    [written] = viewer.layers.save(str(tmp_path / "map.mrc"), plugin=PLUGIN)
+    labels = read_mrc(written).header["labels"]
+    assert [label.strip() for label in labels[1:]] == [
+        f"napari-respond-cam {napari_respond_cam.__version__}",
+        "model: cnn2-demo",
+        "layer: maxpool2",
+        "target: ribosome_70s",
+        "method: Respond-CAM",
+        "precision: fp32",
+        "binning: 2",
+    ]
+
+    [layer] = viewer.open(written, plugin=PLUGIN)
+    assert is_heatmap_layer(layer) and layer.colormap.name == "hot"
+    assert layer.metadata[METADATA_KEY] == {
+        "model": "cnn2-demo", "layer": "maxpool2", "target": "ribosome_70s",
+        "method": "Respond-CAM", "precision": "fp32", "binning": "2",
+    }  # fmt: skip
+    assert layer.contrast_limits[0] == 0.0
+    np.testing.assert_array_equal(layer.data, data)
+
+
+def test_a_plain_volume_opens_without_heatmap_metadata(tmp_path):
+    path = write_mrc(tmp_path / "tomo.mrc", np.ones((4, 5, 6), np.float32), labels=["acquired"])
+    [(_, meta, _)] = read_mrc_layers(str(path))
+    assert METADATA_KEY not in meta["metadata"] and "colormap" not in meta

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from .. import __version__
 from ..engine.preprocessing import resolve_preprocessing
 from ..mrc_io import LABEL_LENGTH
 from ..runs.request import ExplainRequest
 
 _CUT = "..."
+#: The first label of every heatmap this package writes, before its version.
+_MARK = "napari-respond-cam"
 
 
 def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = None) -> list[str]:
@@ -42,9 +47,29 @@ def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = N
         "binning": request.settings.binning if request.settings.binning > 1 else None,
         "windows": windows,
     }
-    lines = [f"napari-respond-cam {__version__}"]
-    lines += [f"{name}: {value}" for name, value in facts.items() if value]
+    return facts_labels(facts)
+
+
+def facts_labels(facts: Mapping[str, Any]) -> list[str]:
+    """The labels saying a heatmap is ours, then ``name: value`` for each fact given."""
+    lines = [f"{_MARK} {__version__}"]
+    lines += [f"{name}: {value}" for name, value in facts.items() if value not in (None, "")]
     return [_fit(line) for line in lines]
+
+
+def heatmap_facts(labels: Sequence[str]) -> dict[str, str] | None:
+    """The facts in the labels of a heatmap this package wrote, as ``{name: value}``;
+    None for labels of any other file."""
+    lines = [label.strip() for label in labels]
+    mark = next((k for k, line in enumerate(lines) if line.startswith(f"{_MARK} ")), None)
+    if mark is None:
+        return None
+    facts = {}
+    for line in lines[mark + 1 :]:
+        name, colon, value = line.partition(": ")
+        if colon:
+            facts[name] = value
+    return facts
 
 
 def _fit(text: str) -> str:

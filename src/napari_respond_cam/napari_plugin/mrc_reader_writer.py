@@ -15,7 +15,9 @@ from typing import Any
 from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
+from ..jobs.heatmap_labels import facts_labels, heatmap_facts
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
+from .heatmap_layer import METADATA_KEY, POSITIVE, display_settings
 from .layer_units import in_angstrom, is_length
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
@@ -119,6 +121,7 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
             voxel_size=None if in_pixels and set(voxel_size) == {1.0} else voxel_size,
             origin=_last_three(translate, fill=0.0),
             overwrite=True,
+            labels=_heatmap_labels(meta),
         )
     except RespondCamError as error:
         _report(str(error))
@@ -173,7 +176,7 @@ def _report(message: str) -> None:
 
 def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
     ndim = volume.data.ndim
-    meta = {
+    meta: dict[str, Any] = {
         "name": mrc_stem(path),
         "scale": _per_axis(volume.voxel_size, ndim, fill=1.0),
         "translate": _per_axis(volume.origin, ndim, fill=0.0),
@@ -187,7 +190,29 @@ def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
             IMAGE_STACK_KEY: volume.is_image_stack,
         },
     }
+    facts = heatmap_facts(volume.header.get("labels", ()))
+    if facts is not None:
+        # A map this package wrote comes back looking like one, and is not offered as a
+        # volume to explain.
+        meta.update(display_settings(volume.data, POSITIVE))
+        meta["metadata"][METADATA_KEY] = facts
     return (volume.data, meta, "image")
+
+
+#: What a heatmap layer's metadata says of how it was made, in the order its MRC
+#: header's labels say it.
+_HEATMAP_FACTS = ("model", "layer", "target", "method", "precision")
+
+
+def _heatmap_labels(meta: dict[str, Any]) -> list[str]:
+    """The header labels of a heatmap layer (none for any other layer)."""
+    ours = (meta.get("metadata") or {}).get(METADATA_KEY)
+    if not isinstance(ours, dict):
+        return []
+    facts = {name: ours.get(name) for name in _HEATMAP_FACTS}
+    if (ours.get("binning") or 1) > 1:
+        facts["binning"] = ours["binning"]
+    return facts_labels(facts)
 
 
 def _per_axis(zyx: Sequence[Any], ndim: int, fill: Any) -> tuple:

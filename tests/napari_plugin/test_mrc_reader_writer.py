@@ -15,6 +15,7 @@ from napari_respond_cam.napari_plugin.mrc_reader_writer import (
     get_reader,
     read_mrc_layers,
     write_image,
+    write_labels,
 )
 
 pytestmark = pytest.mark.gui
@@ -259,3 +260,32 @@ def test_a_plain_volume_opens_without_heatmap_metadata(tmp_path):
     path = write_mrc(tmp_path / "tomo.mrc", np.ones((4, 5, 6), np.float32), labels=["acquired"])
     [(_, meta, _)] = read_mrc_layers(str(path))
     assert METADATA_KEY not in meta["metadata"] and "colormap" not in meta
+
+
+@pytest.mark.parametrize(
+    ("largest", "stored"),
+    [(100, np.int8), (300, np.int16), (60_000, np.uint16), (70_000, np.float32)],
+)
+def test_a_labels_layer_is_saved_in_the_smallest_mode_that_holds_it(
+    make_napari_viewer, tmp_path, largest, stored
+):
+    viewer = make_napari_viewer()
+    labels = np.zeros((4, 5, 6), np.int32)
+    labels[1, 2, 3], labels[3, 4, 5] = 1, largest
+    viewer.add_labels(labels, name="truth", scale=(11.4,) * 3, translate=(0.0, 11.4, 0.0))
+    [written] = viewer.layers.save(str(tmp_path / "truth.mrc"), plugin=PLUGIN)
+    volume = read_mrc(written)
+    assert volume.data.dtype == stored
+    np.testing.assert_array_equal(volume.data, labels)
+    assert volume.voxel_size == pytest.approx((11.4,) * 3)
+    assert volume.origin == pytest.approx((0.0, 11.4, 0.0))
+
+
+def test_labels_past_what_mrc_holds_exactly_are_refused(tmp_path, new_notifications):
+    labels = np.zeros((2, 3, 4), np.int64)
+    labels[0, 0, 0] = 2**25
+    assert write_labels(str(tmp_path / "big.mrc"), labels, {"name": "cells"}) == []
+    assert not (tmp_path / "big.mrc").exists()
+    assert (
+        "Cannot save 'cells' as MRC: its labels run from 0 to 33554432" in new_notifications()[-1]
+    )

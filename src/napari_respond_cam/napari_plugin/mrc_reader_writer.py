@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
@@ -127,6 +128,47 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         _report(str(error))
         return []
     return [os.fspath(written)]
+
+
+def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """Write a labels layer to an MRC file, in the smallest integer mode that holds it.
+
+    Labels are stored as int8, int16 or uint16 (MRC modes 0, 1 and 6), the first
+    that holds every label; past 65535, as float32, exact up to 2^24. Voxel size and
+    origin as :func:`write_image` writes them.
+
+    Returns
+    -------
+    list of str
+        The path written, or an empty list when the labels cannot be stored exactly
+        (the reason is shown in a notification).
+    """
+    if meta.get("multiscale"):
+        data, meta = data[0], {**meta, "multiscale": False}
+    low, high = int(np.min(data)), int(np.max(data))
+    dtype = next((t for t in _LABEL_DTYPES if _holds(t, low, high)), None)
+    if dtype is None:
+        _report(
+            f"Cannot save '{meta.get('name', 'labels')}' as MRC: its labels run from {low} "
+            f"to {high}, past what an MRC file holds exactly (±{_FLOAT_EXACT:,}). Number "
+            "the labels from 1 up (napari's label tools, or skimage.segmentation."
+            "relabel_sequential) and save again."
+        )
+        return []
+    return write_image(path, data.astype(dtype, copy=False), meta)
+
+
+#: The MRC modes labels are stored in, smallest first: int8, int16, uint16, float32.
+_LABEL_DTYPES = (np.int8, np.int16, np.uint16, np.float32)
+#: float32 holds every whole number up to this exactly.
+_FLOAT_EXACT = 2**24
+
+
+def _holds(dtype: type, low: int, high: int) -> bool:
+    if dtype is np.float32:
+        return -_FLOAT_EXACT <= low and high <= _FLOAT_EXACT
+    limits = np.iinfo(dtype)
+    return limits.min <= low and high <= limits.max
 
 
 def check_not_image_stack(layer: Any) -> None:

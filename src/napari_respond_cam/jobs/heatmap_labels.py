@@ -1,18 +1,10 @@
-"""The text labels of a heatmap's MRC header: what made the map, readable in any MRC tool."""
+"""A run's facts for its heatmap's MRC header (written as :mod:`..heatmap_record` says)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from .. import __version__
 from ..engine.preprocessing import resolve_preprocessing
-from ..mrc_io import LABEL_LENGTH
+from ..heatmap_record import facts_labels
 from ..runs.request import ExplainRequest
-
-_CUT = "..."
-#: The first label of every heatmap this package writes, before its version.
-_MARK = "napari-respond-cam"
 
 
 def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = None) -> list[str]:
@@ -48,32 +40,3 @@ def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = N
         "windows": windows,
     }
     return facts_labels(facts)
-
-
-def facts_labels(facts: Mapping[str, Any]) -> list[str]:
-    """The labels saying a heatmap is ours, then ``name: value`` for each fact given."""
-    lines = [f"{_MARK} {__version__}"]
-    lines += [f"{name}: {value}" for name, value in facts.items() if value not in (None, "")]
-    return [_fit(line) for line in lines]
-
-
-def heatmap_facts(labels: Sequence[str]) -> dict[str, str] | None:
-    """The facts in the labels of a heatmap this package wrote, as ``{name: value}``;
-    None for labels of any other file."""
-    lines = [label.strip() for label in labels]
-    mark = next((k for k, line in enumerate(lines) if line.startswith(f"{_MARK} ")), None)
-    if mark is None:
-        return None
-    facts = {}
-    for line in lines[mark + 1 :]:
-        name, colon, value = line.partition(": ")
-        if colon:
-            facts[name] = value
-    return facts
-
-
-def _fit(text: str) -> str:
-    printable = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
-    if len(printable) <= LABEL_LENGTH:
-        return printable
-    return printable[: LABEL_LENGTH - len(_CUT)] + _CUT

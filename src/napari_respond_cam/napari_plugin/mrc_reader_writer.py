@@ -16,7 +16,7 @@ import numpy as np
 from napari.utils.notifications import show_error
 
 from ..errors import RespondCamError
-from ..jobs.heatmap_labels import facts_labels, heatmap_facts
+from ..heatmap_record import facts_labels, heatmap_facts
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
 from .heatmap_layer import METADATA_KEY, POSITIVE, display_settings
 from .layer_units import in_angstrom, is_length

@@ -13,6 +13,7 @@ from napari_respond_cam.napari_plugin.heatmap_layer import (
     SIGNED,
     SIGNED_COLORMAP,
     LayerGeometry,
+    against_note,
     class_layers_data,
     colour_scale_text,
     contrast_limits,
@@ -229,3 +230,14 @@ def test_the_scale_of_a_large_map_is_not_fooled_by_evidence_in_every_other_colum
     heatmap = np.full((64, 128, 256), 0.001, dtype=np.float32)
     heatmap[..., 1::2] = 1.0
     assert evidence_scale(heatmap) == pytest.approx(1.0)
+
+
+def test_a_map_of_almost_only_negative_evidence_gets_a_note_in_the_positive_view():
+    against = -np.abs(SIGNED_MAP) + 0.001 * np.abs(SIGNED_MAP).max() * (SIGNED_MAP > 0)
+    assert against_note(against, POSITIVE) == (
+        "The map holds almost no positive evidence: nearly all of it speaks against the "
+        "target. The 'signed (diverging)' display shows it."
+    )
+    assert against_note(against, SIGNED) is None
+    assert against_note(SIGNED_MAP, POSITIVE) is None
+    assert against_note(np.zeros((2, 2, 2)), POSITIVE) is None

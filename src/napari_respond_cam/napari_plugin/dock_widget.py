@@ -78,6 +78,7 @@ from .heatmap_layer import (
     POSITIVE,
     LayerData,
     LayerGeometry,
+    against_note,
     class_layers_data,
     colour_scale_text,
     heatmap_layer_data,
@@ -715,6 +716,8 @@ class RespondCamWidget(Container):
             layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
         self._show_layers(request.volume_name, layers)
         lines = [summary_text(outcome.summary), *notes, self._detections_text(outcome, geometry)]
+        if outcome.heatmap.ndim == 3:
+            lines.append(against_note(outcome.heatmap, mode))
         lines += [colour_scale_text(layers), self._toggle_hint()]
         self._show_results(request, lines)
 

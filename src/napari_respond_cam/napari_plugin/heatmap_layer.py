@@ -70,6 +70,8 @@ SCALE_RULE = f"{SCALE_PERCENTILE:g}th percentile of |map|"
 # At most this many voxels (evenly strided) set the scale: enough for a percentile to
 # three digits, and quick on the GUI thread for any tomogram.
 _SCALE_SAMPLE = 2**20
+#: Below this share of a map's absolute mass, its positive evidence is "almost none".
+_LITTLE = 0.01
 
 
 def evidence_scale(heatmap: np.ndarray) -> float:
@@ -84,19 +86,42 @@ def evidence_scale(heatmap: np.ndarray) -> float:
     float
         Positive.
     """
-    flat = np.asarray(heatmap).reshape(-1)
+    flat = _sampled(heatmap)
     if flat.size == 0:
         return 1.0
-    if flat.size > _SCALE_SAMPLE:
-        # Voxels drawn at random (fixed seed): an even stride can fall on a few columns.
-        picks = np.random.default_rng(0).integers(0, flat.size, _SCALE_SAMPLE)
-        flat = flat[np.sort(picks)]
-    magnitude = np.abs(flat.astype(np.float64))
+    magnitude = np.abs(flat)
     scale = float(np.percentile(magnitude, SCALE_PERCENTILE))
     if scale <= 0:
         # Evidence in fewer voxels than the percentile looks past: show it all the same.
         scale = float(magnitude.max())
     return scale if scale > 0 else 1.0
+
+
+def _sampled(heatmap: np.ndarray) -> np.ndarray:
+    """The map's values as float64, or :data:`_SCALE_SAMPLE` of them for a larger map."""
+    flat = np.asarray(heatmap).reshape(-1)
+    if flat.size > _SCALE_SAMPLE:
+        # Voxels drawn at random (fixed seed): an even stride can fall on a few columns.
+        picks = np.random.default_rng(0).integers(0, flat.size, _SCALE_SAMPLE)
+        flat = flat[np.sort(picks)]
+    return flat.astype(np.float64)
+
+
+def against_note(heatmap: np.ndarray, mode: str) -> str | None:
+    """A sentence for a map shown as positive evidence that holds almost none; else None.
+
+    A score the model gives against the target (a channel it does not predict in the
+    region, say) makes a map of mostly negative evidence, which the positive view
+    leaves black.
+    """
+    values = _sampled(heatmap)
+    total = float(np.abs(values).sum())
+    if mode != POSITIVE or total == 0 or values.clip(min=0).sum() > _LITTLE * total:
+        return None
+    return (
+        "The map holds almost no positive evidence: nearly all of it speaks against the "
+        f"target. The '{SIGNED}' display shows it."
+    )
 
 
 def contrast_limits(heatmap: np.ndarray, mode: str) -> tuple[float, float]:

@@ -263,7 +263,7 @@ def test_only_3d_volumes_are_accepted_with_the_console_line_that_takes_one_out()
 
 def test_a_tiled_runs_check_is_its_best_window_explained_alone():
     model, x = tiny_cnn1(), noise_volume((24, 32, 32))
-    outcome = run_explanation(request(model, x, target=2))
+    outcome = run_explanation(request(model, x, target=2, where_predicted=False))
     _, windows = explain_volume(
         model, x, "maxpool2", target=2, stride=8, batch_size=4, return_windows=True
     )
@@ -275,6 +275,31 @@ def test_a_tiled_runs_check_is_its_best_window_explained_alone():
     assert check.score == pytest.approx(float(alone.scores[0]), rel=1e-5)
     assert check.cam_sum == pytest.approx(float(alone.cam_sums[0]), rel=1e-4)
     assert check.bias == pytest.approx(float(alone.bias[0]), rel=1e-4, abs=1e-6)
+
+
+def test_the_check_is_the_best_of_the_windows_the_map_holds_and_none_when_it_holds_none():
+    model, x = tiny_cnn1(), noise_volume((24, 32, 32))
+    model.background_class = 0
+    # The untrained model calls every window class 0: lower class 0's bias to the median
+    # margin, so that about half the windows call another class.
+    log_p = np.log(
+        explain_volume(model, x, "maxpool2", stride=8, return_windows=True)[1].probabilities
+    )
+    with torch.no_grad():
+        model.fc3.bias[0] -= float(np.median(log_p[:, 0] - log_p[:, 1:].max(axis=1)))
+    _, windows = explain_volume(model, x, "maxpool2", stride=8, return_windows=True)
+    held = windows.predicted != 0
+    best = int(np.argmax(np.where(held, windows.scores, -np.inf)))
+    assert not held[int(np.argmax(windows.scores))]  # the best of all is left out
+    [check] = run_explanation(request(model, x)).summary.checks
+    assert check.label.endswith(f"best window at ({', '.join(map(str, windows.starts[best]))})")
+    assert check.score == pytest.approx(float(windows.scores[best]), rel=1e-6)
+
+    with torch.no_grad():
+        model.fc3.bias[0] += 100.0  # every window is background: the map holds none
+    empty = run_explanation(request(model, x))
+    assert empty.summary.checks == ()
+    assert "Sum-to-score" not in summary_text(empty.summary)
 
 
 def test_a_region_target_from_python_is_checked_over_the_whole_volume():

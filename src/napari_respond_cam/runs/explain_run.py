@@ -43,7 +43,13 @@ from ..models.model_metadata import class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
 from .choices import default_channel, model_input_size, resolve_device
-from .counted_windows import background_class_of, counted_note, counted_windows, counted_words
+from .counted_windows import (
+    background_class_of,
+    counted_note,
+    counted_windows,
+    counted_words,
+    held_windows,
+)
 from .detections import Detections, at_map_peaks, detections, merged
 from .regions import PREDICTED, WHOLE, Region, region_mask
 from .request import ExplainRequest, ExplainSettings
@@ -288,7 +294,9 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
     # explain_volume reads the statistics itself, after checking the settings.
     target = request.settings.target
     heatmap, windows = _tiled_heatmap(request, target, None, progress)
-    summary = _noted(summarise_windows([windows], request.class_names), request, windows)
+    held = held_windows(request.model, request.settings, windows, target)
+    summary = summarise_windows([windows], request.class_names, [held])
+    summary = _noted(summary, request, windows)
     # Detections are what the model found, each window at its own predicted class's map
     # peak with that class's score: only a run where each window explains its own class
     # has those (a chosen class's map, and its scores, say nothing of the others').
@@ -497,7 +505,11 @@ def _explain_tiled_per_class(
         heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
-    summary = _noted(summarise_windows(records, request.class_names), request, records[0])
+    held = [
+        held_windows(request.model, request.settings, record, k) for k, record in enumerate(records)
+    ]
+    summary = summarise_windows(records, request.class_names, held)
+    summary = _noted(summary, request, records[0])
     found = _found(request, records[0], lambda k: maps[k])
     windows_held = counted_words(request.model, request.settings, request.class_names)
     return ExplainOutcome(request, np.stack(maps), summary, detections=found, windows=windows_held)

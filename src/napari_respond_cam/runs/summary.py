@@ -76,16 +76,27 @@ def _check(label: str, score: float, cam_sum: float, bias: float) -> ScoreCheck:
     return ScoreCheck(label, score, cam_sum, bias, cam_sum - (score - bias))
 
 
-def summarise_windows(records: Sequence[Any], class_names: Sequence[str]) -> ResultSummary:
+def summarise_windows(
+    records: Sequence[Any],
+    class_names: Sequence[str],
+    held: Sequence[np.ndarray] | None = None,
+) -> ResultSummary:
     """Summarise tiled runs: mean probabilities and votes over windows, one check per run.
 
     ``records`` holds the ``WindowPredictions`` of each run (one per class for all
     classes); the probabilities do not depend on the target, so the first run's serve.
-    Each run's check is its best-scoring window, read from the tiler's record of it. A
-    model whose output is not one score per class has no probabilities or votes.
+    Each run's check is its best-scoring window among those its map holds (``held``,
+    one bool per window for each run; all by default), read from the tiler's record of
+    it; a run whose map holds none has no check. A model whose output is not one score
+    per class has no probabilities or votes.
     """
     windows = records[0]
-    checks = tuple(_best_window_check(record, class_names) for record in records)
+    masks = held if held is not None else [None] * len(records)
+    found = (
+        _best_window_check(record, class_names, mask)
+        for record, mask in zip(records, masks, strict=True)
+    )
+    checks = tuple(check for check in found if check is not None)
     if windows.probabilities is None:
         return ResultSummary((), (), checks, n_windows=len(windows))
     n_classes = windows.probabilities.shape[1]
@@ -100,8 +111,13 @@ def summarise_windows(records: Sequence[Any], class_names: Sequence[str]) -> Res
     )
 
 
-def _best_window_check(windows: Any, class_names: Sequence[str]) -> ScoreCheck:
-    best = int(np.argmax(windows.scores))
+def _best_window_check(
+    windows: Any, class_names: Sequence[str], held: np.ndarray | None = None
+) -> ScoreCheck | None:
+    if held is not None and not held.any():
+        return None
+    scores = windows.scores if held is None else np.where(held, windows.scores, -np.inf)
+    best = int(np.argmax(scores))
     where = ", ".join(str(int(s)) for s in windows.starts[best])
     label = f"best window at ({where})"
     if windows.targets is not None:
@@ -150,6 +166,8 @@ def summary_text(summary: ResultSummary) -> str:
         f"  {name}: {p:.3f}"
         for name, p in zip(summary.class_names, summary.probabilities, strict=True)
     )
+    if not summary.checks:
+        return "\n".join(lines)
     if summary.per_voxel:
         lines.append("Sum-to-score over the whole volume (region score Y, map sum, bias):")
     else:

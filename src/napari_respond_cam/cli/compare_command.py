@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..engine.options import METHOD_LABELS
+from ..engine.options import METHOD_LABELS, same_weights_note
 from ..errors import RespondCamError
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
@@ -190,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         f"steps, fill {args.fill}"
     )
     print(comparison_table(rows))
+    same = same_weights_note(methods)
+    if same:
+        print(same)
     if csv_path is not None:
         with csv_path.open("w" if args.overwrite else "x", newline="", encoding="utf-8") as file:
             write_csv(rows, file)

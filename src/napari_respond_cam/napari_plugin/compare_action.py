@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..engine.options import ALL_CLASSES, METHOD_LABELS
+from ..engine.options import ALL_CLASSES, METHOD_LABELS, same_weights_note
 from ..errors import RespondCamError, setting
 from ..runs.choices import resolve_device
 from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
@@ -170,7 +170,8 @@ def comparison_text(comparison: Comparison) -> str:
         "Sum-to-score error: |map sum − (score − bias)| / |score|. Deletion AUC: lower is "
         "better; insertion AUC and ROAD: higher is better (in the score's units)."
     )
-    return "\n".join(lines)
+    same = same_weights_note([found.method for found in comparison.maps])
+    return "\n".join([*lines, same] if same else lines)
 
 
 def _numbers(scores: MethodScores) -> dict[str, float]:

@@ -359,7 +359,13 @@ def test_save_refuses_metadata_that_does_not_fit_the_model(
 
 @pytest.mark.parametrize(
     ("attribute", "value"),
-    [("class_names", ["a", "b"]), ("voxel_size_a", -2.0), ("background_class", 9)],
+    [
+        ("class_names", ["a", "b"]),
+        ("voxel_size_a", -2.0),
+        ("background_class", 9),
+        ("input_shape", [1, 8, 8, 8]),
+        ("input_shape", [0]),
+    ],
 )
 def test_a_file_whose_metadata_does_not_fit_loads_without_it_and_says_so(
     cnn1, tmp_path, attribute, value
@@ -377,7 +383,7 @@ def test_a_file_whose_metadata_does_not_fit_loads_without_it_and_says_so(
         loaded = load_model(path)
     assert getattr(loaded, attribute) is None
     kept = {"class_names": cnn1.class_names, "voxel_size_a": 11.4, "background_class": 2}
-    kept.pop(attribute)
+    kept.pop(attribute, None)
     assert {name: getattr(loaded, name) for name in kept} == kept
     same_maps(cnn1, loaded)
 
@@ -401,3 +407,14 @@ def test_a_saved_model_gets_the_permissions_of_any_new_file(cnn1, tmp_path, suff
     ordinary.write_text("")
     path = save_model(cnn1, tmp_path / f"model{suffix}")
     assert path.stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8, 8), (16, 16, 16)])
+def test_save_refuses_an_input_shape_the_model_raises_an_error_on(cnn1, tmp_path, shape):
+    cnn1.input_shape = shape
+    with pytest.raises(RespondCamError) as err:
+        save_model(cnn1, tmp_path / "model.safetensors")
+    assert str(err.value).startswith(
+        "model.safetensors was not saved: the model raised an error on zeros of its input_shape: "
+    )
+    assert not (tmp_path / "model.safetensors").exists()

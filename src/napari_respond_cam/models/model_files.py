@@ -27,7 +27,13 @@ from ..engine.model_state import evaluation_mode
 from ..errors import RespondCamError, in_every_front_end, setting
 from .architectures import architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
-from .model_metadata import attach_metadata, metadata_faults, metadata_of, set_model_attribute
+from .model_metadata import (
+    ModelAttribute,
+    attach_metadata,
+    metadata_faults,
+    metadata_of,
+    set_model_attribute,
+)
 from .output_shape import output_shape
 from .untrusted_files import MalformedFile, UnsafeFile, check_exported_archive, check_torch_save
 
@@ -80,8 +86,7 @@ def _drop_faulty_metadata(path: Path, model: nn.Module) -> None:
     The weights are still good: a wrong class count or voxel size in a file from
     elsewhere should not keep the user from explaining the model.
     """
-    faults = metadata_faults(model, _output_count(model))
-    for attribute, fault in faults.items():
+    for attribute, fault in _faults(model).items():
         warnings.warn(
             f"{path.name}: {fault}. Going on without its {attribute}; save the model "
             "again with it set right to keep it.",
@@ -91,12 +96,24 @@ def _drop_faulty_metadata(path: Path, model: nn.Module) -> None:
         set_model_attribute(model, attribute, None)
 
 
-def _output_count(model: nn.Module, example: torch.Tensor | None = None) -> int | None:
-    """The classes (or output channels) the model gives, when a forward pass can tell."""
-    if example is None and getattr(model, "class_names", None) is None:
-        return None
-    shape = output_shape(model, example)
-    return None if shape is None or len(shape) < 2 else shape[1]
+def _faults(model: nn.Module, example: torch.Tensor | None = None) -> dict[ModelAttribute, str]:
+    """``metadata_faults``, with the outputs counted by one forward pass where it can tell.
+
+    The pass runs on ``example``, or on zeros of the model's ``input_shape`` when that
+    is well formed and there are class names to count; an input shape the model
+    raises an error on is a fault of the input shape.
+    """
+    faults = metadata_faults(model, None)
+    if example is None and ("input_shape" in faults or getattr(model, "class_names", None) is None):
+        return faults
+    try:
+        shape = output_shape(model, example)
+    except (RuntimeError, ValueError, TypeError) as err:
+        what = "example_input" if example is not None else "zeros of its input_shape"
+        first = next(iter(str(err).strip().splitlines()), "no message").rstrip(".")
+        faults["input_shape"] = f"the model raised an error on {what}: {first}"
+        return faults
+    return metadata_faults(model, None if shape is None or len(shape) < 2 else shape[1])
 
 
 def _load_exported(path: Path, *, trust: bool, **_: Any) -> nn.Module:
@@ -409,7 +426,7 @@ def save_model(
     pathlib.Path
     """
     path = Path(path)
-    faults = metadata_faults(model, _output_count(model, example_input))
+    faults = _faults(model, example_input)
     if faults:
         raise RespondCamError(
             f"{path.name} was not saved: " + "; ".join(faults.values()) + ". Set the "

@@ -18,11 +18,24 @@ _CUT = "..."
 _MARK = "napari-respond-cam"
 
 
+#: The facts a heatmap's header records, in this order.
+FACTS = ("model", "layer", "target", "method", "precision", "preprocessing", "binning", "windows")
+
+
 def facts_labels(facts: Mapping[str, Any]) -> list[str]:
-    """The labels saying a heatmap is ours, then ``name: value`` for each fact given."""
+    """The labels saying a heatmap is ours, then ``name: value`` for each of :data:`FACTS`
+    given: a plain value, other than a binning of 1 (none)."""
     lines = [f"{_MARK} {__version__}"]
-    lines += [f"{name}: {value}" for name, value in facts.items() if value not in (None, "")]
+    for name in FACTS:
+        value = facts.get(name)
+        if isinstance(value, str | int | float) and value != "" and not _no_binning(name, value):
+            lines.append(f"{name}: {value}")
     return [_fit(line) for line in lines]
+
+
+def _no_binning(name: str, value: str | int | float) -> bool:
+    # A record read back from a header holds text: "1" is no binning too.
+    return name == "binning" and str(value).strip() in ("0", "1")
 
 
 def heatmap_facts(labels: Sequence[str]) -> dict[str, str] | None:

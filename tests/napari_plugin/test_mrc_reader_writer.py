@@ -231,7 +231,7 @@ def test_a_heatmap_saved_and_opened_again_is_a_heatmap_not_a_volume(make_napari_
     viewer = make_napari_viewer()
     made = {"model": "cnn2-demo", "layer": "maxpool2", "target": "ribosome_70s",
             "method": "Respond-CAM", "precision": "fp32", "binning": 2,
-            "volume": "tomo"}  # fmt: skip
+            "preprocessing": {"kind": "zscore-window"}, "volume": "tomo"}  # fmt: skip
     data = np.linspace(-1, 3, 4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
     viewer.add_image(data, name="map", scale=(11.4,) * 3, metadata={METADATA_KEY: made})
     [written] = viewer.layers.save(str(tmp_path / "map.mrc"), plugin=PLUGIN)
@@ -243,6 +243,7 @@ def test_a_heatmap_saved_and_opened_again_is_a_heatmap_not_a_volume(make_napari_
         "target: ribosome_70s",
         "method: Respond-CAM",
         "precision: fp32",
+        "preprocessing: z-score per window",
         "binning: 2",
     ]
 
@@ -250,10 +251,14 @@ def test_a_heatmap_saved_and_opened_again_is_a_heatmap_not_a_volume(make_napari_
     assert is_heatmap_layer(layer) and layer.colormap.name == "hot"
     assert layer.metadata[METADATA_KEY] == {
         "model": "cnn2-demo", "layer": "maxpool2", "target": "ribosome_70s",
-        "method": "Respond-CAM", "precision": "fp32", "binning": "2",
+        "method": "Respond-CAM", "precision": "fp32",
+        "preprocessing": "z-score per window", "binning": "2",
     }  # fmt: skip
     assert layer.contrast_limits[0] == 0.0
     np.testing.assert_array_equal(layer.data, data)
+    # Saved again from what the header said: the same record.
+    [again] = viewer.layers.save(str(tmp_path / "again.mrc"), selected=[layer], plugin=PLUGIN)
+    assert read_mrc(again).header["labels"][1:] == labels[1:]
 
 
 def test_a_plain_volume_opens_without_heatmap_metadata(tmp_path):
@@ -289,3 +294,10 @@ def test_labels_past_what_mrc_holds_exactly_are_refused(tmp_path, new_notificati
     assert (
         "Cannot save 'cells' as MRC: its labels run from 0 to 33554432" in new_notifications()[-1]
     )
+
+
+def test_an_empty_labels_layer_is_refused_in_words(tmp_path, new_notifications):
+    assert (
+        write_labels(str(tmp_path / "none.mrc"), np.zeros((0, 3, 4), np.int32), {"name": "x"}) == []
+    )
+    assert new_notifications()[-1] == "Cannot save 'x' as MRC: the layer holds no voxel."

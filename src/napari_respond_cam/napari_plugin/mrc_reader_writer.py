@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from napari.utils.notifications import show_error
 
+from ..engine.preprocessing import Preprocessing
 from ..errors import RespondCamError
 from ..heatmap_record import facts_labels, heatmap_facts
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
@@ -145,6 +146,9 @@ def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     """
     if meta.get("multiscale"):
         data, meta = data[0], {**meta, "multiscale": False}
+    if not np.size(data):
+        _report(f"Cannot save '{meta.get('name', 'labels')}' as MRC: the layer holds no voxel.")
+        return []
     low, high = int(np.min(data)), int(np.max(data))
     dtype = next((t for t in _LABEL_DTYPES if _holds(t, low, high)), None)
     if dtype is None:
@@ -241,20 +245,19 @@ def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
     return (volume.data, meta, "image")
 
 
-#: What a heatmap layer's metadata says of how it was made, in the order its MRC
-#: header's labels say it.
-_HEATMAP_FACTS = ("model", "layer", "target", "method", "precision")
-
-
 def _heatmap_labels(meta: dict[str, Any]) -> list[str]:
     """The header labels of a heatmap layer (none for any other layer)."""
     ours = (meta.get("metadata") or {}).get(METADATA_KEY)
     if not isinstance(ours, dict):
         return []
-    facts = {name: ours.get(name) for name in _HEATMAP_FACTS}
-    if (ours.get("binning") or 1) > 1:
-        facts["binning"] = ours["binning"]
-    return facts_labels(facts)
+    # napari's metadata holds the preprocessing as JSON; the header holds its words.
+    preprocessing = ours.get("preprocessing")
+    if isinstance(preprocessing, dict | str) and preprocessing:
+        try:
+            ours = {**ours, "preprocessing": Preprocessing.from_json(preprocessing).label}
+        except RespondCamError:
+            pass  # a header record's words already (read back from a file)
+    return facts_labels(ours)
 
 
 def _per_axis(zyx: Sequence[Any], ndim: int, fill: Any) -> tuple:

@@ -43,20 +43,23 @@ def in_every_front_end(python: str, command_line: str, napari: str) -> str:
     return f"{python} in Python, {command_line} on the command line, {napari} in napari"
 
 
-def setting(name: str, value: object = None) -> str:
+def setting(name: str, value: object = None, *, in_napari: bool = True) -> str:
     """A setting of :data:`SETTING_NAMES` named (and set to ``value``) in every front-end.
 
     ``setting("batch_size", 4)`` reads "batch_size=4 in Python, --batch-size 4 on the
-    command line, the 'batch size' control in napari".
+    command line, the 'batch size' control in napari". ``in_napari=False`` leaves napari
+    out, for a setting its widget does not offer in the case at hand.
     """
     python, flag, control = SETTING_NAMES[name]
     if value is None:
-        return in_every_front_end(python, flag, f"the '{control}' control")
-    sides = value if isinstance(value, tuple) else (value,)
-    # The command line takes one size or one per axis; the widget's spin boxes take one
-    # side of a cube, so they get the smallest, the cube that fits in all directions.
-    shown = str(sides[0]) if len(set(sides)) == 1 else " ".join(str(v) for v in sides)
-    cube = str(min(sides)) if len(set(sides)) > 1 else shown
-    return in_every_front_end(
-        f"{python}={value!r}", f"{flag} {shown}", f"the '{control}' control set to {cube}"
-    )
+        words = (python, flag, f"the '{control}' control")
+    else:
+        sides = value if isinstance(value, tuple) else (value,)
+        # The command line takes one size or one per axis; the widget's spin boxes take
+        # one side of a cube, so they get the smallest, the cube that fits in all directions.
+        shown = str(sides[0]) if len(set(sides)) == 1 else " ".join(str(v) for v in sides)
+        cube = str(min(sides)) if len(set(sides)) > 1 else shown
+        words = (f"{python}={value!r}", f"{flag} {shown}", f"the '{control}' control set to {cube}")
+    if not in_napari:
+        return f"{words[0]} in Python, {words[1]} on the command line"
+    return in_every_front_end(*words)

@@ -85,9 +85,10 @@ def test_a_window_other_than_a_fixed_input_models_own_names_its_size():
 def test_a_window_a_size_free_model_refuses_gets_the_nearest_it_takes():
     volume = noise_volume((20, 20, 20))
     message = (
-        r"(?s)batch of \(5, 5, 5\) voxels.*It runs on windows of \(6, 6, 6\) voxels "
-        r"\(window=\(6, 6, 6\) in Python, --window 6 .*or leave the window unset for its "
-        r"own size, \(16, 16, 16\)\."
+        r"(?s)batch of \(5, 5, 5\) voxels.*It runs on inputs of \(6, 6, 6\) voxels: samples "
+        r"of that size, or for a tiled volume that window \(window=\(6, 6, 6\) in Python, "
+        r"--window 6 on the command line\); or leave the window unset for its own size, "
+        r"\(16, 16, 16\)\.$"
     )
     with pytest.raises(RespondCamError, match=message):
         explain_volume(even_sized_classifier(), volume, "0.enc", window=5)
@@ -95,9 +96,14 @@ def test_a_window_a_size_free_model_refuses_gets_the_nearest_it_takes():
 
 def test_padding_suggests_the_smallest_window_the_model_takes_or_none():
     # Odd 3 voxels along z: the even-sided model takes 4 at the least, not the volume's 3.
-    with pytest.warns(UserWarning, match=r"also runs on windows of \(4, 16, 16\) voxels"):
+    # It declares 16^3 as its input, so napari's widget offers no window to set.
+    taken = (
+        r"also runs on windows of \(4, 16, 16\) voxels; use that window \(window=\(4, 16, 16\) "
+        r"in Python, --window 4 16 16 on the command line\) for less padding\.$"
+    )
+    with pytest.warns(UserWarning, match=taken):
         explain_volume(even_sized_classifier(), noise_volume((3, 16, 16)), "0.enc")
-    with pytest.warns(UserWarning, match="runs only on its own input size") as caught:
+    with pytest.warns(UserWarning, match="runs on no smaller window tried") as caught:
         explain_volume(tiny_cnn1(16), noise_volume((5, 16, 16)), "maxpool2")
     assert "also runs on" not in str(caught[0].message)
 
@@ -142,3 +148,17 @@ def test_out_of_memory_on_one_window_names_the_window_and_what_to_lower():
     with pytest.raises(RespondCamError, match=message):
         explain_volume(model, volume, "model.maxpool2", batch_size=1)
     np.testing.assert_array_equal(volume, noise_volume((16, 16, 16)))
+
+
+def test_the_sizes_a_model_was_tried_on_are_tried_once_per_model():
+    model, volume = tiny_cnn1(16), noise_volume((5, 16, 16))
+    sizes = []
+    model.conv1.register_forward_hook(lambda _m, inputs, _o: sizes.append(inputs[0].shape[2:]))
+    with pytest.warns(UserWarning, match="runs on no smaller window tried"):
+        explain_volume(model, volume, "maxpool2")
+    tried = [s for s in sizes if tuple(s) != (16, 16, 16)]
+    assert sorted(map(tuple, tried)) == [(5, 16, 16), (6, 16, 16), (8, 16, 16)]
+    sizes.clear()
+    with pytest.warns(UserWarning, match="runs on no smaller window tried"):
+        explain_volume(model, volume, "maxpool2")
+    assert all(tuple(s) == (16, 16, 16) for s in sizes)

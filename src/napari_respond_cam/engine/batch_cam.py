@@ -241,13 +241,16 @@ class WindowNotTaken(RespondCamError):
 
     def advised(self, setup: RunSetup) -> RespondCamError:
         """This error, or one naming the smallest window at least as large it runs on."""
-        taken = smallest_window_taken(setup, self.size)
+        taken = smallest_window_taken(setup, self.size, failed=self.size)
         if taken is None or taken == self.own:
             return self
+        # napari's widget gives a model of its own input size windows of that size.
+        window = setting("window", taken, in_napari=False)
         return RespondCamError(
             self._message(
-                f"It runs on windows of {taken} voxels ({setting('window', taken)}), or "
-                f"leave the window unset for its own size, {self.own}."
+                f"It runs on inputs of {taken} voxels: samples of that size, or for a tiled "
+                f"volume that window ({window}); or leave the window unset for its own "
+                f"size, {self.own}."
             )
         )
 

@@ -9,33 +9,57 @@ finds the smallest size it takes at least that large, without knowing its layers
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
+from torch import nn
 
 from ..errors import RespondCamError
 from .activation_capture import ActivationCapture
 from .run_setup import RunSetup
 
-#: What pooling levels ask window sides to be divisible by, smallest first.
+#: What pooling levels ask window sides to be divisible by, smallest first (1: as asked).
 _MULTIPLES = (1, 2, 4, 8, 16)
+#: Per model, what each window size tried gave, so that the runs of one tomogram (a check
+#: on a first window, then the maps; each class of "all classes") try a size once.
+_TRIED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, bool]] = weakref.WeakKeyDictionary()
 
 
 def smallest_window_taken(
-    setup: RunSetup, at_least: tuple[int, ...], below: tuple[int, ...] | None = None
+    setup: RunSetup,
+    at_least: tuple[int, ...],
+    below: tuple[int, ...] | None = None,
+    failed: tuple[int, ...] | None = None,
 ) -> tuple[int, ...] | None:
     """The smallest window, at least ``at_least`` on every side, the model runs on.
 
-    Only ``at_least`` rounded up to multiples of 2, 4, 8 and 16 are tried, each smaller
-    than ``below`` (when given) on some side. None when the model runs on none of
-    them: it takes one size only.
+    Only ``at_least`` itself and rounded up to multiples of 2, 4, 8 and 16 are tried,
+    but for ``failed`` (a size the model just raised an error on), each no larger than
+    ``below`` on any side and not ``below`` itself (when given). None when the model
+    runs on none of them.
     """
     candidates = {tuple(math.ceil(s / m) * m for s in at_least) for m in _MULTIPLES}
+    candidates.discard(failed)
     if below is not None:
-        candidates = {c for c in candidates if c != below and all(map(int.__le__, c, below))}
+        candidates = {
+            c
+            for c in candidates
+            if c != below and all(a <= b for a, b in zip(c, below, strict=True))
+        }
     for window in sorted(candidates, key=math.prod):
-        if _runs_on(setup, window):
+        if _runs_on_once(setup, window):
             return window
     return None
+
+
+def _runs_on_once(setup: RunSetup, window: tuple[int, ...]) -> bool:
+    """:func:`_runs_on`, remembered per model for the same layer, window and input."""
+    key = (setup.layer_name, window, setup.fixed_batch_size, setup.spec.channels, setup.dtype,
+           str(setup.device))  # fmt: skip
+    tried = _TRIED.setdefault(setup.module, {})
+    if key not in tried:
+        tried[key] = _runs_on(setup, window)
+    return tried[key]
 
 
 def _runs_on(setup: RunSetup, window: tuple[int, ...]) -> bool:

@@ -427,13 +427,16 @@ def _padding_advice(
         effect = "Maps near that edge rest partly on padding."
     taken = smallest_window_taken(setup, inside, below=window)
     if taken is not None:
+        # napari's widget sets the window only for a model without an input size of its own.
+        how = setting("window", taken, in_napari=setup.spec.shape is None)
         return (
             f"{effect} The model also runs on windows of {taken} voxels; use that window "
-            f"({setting('window', taken)}) for less padding."
+            f"({how}) for less padding."
         )
     if far:
         return (
-            f"{effect} This model runs only on its own input size: it needs a larger volume, "
-            "or a model with a smaller input."
+            f"{effect} The model runs on no smaller window tried (the volume's size, rounded "
+            "up to multiples of 2 to 16): it needs a larger volume, or a model with a "
+            "smaller input."
         )
     return f"{effect} A model with a smaller input avoids it."

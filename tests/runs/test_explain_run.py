@@ -287,8 +287,11 @@ def test_the_check_is_the_best_of_the_windows_the_map_holds_and_none_when_it_hol
     )
     with torch.no_grad():
         model.fc3.bias[0] -= float(np.median(log_p[:, 0] - log_p[:, 1:].max(axis=1)))
-    _, windows = explain_volume(model, x, "maxpool2", stride=8, return_windows=True)
+    _, windows = explain_volume(
+        model, x, "maxpool2", stride=8, background_class=0, return_windows=True
+    )
     held = windows.predicted != 0
+    np.testing.assert_array_equal(windows.counted, held)  # the tiler's own record
     best = int(np.argmax(np.where(held, windows.scores, -np.inf)))
     assert not held[int(np.argmax(windows.scores))]  # the best of all is left out
     [check] = run_explanation(request(model, x)).summary.checks

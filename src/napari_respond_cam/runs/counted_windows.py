@@ -47,23 +47,6 @@ def counted_windows(model: Any, settings: ExplainSettings, target: Any) -> dict[
     return {"where_predicted": settings.where_predicted and _is_class(target)}
 
 
-def held_windows(model: Any, settings: ExplainSettings, windows: Any, target: Any) -> np.ndarray:
-    """Which windows a tiled classifier's map of ``target`` holds, one bool per window.
-
-    ``windows`` is that run's ``WindowPredictions``; ``target`` the class it explained
-    (``None``: each window's predicted class).
-    """
-    every = np.ones(len(windows), dtype=bool)
-    if windows.probabilities is None:
-        return every
-    if target is None:
-        background = background_class_of(model)
-        return every if background is None else windows.predicted != background
-    if settings.where_predicted and _is_class(target):
-        return windows.predicted == int(target)
-    return every
-
-
 def counted_words(
     model: Any, settings: ExplainSettings, class_names: tuple[str, ...]
 ) -> str | None:

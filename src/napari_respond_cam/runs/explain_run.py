@@ -48,7 +48,6 @@ from .counted_windows import (
     counted_note,
     counted_windows,
     counted_words,
-    held_windows,
 )
 from .detections import Detections, at_map_peaks, detections, merged
 from .regions import PREDICTED, WHOLE, Region, region_mask
@@ -294,9 +293,7 @@ def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -
     # explain_volume reads the statistics itself, after checking the settings.
     target = request.settings.target
     heatmap, windows = _tiled_heatmap(request, target, None, progress)
-    held = held_windows(request.model, request.settings, windows, target)
-    summary = summarise_windows([windows], request.class_names, [held])
-    summary = _noted(summary, request, windows)
+    summary = _noted(summarise_windows([windows], request.class_names), request, windows)
     # Detections are what the model found, each window at its own predicted class's map
     # peak with that class's score: only a run where each window explains its own class
     # has those (a chosen class's map, and its scores, say nothing of the others').
@@ -505,11 +502,7 @@ def _explain_tiled_per_class(
         heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
-    held = [
-        held_windows(request.model, request.settings, record, k) for k, record in enumerate(records)
-    ]
-    summary = summarise_windows(records, request.class_names, held)
-    summary = _noted(summary, request, records[0])
+    summary = _noted(summarise_windows(records, request.class_names), request, records[0])
     found = _found(request, records[0], lambda k: maps[k])
     windows_held = counted_words(request.model, request.settings, request.class_names)
     return ExplainOutcome(request, np.stack(maps), summary, detections=found, windows=windows_held)

@@ -76,26 +76,18 @@ def _check(label: str, score: float, cam_sum: float, bias: float) -> ScoreCheck:
     return ScoreCheck(label, score, cam_sum, bias, cam_sum - (score - bias))
 
 
-def summarise_windows(
-    records: Sequence[Any],
-    class_names: Sequence[str],
-    held: Sequence[np.ndarray] | None = None,
-) -> ResultSummary:
+def summarise_windows(records: Sequence[Any], class_names: Sequence[str]) -> ResultSummary:
     """Summarise tiled runs: mean probabilities and votes over windows, one check per run.
 
     ``records`` holds the ``WindowPredictions`` of each run (one per class for all
     classes); the probabilities do not depend on the target, so the first run's serve.
-    Each run's check is its best-scoring window among those its map holds (``held``,
-    one bool per window for each run; all by default), read from the tiler's record of
-    it; a run whose map holds none has no check. A model whose output is not one score
-    per class has no probabilities or votes.
+    Each run's check is its best-scoring window among those its map holds (the
+    record's ``counted``), read from the tiler's record of it; a run whose map holds
+    none has no check. A model whose output is not one score per class has no
+    probabilities or votes.
     """
     windows = records[0]
-    masks = held if held is not None else [None] * len(records)
-    found = (
-        _best_window_check(record, class_names, mask)
-        for record, mask in zip(records, masks, strict=True)
-    )
+    found = (_best_window_check(record, class_names) for record in records)
     checks = tuple(check for check in found if check is not None)
     if windows.probabilities is None:
         return ResultSummary((), (), checks, n_windows=len(windows))
@@ -111,9 +103,8 @@ def summarise_windows(
     )
 
 
-def _best_window_check(
-    windows: Any, class_names: Sequence[str], held: np.ndarray | None = None
-) -> ScoreCheck | None:
+def _best_window_check(windows: Any, class_names: Sequence[str]) -> ScoreCheck | None:
+    held = windows.counted
     if held is not None and not held.any():
         return None
     scores = windows.scores if held is None else np.where(held, windows.scores, -np.inf)

@@ -294,6 +294,7 @@ class VolumeExplainer(TiledVolume):
             counted = self._counted(part)
             if counted is not None:
                 maps = maps * counted.view(-1, *(1,) * (maps.ndim - 1)).to(maps.dtype)
+                part = {**part, "counted": counted}
         return HostCopy({"maps": maps, **record_tensors(part)})
 
     def _counted(self, part: dict[str, Any]) -> torch.Tensor | None:

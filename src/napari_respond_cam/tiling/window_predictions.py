@@ -39,6 +39,10 @@ class WindowPredictions:
     nonzero_gradient : numpy.ndarray
         bool ``(N,)``: False where the score's gradient at the layer was zero, so
         that window's map is all zeros.
+    counted : numpy.ndarray or None
+        bool ``(N,)``: whether each window's map was added to the volume's (not where
+        the model called the window its background class, or, with
+        ``where_predicted``, another class than the target); ``None`` when all were.
     """
 
     starts: np.ndarray
@@ -49,6 +53,7 @@ class WindowPredictions:
     bias: np.ndarray
     probabilities: np.ndarray | None
     nonzero_gradient: np.ndarray
+    counted: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -124,12 +129,13 @@ class WindowPredictions:
             join("bias"),
             join_optional("probabilities"),
             join("nonzero_gradient"),
+            join_optional("counted"),
         )
 
 
 #: What a window's record needs from ``explain_batch``'s output (logits only when they
 #: are class scores ``(N, classes)``: a segmentation model's output grid is not kept).
-RECORD_KEYS = ("logits", "scores", "bias", "targets", "nonzero")
+RECORD_KEYS = ("logits", "scores", "bias", "targets", "nonzero", "counted")
 
 
 def record_tensors(part: dict[str, Any]) -> dict[str, Any]:
@@ -158,4 +164,5 @@ def batch_predictions(
         bias=host["bias"].astype(np.float32),
         probabilities=None if logits is None else softmax(logits),
         nonzero_gradient=np.asarray(host["nonzero"].any(axis=1)),
+        counted=None if "counted" not in host else host["counted"].astype(bool),
     )

@@ -32,6 +32,7 @@ def test_demo_without_a_display_says_how_to_get_one_instead_of_aborting(monkeypa
     monkeypatch.setattr("sys.platform", "linux")
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # X11 itself needs a display too
     assert main(["demo"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("respond-cam: error: respond-cam demo opens napari's window, but ")

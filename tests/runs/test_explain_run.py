@@ -17,7 +17,6 @@ from napari_respond_cam import (
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.runs.detections import at_map_peaks, detections, merged
 from napari_respond_cam.runs.explain_run import (
-    check_volume,
     explained_in_one_pass,
     outcome_metadata,
     run_explanation,
@@ -239,26 +238,6 @@ def test_models_taking_any_size_see_a_volume_within_the_window_whole():
         float(gap.fc.bias.detach()[int(expected.targets[0])]), abs=1e-5
     )
     assert abs(check.residual) < 1e-5
-
-
-def test_only_3d_volumes_are_accepted_with_the_console_line_that_takes_one_out():
-    with pytest.raises(RespondCamError) as stack:
-        check_volume((2, 16, 16, 16), "stack")
-    assert "'stack' has 4 axes (shape (2, 16, 16, 16)); pick a 3D volume" in str(stack.value)
-    assert str(stack.value).endswith(
-        "viewer.add_image(viewer.layers['stack'].data[0], scale=viewer.layers['stack'].scale[1:])."
-    )
-    with pytest.raises(RespondCamError) as series:
-        check_volume((3, 2, 16, 16, 16), "series")
-    assert "data[0, 0], scale=viewer.layers['series'].scale[2:])." in str(series.value)
-    with pytest.raises(RespondCamError) as image:
-        check_volume((200, 200), "micrograph")
-    assert str(image.value) == (
-        "The volume 'micrograph' has 2 axes (shape (200, 200)): it is an image, not a "
-        "volume. The models explain 3D volumes (Z, Y, X); open a tomogram and pick it "
-        "under 'volume'."
-    )
-    check_volume((16, 16, 16), "tomo")
 
 
 def test_a_tiled_runs_check_is_its_best_window_explained_alone():

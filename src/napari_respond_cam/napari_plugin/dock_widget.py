@@ -55,10 +55,11 @@ from ..runs.choices import (
     voxel_size_warning,
 )
 from ..runs.counted_windows import background_class_of
-from ..runs.explain_run import ExplainOutcome, check_volume, outcome_metadata
+from ..runs.explain_run import ExplainOutcome, outcome_metadata
 from ..runs.request import WHERE_PREDICTED, ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
 from ..runs.time_left import time_left
+from ..tiling.binned_volume import largest_binning
 from .compare_action import (
     Comparison,
     check_comparable,
@@ -93,6 +94,7 @@ from .method_cost import cost_sentence
 from .model_output import dense_channels
 from .mrc_reader_writer import check_not_image_stack
 from .overlay_toggle import TOGGLE_KEY, HeatmapToggle, bind_toggle_key, unbind_toggle_key
+from .picked_volume import check_volume
 from .region_controls import RegionControls
 from .window_bounds import window_bounds
 
@@ -406,7 +408,9 @@ class RespondCamWidget(Container):
             self._picked_voxel_size(),
         )
         source = self.volume.value
-        self.binning.max = _MAX_BINNING if source is None else max(1, min(_volume_of(source).shape))
+        self.binning.max = (
+            _MAX_BINNING if source is None else largest_binning(_volume_of(source).shape[-3:])
+        )
         if trained_at is None or voxel_size is None:
             self.binning.value = 1
             return
@@ -647,7 +651,7 @@ class RespondCamWidget(Container):
                 "under 'model'."
             )
         volume = _volume_of(source)
-        check_volume(volume.shape, source.name)
+        check_volume(source)
         dense = self._regions.shown
         region = self._regions.choice(source, tuple(volume.shape)) if dense else None
         settings = ExplainSettings(

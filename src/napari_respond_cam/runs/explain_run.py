@@ -127,26 +127,6 @@ def _explained_metadata(explained: RegionExplained | None) -> dict[str, Any]:
     return {"channel": explained.channel_name, "region": explained.region}
 
 
-def check_volume(shape: Sequence[int], name: str) -> None:
-    """Refuse anything but a 3D volume, saying what to do instead."""
-    if len(shape) < 3:
-        raise RespondCamError(
-            f"The volume {name!r} has {len(shape)} axes (shape {tuple(shape)}): it is an "
-            "image, not a volume. The models explain 3D volumes (Z, Y, X); open a tomogram "
-            "and pick it under 'volume'."
-        )
-    if len(shape) > 3:
-        # The leading axes count volumes: the first of each takes one volume out.
-        first = ", ".join(["0"] * (len(shape) - 3))
-        scale = f"viewer.layers[{name!r}].scale[{len(shape) - 3}:]"
-        raise RespondCamError(
-            f"The volume {name!r} has {len(shape)} axes (shape {tuple(shape)}); pick a 3D "
-            "volume (Z, Y, X) under 'volume'. For a stack or a time series, add one volume "
-            f"of it first, e.g. in napari's console: viewer.add_image("
-            f"viewer.layers[{name!r}].data[{first}], scale={scale})."
-        )
-
-
 def explained_in_one_pass(
     shape: Sequence[int], model: Any, window: int | Sequence[int] | None
 ) -> bool:

@@ -19,6 +19,11 @@ from ..errors import RespondCamError, setting
 _HOW_TO_BIN = setting("binning")
 
 
+def largest_binning(spatial_shape: tuple[int, ...]) -> int:
+    """The largest binning factor of a volume: its shortest side, one binned voxel thick."""
+    return max(1, min(spatial_shape))
+
+
 class BinnedVolume:
     """A read-only, block-averaged view of ``volume``: float32, binned on reading.
 
@@ -40,10 +45,11 @@ class BinnedVolume:
     def __init__(self, volume: Any, factor: int, ndim: int = 3):
         shape = tuple(int(s) for s in volume.shape)
         whole = isinstance(factor, numbers.Integral) and not isinstance(factor, bool)
-        if not whole or factor < 1 or factor > min(shape[-ndim:]):
+        largest = largest_binning(shape[-ndim:])
+        if not whole or factor < 1 or factor > largest:
             raise RespondCamError(
                 f"The binning must be a whole number from 1 to the volume's shortest side "
-                f"({min(shape[-ndim:])} for the shape {shape}), not {factor!r} ({_HOW_TO_BIN})."
+                f"({largest} for the shape {shape}), not {factor!r} ({_HOW_TO_BIN})."
             )
         self._volume = volume
         self.factor = int(factor)

@@ -34,8 +34,8 @@ def facts_labels(facts: Mapping[str, Any]) -> list[str]:
 
 
 def _no_binning(name: str, value: str | int | float) -> bool:
-    # A record read back from a header holds text: "1" is no binning too.
-    return name == "binning" and str(value).strip() in ("0", "1")
+    # A binning of 1 is none; a record read back from a header holds it as text.
+    return name == "binning" and str(value).strip() == "1"
 
 
 def heatmap_facts(labels: Sequence[str]) -> dict[str, str] | None:

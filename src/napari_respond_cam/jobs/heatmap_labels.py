@@ -36,7 +36,7 @@ def heatmap_labels(request: ExplainRequest, target: str, windows: str | None = N
         "method": request.method_label,
         "precision": request.settings.precision,
         "preprocessing": resolve_preprocessing(request.settings.preprocessing, request.model).label,
-        "binning": request.settings.binning if request.settings.binning > 1 else None,
+        "binning": request.settings.binning,
         "windows": windows,
     }
     return facts_labels(facts)

@@ -250,13 +250,11 @@ def _heatmap_labels(meta: dict[str, Any]) -> list[str]:
     ours = (meta.get("metadata") or {}).get(METADATA_KEY)
     if not isinstance(ours, dict):
         return []
-    # napari's metadata holds the preprocessing as JSON; the header holds its words.
+    # A run's metadata holds the preprocessing as JSON, the header its words (which a map
+    # read back from a file already holds).
     preprocessing = ours.get("preprocessing")
-    if isinstance(preprocessing, dict | str) and preprocessing:
-        try:
-            ours = {**ours, "preprocessing": Preprocessing.from_json(preprocessing).label}
-        except RespondCamError:
-            pass  # a header record's words already (read back from a file)
+    if isinstance(preprocessing, dict):
+        ours = {**ours, "preprocessing": Preprocessing.from_json(preprocessing).label}
     return facts_labels(ours)
 
 

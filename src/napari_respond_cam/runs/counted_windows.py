@@ -81,7 +81,7 @@ def counted_note(
         if background is None:
             return None
         name = class_label(background, class_names)
-        if windows.probabilities is not None and np.all(windows.predicted == background):
+        if windows.counted is not None and not windows.counted.any():
             return (
                 f"The model calls every window {name} (its background class), so the map is "
                 f"empty: it found nothing to explain. To see the evidence for a class "

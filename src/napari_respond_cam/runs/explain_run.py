@@ -43,12 +43,7 @@ from ..models.model_metadata import class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import ProgressCallback, report_progress
 from .choices import default_channel, model_input_size, resolve_device
-from .counted_windows import (
-    background_class_of,
-    counted_note,
-    counted_windows,
-    counted_words,
-)
+from .counted_windows import background_class_of, counted_note, counted_windows, counted_words
 from .detections import Detections, at_map_peaks, detections, merged
 from .regions import PREDICTED, WHOLE, Region, region_mask
 from .request import ExplainRequest, ExplainSettings

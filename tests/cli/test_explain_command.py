@@ -255,7 +255,7 @@ def test_target_all_writes_one_labelled_file_per_class(tomogram, model_file, tmp
     printed = capsys.readouterr()
     assert printed.out.splitlines()[:3] == [str(path) for path in outputs]
     # 2 x 2 x 3 windows of 16 at stride 8 on (20, 24, 30), each explained once per class.
-    assert "tomo.mrc, 3 classes [" in printed.err and "36/36 window maps" in printed.err
+    assert "tomo.mrc, 3 classes: explaining [" in printed.err and "36/36 window maps" in printed.err
     assert sorted(out.iterdir()) == sorted(outputs)
     model, data = load_model(model_file), read_mrc(tomogram).data
     for k, (name, path) in enumerate(zip(CLASSES, outputs, strict=True)):

@@ -4,20 +4,23 @@ import io
 
 from napari_respond_cam.cli import progress_bar
 from napari_respond_cam.cli.progress_bar import ProgressBar
+from napari_respond_cam.tiling.progress import EXPLANATION, STATISTICS
 
 
-def test_each_phase_ends_in_its_own_line_with_its_own_rate(monkeypatch):
+def test_each_phase_ends_in_its_own_line_named_with_its_own_unit_and_rate(monkeypatch):
     clock = iter([0.0, 0.0, 10.0, 10.0, 13.0])
     monkeypatch.setattr(progress_bar.time, "monotonic", lambda: next(clock))
     log = io.StringIO()  # not a terminal: only finished phases are written
     bar = ProgressBar("tomo.mrc", stream=log)
+    bar.start_phase(STATISTICS)
     bar(0, 2)
     bar(2, 2)  # the tomogram's statistics, 2 blocks in 10 s
+    bar.start_phase(EXPLANATION)
     bar(0, 6)
     bar(6, 6)  # the windows, 6 in 3 s
     first, second = log.getvalue().splitlines()
-    assert first.endswith("2/2 windows, 0.2/s")
-    assert second.endswith("6/6 windows, 2.0/s")
+    assert first == f"tomo.mrc: reading the tomogram's statistics [{'#' * 30}] 2/2 blocks, 0.2/s"
+    assert second == f"tomo.mrc: explaining [{'#' * 30}] 6/6 windows, 2.0/s"
 
 
 class Terminal(io.StringIO):

@@ -16,6 +16,7 @@ from napari_respond_cam.napari_plugin.dock_widget import (
 from napari_respond_cam.napari_plugin.heatmap_layer import (
     METADATA_KEY,
     POSITIVE,
+    SCALE_RULE,
     SIGNED,
     is_heatmap_layer,
 )
@@ -203,6 +204,34 @@ def test_the_display_restyles_the_picked_volumes_heatmaps_and_applies_when_a_run
     qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
     grad = viewer.layers["tomo Grad-CAM (predicted class)"]
     assert grad.colormap.name == "hot" and grad.contrast_limits[0] == 0.0
+
+
+def test_the_results_colour_scale_follows_the_display_while_the_results_are_shown(
+    viewer, widget, qtbot
+):
+    add_tomogram(viewer)
+    run(widget, qtbot)
+    [layer] = heatmaps(viewer)
+    scale = float(np.percentile(np.abs(layer.data), 99.9))
+
+    def scale_line():
+        return [line for line in widget.results.value.splitlines() if "Colour scale" in line]
+
+    assert scale_line() == [f"Colour scale: 0 to {scale:.3g} ({SCALE_RULE})"]
+    summary = widget.results.value.splitlines()[0]
+
+    widget.display.value = SIGNED
+    assert scale_line() == [f"Colour scale: {-scale:.3g} to {scale:.3g} ({SCALE_RULE})"]
+    assert widget.results.value.splitlines()[0] == summary  # the run's numbers stay
+
+    viewer.layers.remove(layer)
+    widget.display.value = POSITIVE
+    assert scale_line() == [] and widget.results.value.splitlines()[0] == summary
+
+    widget.method.value = "grad"  # a new setting: the hint replaces the results for good
+    hint = widget.results.value
+    widget.display.value = SIGNED
+    assert widget.results.value == hint and "Colour scale" not in hint
 
 
 def test_a_larger_volume_is_tiled_with_a_progress_bar_and_summary(viewer, widget, qtbot):

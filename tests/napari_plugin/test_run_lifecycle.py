@@ -7,7 +7,9 @@ from napari.utils import progress
 from qtpy.QtCore import QThreadPool
 
 from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.explain_worker import JobWords, WorkerJob
 from napari_respond_cam.napari_plugin.heatmap_layer import is_heatmap_layer
+from napari_respond_cam.tiling.progress import EXPLANATION
 from tiny_classifier import noise_volume
 
 pytestmark = pytest.mark.gui
@@ -16,6 +18,7 @@ RUN_TIMEOUT_MS = 60_000
 # 16^3 windows, stride 8, batch 1: 24 batches along x, long enough to stop in between.
 LONG_SHAPE = (16, 16, 200)
 LONG_WINDOWS = 24
+WORDS = JobWords("Working", "Cancelled.", "Failed")
 
 
 @pytest.fixture
@@ -118,9 +121,46 @@ def test_the_widget_shows_progress_and_clears_old_numbers_while_it_runs(viewer, 
     # 1 x 2 x 3 windows in batches of 2: the bar counts windows, not batches.
     assert seen[-1] == (6, 6)
     assert {value for value, _ in seen} <= {0, 2, 4, 6} and len(seen) >= 3
-    assert widget.progress.native.text() == "6 / 6 windows"
+    assert widget.progress.native.text() == "explaining: 6 / 6 windows"
     assert widget.results.value.startswith("6 windows; predicted per window:")
     assert "'second'" in widget.results.value.splitlines()[-1]
+
+
+def test_the_bar_names_each_pass_and_what_it_counts(viewer, widget, qtbot):
+    add_tomogram(viewer, (16, 24, 32))
+    widget.preprocessing.value = "zscore-tomogram"  # a pass for the statistics first
+    texts = []
+    widget.progress.changed.connect(lambda _: texts.append(widget.progress.native.text()))
+    widget.explain_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+
+    blocks = [t for t in texts if t.startswith("reading the tomogram's statistics: ")]
+    windows = [t for t in texts if t.startswith("explaining: ")]
+    assert texts[0] == "starting"  # no count yet
+    assert blocks and windows and 1 + len(blocks) + len(windows) == len(texts)
+    assert texts.index(windows[0]) > texts.index(blocks[-1])
+    assert all(t.endswith(" blocks") for t in blocks)
+    assert windows[-1] == "explaining: 6 / 6 windows"
+
+
+def test_a_report_that_arrives_while_the_last_is_drawn_is_shown_after_it(qtbot):
+    # napari's bar handles Qt events while it redraws, so the next report can arrive
+    # inside the last one: the widget must still see them in order, ending on the last.
+    shown = []
+    job = WorkerJob(lambda p: None, WORDS, lambda r: None, lambda: None, lambda *r: shown.append(r))
+    redraw = job._progress.update
+
+    def update_and_let_the_next_in(n):
+        redraw(n)
+        if len(shown) == 0 and job._progress.n == 1:
+            job._advance(2, 2, EXPLANATION)
+
+    job._progress.update = update_and_let_the_next_in
+    job._advance(1, 2, EXPLANATION)
+
+    assert shown == [(1, 2), (2, 2)]
+    assert job._progress.n == 2
+    job._progress.close()
 
 
 def test_the_bar_says_the_time_left_once_the_run_has_settled(viewer, widget, monkeypatch):

@@ -26,6 +26,7 @@ from napari_respond_cam.runs.summary import summary_text
 from napari_respond_cam.tiling import volume_explainer
 from napari_respond_cam.tiling import volume_statistics as volume_statistics_module
 from napari_respond_cam.tiling.predict_volume import predict_volume
+from napari_respond_cam.tiling.progress import EXPLANATION, STATISTICS
 from tiny_classifier import CLASSES, noise_volume, tiny_cnn1
 from toy_models import GapHead, TinyUNet, sign_classifier
 
@@ -471,3 +472,43 @@ def test_detections_of_a_binned_run_search_half_a_stride_of_the_volumes_voxels()
     narrow = merged(at_map_peaks(windows, lambda k: outcome.heatmap, (4, 4, 4)), radius=4)
     np.testing.assert_array_equal(outcome.detections.centres, wide.centres)
     assert len(wide) != len(narrow) or not np.array_equal(wide.centres, narrow.centres)
+
+
+class PhaseRecorder(Recorder):
+    """A progress callback that also hears which pass begins."""
+
+    def start_phase(self, phase):
+        self.calls.append(phase)
+
+
+def _passes(calls):
+    """Each pass's name and its reports, in order."""
+    passes = []
+    for call in calls:
+        if isinstance(call, tuple):
+            passes[-1][1].append(call)
+        else:
+            passes.append((call.words, []))
+    return passes
+
+
+def test_each_pass_of_a_run_is_named_before_its_reports():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 24))
+    model.preprocessing = Preprocessing("zscore-tomogram")
+    progress = PhaseRecorder()
+
+    run_explanation(request(model, x, target="all"), progress)
+
+    [(statistics, blocks), (explaining, windows)] = _passes(progress.calls)
+    assert (statistics, explaining) == (STATISTICS.words, EXPLANATION.words)
+    assert blocks[0][0] == 0 and blocks[-1][0] == blocks[-1][1]
+    assert windows[0] == (0, 6) and windows[-1] == (6, 6)  # 2 windows x 3 classes
+
+
+def test_a_run_without_statistics_has_one_named_pass():
+    model, x = tiny_cnn1(), noise_volume((16, 16, 24))
+    progress = PhaseRecorder()
+
+    run_explanation(request(model, x), progress)
+
+    assert _passes(progress.calls) == [(EXPLANATION.words, [(0, 2), (2, 2)])]

@@ -11,6 +11,7 @@ from napari_respond_cam.runs.regions import Region
 from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
 from napari_respond_cam.runs.summary import summary_text
 from napari_respond_cam.tiling.predict_volume import predict_volume
+from napari_respond_cam.tiling.progress import EXPLANATION, PREDICTION, Phase
 from tiny_classifier import noise_volume, tiny_cnn1
 from toy_models import TinyUNet
 
@@ -201,3 +202,23 @@ def test_a_tomogram_all_background_gets_an_empty_map_and_says_so():
         "in napari).",
     )
     assert len(outcome.detections) == 0
+
+
+def test_a_dense_models_prediction_and_explanation_are_named_passes():
+    model, x = unet(), noise_volume((8, 12, 16))
+    heard = []
+
+    class Named:
+        def __call__(self, done, total):
+            heard.append((done, total))
+
+        def start_phase(self, phase):
+            heard.append(phase)
+
+    run_explanation(dense_request(model, x), Named())
+
+    phases = [i for i, call in enumerate(heard) if isinstance(call, Phase)]
+    assert [heard[i] for i in phases] == [PREDICTION, EXPLANATION]
+    predicting, explaining = heard[phases[0] + 1 : phases[1]], heard[phases[1] + 1 :]
+    assert predicting[0] == (0, 6) and predicting[-1] == (6, 6)  # 1 x 2 x 3 windows of 8
+    assert explaining[0][0] == 0 and explaining[-1][0] == explaining[-1][1]

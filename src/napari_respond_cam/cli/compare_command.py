@@ -299,7 +299,7 @@ def _statistics(model, volume, preprocessing, name: str):
     from ..faithfulness.method_comparison import statistics_needed
     from .progress_bar import ProgressBar
 
-    bar = ProgressBar(f"{name}: volume statistics", unit="blocks")
+    bar = ProgressBar(name, unit="blocks")
     return statistics_needed(model, volume, preprocessing, progress=bar)
 
 

@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from ..runs.time_left import time_left
+from ..tiling.progress import Phase
 
 
 class ProgressBar:
@@ -16,12 +17,15 @@ class ProgressBar:
     Where stderr is not a terminal (a log file, a batch job), only the final line
     is written, so logs do not fill with carriage returns. ``label`` may change
     between calls (to name the part being done): a shorter line than the last one
-    drawn is padded, so nothing of the last one is left behind.
+    drawn is padded, so nothing of the last one is left behind. A run of several passes
+    names each (:meth:`start_phase`): ``tomo.mrc: predicting the region [###...]``.
     """
 
     def __init__(self, label: str, unit: str = "windows", stream: TextIO | None = None):
         self.label = label
         self.unit = unit
+        self._run_label = label
+        self._run_unit = unit
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self._started = time.monotonic()
@@ -40,6 +44,11 @@ class ProgressBar:
         self._drawn = 0 if end else len(line)
         self.stream.write(f"{prefix}{padded}{end}")
         self.stream.flush()
+
+    def start_phase(self, phase: Phase) -> None:
+        """Name the pass that begins, and count in its unit (the run's when it has none)."""
+        self.label = f"{self._run_label}: {phase.words}"
+        self.unit = phase.unit or self._run_unit
 
     def _line(self, done: int, total: int, width: int = 30) -> str:
         filled = width * done // max(total, 1)

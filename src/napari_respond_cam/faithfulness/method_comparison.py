@@ -24,7 +24,7 @@ from ..engine.targets import Target
 from ..errors import RespondCamError
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
-from ..tiling.progress import ProgressCallback
+from ..tiling.progress import COMPARISON, STATISTICS, ProgressCallback, start_phase
 from ..tiling.volume_statistics import volume_statistics
 from .perturbation_run import CURVES_PER_SAMPLE, counted_from, report_steps
 from .sample_faithfulness import measure_faithfulness
@@ -162,6 +162,7 @@ def statistics_needed(
     if not chosen.needs_volume_statistics:
         return None
     dims = input_spec(model).spatial_dims or np.ndim(volume)
+    start_phase(progress, STATISTICS)
     return volume_statistics(volume, chosen, spatial_dims=dims, progress=progress)
 
 
@@ -205,6 +206,7 @@ def compare_methods_on_volume(
         statistics = None
     elif statistics is None:
         statistics = statistics_needed(model, volume, preprocessing, progress)
+    start_phase(progress, COMPARISON)
     common = {
         "device": device,
         "batch_size": batch_size,

@@ -21,7 +21,7 @@ from ..errors import RespondCamError, setting
 from ..runs.choices import resolve_device
 from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
 from ..runs.request import ExplainRequest
-from ..tiling.progress import ProgressCallback
+from ..tiling.progress import COMPARISON, ProgressCallback, start_phase
 from .heatmap_layer import LayerData, LayerGeometry, heatmap_layer_data
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ def compare_all_methods(
     if not one_pass:
         # Read once for every method, not once per method.
         tiles["statistics"] = statistics_needed(model, volume, settings.preprocessing, progress)
+    start_phase(progress, COMPARISON)
     maps, samples = [], 1
     for index, method in enumerate(methods):
         steps = _one_method_of(progress, index, len(methods))

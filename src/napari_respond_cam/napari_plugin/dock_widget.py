@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,7 @@ from ..runs.request import WHERE_PREDICTED, ExplainRequest, ExplainSettings
 from ..runs.summary import predicted_class, summary_text
 from ..runs.time_left import time_left
 from ..tiling.binned_volume import largest_binning
+from ..tiling.progress import Phase
 from .compare_action import (
     Comparison,
     check_comparable,
@@ -153,8 +156,12 @@ class RespondCamWidget(Container):
         self._class_names: list[str] = []
         self._job: WorkerJob | None = None
         self._progress_unit = "windows"
+        self._phase: Phase | None = None
         self._progress_started = 0.0
         self._outcome_shown = False
+        # The results box's text after a run, its lines but the display's, and its layers:
+        # a display change rewrites that text while it is still shown.
+        self._styled_results: _StyledResults | None = None
         self._closed = False
         self._regions = RegionControls(napari_viewer)
         super().__init__(widgets=self._build_widgets(), labels=True)
@@ -339,6 +346,9 @@ class RespondCamWidget(Container):
         name = self._picked_volume_name()
         if name is not None:
             restyle_heatmaps(self._viewer, name, mode)
+        styled = self._styled_results
+        if styled is not None and self.results.value == styled.text:
+            self._show_styled_results(styled.request, styled.lines, styled.layers, mode)
 
     def _refresh_volumes(self, _event: Any = None) -> None:
         picked = self.volume.value
@@ -578,7 +588,7 @@ class RespondCamWidget(Container):
         size = None if region_voxels is None else f"Region: {region_voxels:,} voxels."
         notes = [size, self._cost_sentence()]
         show = partial(self._show_outcome, LayerGeometry.of(source), notes)
-        job = ExplainJob(request, show, self._finished, self._show_progress)
+        job = ExplainJob(request, show, self._finished, self._show_progress, self._show_phase)
         # The previous volume's numbers go, so they are not read as this run's.
         what = "a region" if self._regions.shown else request.target_label
         message = (
@@ -605,7 +615,7 @@ class RespondCamWidget(Container):
             failed="Compare methods failed",
         )
         work = partial(compare_all_methods, request)
-        job = WorkerJob(work, words, show, self._finished, self._show_progress)
+        job = WorkerJob(work, words, show, self._finished, self._show_progress, self._show_phase)
         message = (
             f"Comparing every method on {request.volume_name!r} ({request.target_label}): "
             "each map, then deletion, insertion and ROAD in every window. On a CPU a whole "
@@ -620,8 +630,10 @@ class RespondCamWidget(Container):
         self._set_running(True)
         self.results.value = message
         self._progress_unit = unit
+        self._phase = None
         self._progress_started = time.monotonic()
-        self._set_progress_format(None)
+        # Until the first report there is no count to show (a bare bar reads "0 / 999").
+        self.progress.native.setFormat("starting")
         self.progress.value = 0
         job.start()
 
@@ -700,11 +712,17 @@ class RespondCamWidget(Container):
         self.progress.max = max(total, 1)
         self.progress.value = done
 
+    def _show_phase(self, phase: Phase) -> None:
+        self._phase = phase
+        self._set_progress_format(None)
+
     def _set_progress_format(self, left: str | None) -> None:
-        """``"12 / 40 windows"``, with the time left when known."""
-        self.progress.native.setFormat(
-            f"%v / %m {self._progress_unit}" + (f", {left}" if left else "")
-        )
+        """``"12 / 40 windows"``, with the time left when known; in a run of several
+        passes, after the pass's name: ``"predicting the region: 12 / 40 windows"``."""
+        phase = self._phase
+        unit = (phase.unit if phase else None) or self._progress_unit
+        named = f"{phase.words}: " if phase else ""
+        self.progress.native.setFormat(f"{named}%v / %m {unit}" + (f", {left}" if left else ""))
 
     def _show_outcome(
         self, geometry: LayerGeometry, notes: list[str | None], outcome: ExplainOutcome
@@ -718,12 +736,29 @@ class RespondCamWidget(Container):
         else:
             name = heatmap_name(request.volume_name, request.method_label, outcome.target_label)
             layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
-        self._show_layers(request.volume_name, layers)
+        shown = self._show_layers(request.volume_name, layers)
         lines = [summary_text(outcome.summary), *notes, self._detections_text(outcome, geometry)]
-        if outcome.heatmap.ndim == 3:
-            lines.append(against_note(outcome.heatmap, mode))
-        lines += [colour_scale_text(layers), self._toggle_hint()]
-        self._show_results(request, lines)
+        # Weakly: a layer the user deletes takes its map's memory with it.
+        self._show_styled_results(request, lines, [weakref.ref(la) for la in shown], mode)
+
+    def _show_styled_results(
+        self, request: ExplainRequest, lines: list[str | None], layers: list[Any], mode: str
+    ) -> None:
+        """The run's results, with what its layers (weak references) show in display
+        ``mode``: their colour scale, and for one map whether the mode hides nearly all
+        of its evidence; layers no longer in the viewer are left out."""
+        present = [la for la in (ref() for ref in layers) if la in self._viewer.layers]
+        data = [
+            (la.data, {"contrast_limits": la.contrast_limits, "metadata": la.metadata}, "image")
+            for la in present
+        ]
+        styled = list(lines)
+        if len(layers) == 1 and data:
+            styled.append(against_note(np.asarray(data[0][0]), mode))
+        if data:
+            styled.append(colour_scale_text(data))
+        self._show_results(request, [*styled, self._toggle_hint()])
+        self._styled_results = _StyledResults(self.results.value, request, lines, layers)
 
     def _show_comparison(self, geometry: LayerGeometry, comparison: Comparison) -> None:
         mode = self.display.value
@@ -740,12 +775,13 @@ class RespondCamWidget(Container):
         self._show_layers(request.volume_name, layers)
         self._show_results(request, [comparison_text(comparison), self._toggle_hint()])
 
-    def _show_layers(self, volume_name: str, layers: list[LayerData]) -> None:
-        for layer_data in layers:
-            show_heatmap(self._viewer, layer_data)
+    def _show_layers(self, volume_name: str, layers: list[LayerData]) -> list[Any]:
+        """Show the run's heatmaps; return their layers."""
+        shown = [show_heatmap(self._viewer, layer_data) for layer_data in layers]
         hide_older_heatmaps(self._viewer, volume_name, layers)
         hide_detections(self._viewer, volume_name)
         self._outcome_shown = True
+        return shown
 
     def _show_results(self, request: ExplainRequest, lines: list[str | None]) -> None:
         # A voxel-size mismatch stays in view beside the numbers it puts in doubt, and
@@ -783,6 +819,17 @@ class RespondCamWidget(Container):
         if not self._outcome_shown:
             # Cancelled or failed: a notification said why; the running message goes.
             self.results.value = self._idle_hint()
+
+
+@dataclass(frozen=True)
+class _StyledResults:
+    """A run's results box as shown (``text``), and what rewrites it for another display:
+    its lines but the display's, and weak references to its heatmap layers."""
+
+    text: str
+    request: ExplainRequest
+    lines: list[str | None]
+    layers: list[Any]
 
 
 class _OrphanWatch(QObject):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +30,7 @@ from superqt.utils import ensure_main_thread
 from ..errors import RespondCamError
 from ..runs.explain_run import ExplainOutcome, run_explanation
 from ..runs.request import ExplainRequest
-from ..tiling.progress import ProgressCallback
+from ..tiling.progress import Phase, ProgressCallback
 
 _logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class WorkerJob:
         Called on the GUI thread when the run ends, however it ends.
     on_progress : callable, optional
         Called on the GUI thread with ``(done, total)``.
+    on_phase : callable, optional
+        Called on the GUI thread with each pass's :class:`~..tiling.progress.Phase`
+        as it begins, for a run of several passes.
     """
 
     def __init__(
@@ -69,11 +73,17 @@ class WorkerJob:
         on_result: Callable[[Any], None],
         on_finished: Callable[[], None],
         on_progress: Callable[[int, int], None] | None = None,
+        on_phase: Callable[[Phase], None] | None = None,
     ):
         self._words = words
         self._on_result = on_result
         self._on_finished = on_finished
         self._on_progress = on_progress
+        self._on_phase = on_phase
+        # Set on the worker thread, sent with the next report, so that it arrives in order.
+        self._phase: Phase | None = None
+        self._phase_shown: Phase | None = None
+        self._pending: deque[tuple[int, int, Phase | None]] = deque()
         self._ended = threading.Event()
         self._progress = cancelable_progress(
             total=0, desc=words.running, cancel_callback=self.cancel
@@ -96,7 +106,7 @@ class WorkerJob:
     def stop(self) -> None:
         """Cancel, call none of the callbacks again, and wait until the thread is done."""
         self._on_result = self._on_finished = _ignore
-        self._on_progress = None
+        self._on_progress = self._on_phase = None
         self.cancel()
         self._ended.wait()
 
@@ -116,17 +126,34 @@ class WorkerJob:
 
     def _run(self, work: Callable[[ProgressCallback], Any]) -> Any:
         try:
-            return work(self._report_progress)
+            return work(_PhasedReport(self))
         finally:
             self._ended.set()
 
     def _report_progress(self, done: int, total: int) -> bool:
         # Called on the worker thread: hand the updates to the GUI thread.
-        self._advance(done, total)
+        self._advance(done, total, self._phase)
         return not self.cancelled
 
     @ensure_main_thread
-    def _advance(self, done: int, total: int) -> None:
+    def _advance(self, done: int, total: int, phase: Phase | None) -> None:
+        # napari's bar handles Qt events as it redraws, and so the next report, inside
+        # this one: queue them, so that each is shown in turn and the last one stays.
+        self._pending.append((done, total, phase))
+        if len(self._pending) > 1:
+            return
+        while self._pending:
+            try:
+                self._show(*self._pending[0])
+            finally:
+                self._pending.popleft()
+
+    def _show(self, done: int, total: int, phase: Phase | None) -> None:
+        if phase is not None and phase != self._phase_shown:
+            self._phase_shown = phase
+            self._progress.set_description(f"{self._words.running}: {phase.words}")
+            if self._on_phase is not None:
+                self._on_phase(phase)
         bar = self._progress
         if bar.total != total:
             bar.total = total
@@ -169,7 +196,7 @@ class ExplainJob(WorkerJob):
     on_result : callable
         Called on the GUI thread with the :class:`ExplainOutcome` of a run that was
         neither cancelled nor failed.
-    on_finished, on_progress : callable
+    on_finished, on_progress, on_phase : callable
         As for :class:`WorkerJob`.
     """
 
@@ -179,6 +206,7 @@ class ExplainJob(WorkerJob):
         on_result: Callable[[ExplainOutcome], None],
         on_finished: Callable[[], None],
         on_progress: Callable[[int, int], None] | None = None,
+        on_phase: Callable[[Phase], None] | None = None,
     ):
         words = JobWords(
             running=f"Explaining {request.volume_name}",
@@ -186,7 +214,21 @@ class ExplainJob(WorkerJob):
             failed="Explain failed",
         )
         work = partial(run_explanation, request)
-        super().__init__(work, words, on_result, on_finished, on_progress)
+        super().__init__(work, words, on_result, on_finished, on_progress, on_phase)
+
+
+class _PhasedReport:
+    """The progress callback a job hands its work: it reports from the worker thread,
+    answers ``False`` once cancelled, and passes on the name of each pass."""
+
+    def __init__(self, job: WorkerJob):
+        self._job = job
+
+    def __call__(self, done: int, total: int) -> bool:
+        return self._job._report_progress(done, total)
+
+    def start_phase(self, phase: Phase) -> None:
+        self._job._phase = phase
 
 
 def _ignore(*_args: object) -> None:

@@ -12,7 +12,8 @@ lazily, block by block) and the map comes back on the volume's own grid.
 
 A tiled run whose preprocessing needs the tomogram's statistics reads them once, for
 every class, before the first window: progress first counts that pass in blocks,
-then the windows (of all classes, on one count).
+then the windows (of all classes, on one count). Each pass starts with
+``tiling.progress.start_phase``, for a progress bar that names its passes.
 
 A model whose output is per voxel explains one output channel summed over a region
 of the whole volume (see ``runs.regions``), tiled, with the sum-to-score check over the
@@ -41,7 +42,14 @@ from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..errors import RespondCamError, setting
 from ..models.model_metadata import class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
-from ..tiling.progress import ProgressCallback, report_progress
+from ..tiling.progress import (
+    EXPLANATION,
+    PREDICTION,
+    STATISTICS,
+    ProgressCallback,
+    report_progress,
+    start_phase,
+)
 from .choices import default_channel, model_input_size, resolve_device
 from .counted_windows import background_class_of, counted_note, counted_windows, counted_words
 from .detections import Detections, at_map_peaks, detections, merged
@@ -178,7 +186,7 @@ def run_explanation(
     elif settings.target == ALL_CLASSES:
         outcome = _explain_tiled_per_class(request, volume, progress)
     else:
-        outcome = _explain_tiled(request, progress)
+        outcome = _explain_tiled(request, volume, progress)
     return outcome
 
 
@@ -233,6 +241,7 @@ def tomogram_statistics(
     checked = VolumeExplainer(
         request.model, volume, target=one_target, **settings.tiling_arguments()
     )
+    start_phase(progress, STATISTICS)
     return volume_statistics(checked.source, preprocessing, progress=progress)
 
 
@@ -252,6 +261,7 @@ def _explain_whole(
 ) -> ExplainOutcome:
     from ..engine.explain import explain
 
+    start_phase(progress, EXPLANATION)
     report_progress(progress, 0, 1)
     explanation = explain(
         request.model,
@@ -264,10 +274,13 @@ def _explain_whole(
     return ExplainOutcome(request, on_volume_grid(explanation.heatmap[0], request), summary)
 
 
-def _explain_tiled(request: ExplainRequest, progress: ProgressCallback | None) -> ExplainOutcome:
-    # explain_volume reads the statistics itself, after checking the settings.
+def _explain_tiled(
+    request: ExplainRequest, volume: Any, progress: ProgressCallback | None
+) -> ExplainOutcome:
     target = request.settings.target
-    heatmap, windows = _tiled_heatmap(request, target, None, progress)
+    statistics = tomogram_statistics(request, volume, progress)
+    start_phase(progress, EXPLANATION)
+    heatmap, windows = _tiled_heatmap(request, target, statistics, progress)
     summary = _noted(summarise_windows([windows], request.class_names), request, windows)
     # Detections are what the model found, each window at its own predicted class's map
     # peak with that class's score: only a run where each window explains its own class
@@ -360,7 +373,8 @@ def _explain_region(
 
     settings = request.settings
     names = class_names_for(request.class_names, n_channels)
-    statistics = None
+    # Read once for the prediction and the explanation, not once each.
+    statistics = tomogram_statistics(request, volume, progress)
     if isinstance(settings.target, RegionTarget):
         # From Python: a channel and a mask on the volume's grid, as explain_volume takes.
         channel, mask = settings.target.channel, settings.target.mask
@@ -368,8 +382,9 @@ def _explain_region(
         notes: list[str] = []
     else:
         channel, notes = _channel(settings.channel, n_channels, request, names)
-        region, mask, statistics = _region(request, volume, channel, names, notes, progress)
+        region, mask = _region(request, volume, channel, names, notes, statistics, progress)
     arguments = {**settings.tiling_arguments(), "window": _window(request, volume)}
+    start_phase(progress, EXPLANATION)
     heatmap, windows = explain_volume(
         request.model,
         request.volume,
@@ -412,18 +427,17 @@ def _region(
     channel: int,
     names: Sequence[str],
     notes: list[str],
+    statistics: IntensityStatistics | None,
     progress: ProgressCallback | None,
-) -> tuple[str, np.ndarray | None, IntensityStatistics | None]:
-    """The region in words and as a mask on the request's volume's grid, and the
-    tomogram's statistics when the model's prediction needed them; adds a note."""
+) -> tuple[str, np.ndarray | None]:
+    """The region in words and as a mask on the request's volume's grid; adds a note."""
     region = request.settings.region
     default = region is None
     region = Region(PREDICTED) if region is None else region
     shape = tuple(request.volume.shape[-3:])
-    prediction, statistics = None, None
+    prediction = None
     if region.kind == PREDICTED:
-        # Read once for the prediction and the explanation, not once each.
-        statistics = tomogram_statistics(request, volume, progress)
+        start_phase(progress, PREDICTION)
         prediction = _prediction(request, volume, statistics, progress)
     mask = region_mask(
         region, shape, labels=request.region_labels, prediction=prediction, channel=channel
@@ -431,7 +445,7 @@ def _region(
     predicted = f"where the model predicts {names[channel]}"
     words = predicted if region.kind == PREDICTED else region.description
     notes.append(f"Region: {words}{' (the default)' if default else ''}.")
-    return words, mask, statistics
+    return words, mask
 
 
 def _prediction(
@@ -471,6 +485,7 @@ def _explain_tiled_per_class(
         )
     # Read once for all classes, not once per class's explain_volume.
     statistics = tomogram_statistics(request, volume, progress)
+    start_phase(progress, EXPLANATION)
     maps, records = [], []
     for k in range(n_classes):
         one_class = _offset(progress, k, n_classes)

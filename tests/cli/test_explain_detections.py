@@ -65,6 +65,7 @@ def test_detections_are_written_where_the_widget_puts_them_in_voxels_and_angstro
     assert [row[6] for row in rows[1:]] == list(found.class_names)
     assert "background" not in {row[6] for row in rows[1:]}
     np.testing.assert_allclose([float(r[7]) for r in rows[1:]], found.probabilities, atol=5e-5)
+    assert {tuple(row[9:]) for row in rows[1:]} == {("tomo.mrc", "small.pt")}
     printed = capsys.readouterr().out
     assert f"{out / 'tomo_detections.csv'}: {len(found)} detection(s)." in printed
     assert f"{out / 'tomo_detections.csv'}\n" in printed  # listed with the outputs

@@ -272,7 +272,9 @@ def run(args: argparse.Namespace) -> int:
                 summaries.append(outcome.request.binning_note)
             if job.detections is not None:
                 summaries.append(
-                    _write_detections(job.detections, job.source, outcome, args.overwrite)
+                    _write_detections(
+                        job.detections, job.source, source.display_name, outcome, args.overwrite
+                    )
                 )
     seconds = time.monotonic() - started
     for job in jobs:
@@ -323,13 +325,23 @@ def _check_detections(args: argparse.Namespace, output_shape: tuple[int, ...]) -
         )
 
 
-def _write_detections(path: Path, source: Path, outcome: ExplainOutcome, overwrite: bool) -> str:
+def _write_detections(
+    path: Path, source: Path, model: str, outcome: ExplainOutcome, overwrite: bool
+) -> str:
     """Write the detections file of tomogram ``source``; the line saying what it holds."""
     from ..jobs.detections_file import write_detections
     from ..mrc_io import read_mrc
 
     tomogram = read_mrc(source)
-    n = write_detections(path, outcome.detections, tomogram.voxel_size, tomogram.origin, overwrite)
+    n = write_detections(
+        path,
+        outcome.detections,
+        tomogram.voxel_size,
+        tomogram.origin,
+        tomogram=source.name,
+        model=model,
+        overwrite=overwrite,
+    )
     if outcome.detections is None:
         return f"{path}: no rows (the tomogram fits one window; nothing was tiled)."
     return f"{path}: {n} detection(s)."

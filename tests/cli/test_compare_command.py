@@ -78,6 +78,8 @@ def error_of(capsys) -> str:
         (["--target", "dog"], "--target: 'dog' is not a class of this model"),
         (["--layer", "maxpool3"], "Did you mean 'maxpool2'"),
         (["--threads", "0"], "--threads must be at least 1, got 0."),
+        (["--bin", "0"], "binning must be a whole number from 1 to the volume's shortest side (8 "),
+        (["--bin", "9"], "for the shape (8, 8, 12)), not 9 (binning in Python, --bin on the"),
     ],
 )
 def test_mistakes_are_one_line_and_the_file_is_kept(extra, message, tomogram, model_file,
@@ -86,6 +88,42 @@ def test_mistakes_are_one_line_and_the_file_is_kept(extra, message, tomogram, mo
     assert main(compare_args(tomogram, model_file, *extra)) == 1
     assert message in error_of(capsys)
     assert tomogram.read_bytes() == before
+
+
+def test_bin_measures_the_block_averaged_file_and_mask(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
+    model.voxel_size_a = 20.0
+    model_file = save_model(model, tmp_path / "at20.pt")
+    data = np.random.default_rng(1).normal(size=(16, 16, 24)).astype(np.float32)
+    tomogram = write_mrc(tmp_path / "fine.mrc", data, voxel_size=10.0)
+    mask = np.zeros(data.shape, np.float32)
+    mask[:, :, :5] = 1  # binned by 2: x 0-1 wholly inside, x 2 half (out), the rest out
+    mask_file = write_mrc(tmp_path / "mask.mrc", mask)
+    table = tmp_path / "scores.csv"
+    extra = ["--methods", "respond", "--target", "1", "--mask", str(mask_file), "--csv", str(table)]
+
+    assert main(compare_args(tomogram, model_file, *extra, "--bin", "2")) == 0
+
+    printed = capsys.readouterr()
+    assert printed.out.startswith("fine.mrc binned by 2: 2 window(s), layer maxpool2")
+    assert "warning" not in printed.err  # 10 A binned by 2 is the model's 20 A
+    binned = data.reshape(8, 2, 8, 2, 12, 2).mean(axis=(1, 3, 5))
+    inside = np.zeros(binned.shape, bool)
+    inside[:, :, :2] = True
+    [row] = compare_methods_on_volume(
+        load_model(model_file), binned, "maxpool2", methods=["respond"], target=1, steps=4,
+        mask=inside,
+    )  # fmt: skip
+    with table.open() as file:
+        [line] = list(csv.DictReader(file))
+    for key in ("deletion_auc", "insertion_auc", "road_score", "mass_inside"):
+        assert float(line[key]) == pytest.approx(getattr(row, key), rel=1e-6, abs=1e-9)
+
+    assert main(compare_args(tomogram, model_file, "--methods", "grad")) == 0
+    err = capsys.readouterr().err
+    assert "respond-cam: warning: fine.mrc: The tomogram's voxels are 10 Å but the model " in err
+    assert "bin it by 2 (" in err and "--bin 2 on the command line" in err
 
 
 def test_an_existing_csv_is_kept(tomogram, model_file, tmp_path, capsys):

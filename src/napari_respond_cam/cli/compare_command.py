@@ -6,6 +6,7 @@ import argparse
 import csv
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -15,6 +16,7 @@ from ..errors import RespondCamError
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
 from .run_arguments import (
+    add_binning_argument,
     add_preprocessing_arguments,
     add_window_argument,
     class_target,
@@ -35,7 +37,8 @@ as the map's most relevant voxels are removed, or added back, in --steps steps; 
 is better for deletion, higher for insertion) and the ROAD score (removed voxels imputed
 from their neighbours; most minus least relevant first, higher is better). A tomogram
 is measured in the windows the tiler cuts (means over windows); a file the size of the
-model's input is one window. Nothing is written but the --csv file, if asked: a new
+model's input is one window. With --bin N the file (and --mask) is block-averaged first,
+as explain does it. Nothing is written but the --csv file, if asked: a new
 file, or an existing one only with --overwrite.
 
 A progress bar on stderr names the method being measured and counts steps: for each
@@ -86,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="step between windows, one int or D H W (default: half the window)",
     )
     add_preprocessing_arguments(parser)
+    add_binning_argument(parser, "the measures are of the binned file (and --mask)")
     parser.add_argument(
         "--steps",
         type=int,
@@ -141,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
         class_names_of,
         preprocessing_argument,
         resolve_device,
+        voxel_size_warning,
     )
+    from ..runs.explain_run import binned
     from .file_plan import check_inputs
 
     apply_threads(args.threads)
@@ -149,11 +155,16 @@ def run(args: argparse.Namespace) -> int:
     methods = checked_methods([m.strip() for m in args.methods.split(",") if m.strip()])
     positive_steps(args.steps)
     csv_path = _csv_path(args.csv, path, args.mask, args.overwrite)
-    volume = read_mrc(path).data
-    mask = None if args.mask is None else _mask(args.mask, volume.shape)
+    tomogram = read_mrc(path)
+    volume = binned(tomogram.data, args.bin)
+    mask = None if args.mask is None else _mask(args.mask, tomogram.data.shape, args.bin)
     source = ModelSource(str(args.model), args.architecture, args.trust)
     device = resolve_device(args.device or AUTO_DEVICE)
     model = source.load(device)
+    voxel_size = tomogram.voxel_size if tomogram.voxel_size_known else None
+    warning = voxel_size_warning(getattr(model, "voxel_size_a", None), voxel_size, args.bin)
+    if warning:
+        warnings.warn(f"{path.name}: {warning}", UserWarning, stacklevel=1)
     window = window_flag(args.window)
     layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)
@@ -185,9 +196,10 @@ def run(args: argparse.Namespace) -> int:
     explained = (
         "each window's predicted class" if target is None else class_label(target, class_names)
     )
+    seen = f" binned by {args.bin}" if args.bin > 1 else ""
     print(
-        f"{path.name}: {windows} window(s), layer {layer}, target {explained}, {args.steps} "
-        f"steps, fill {args.fill}"
+        f"{path.name}{seen}: {windows} window(s), layer {layer}, target {explained}, "
+        f"{args.steps} steps, fill {args.fill}"
     )
     print(comparison_table(rows))
     same = same_weights_note(methods)
@@ -303,11 +315,13 @@ def _statistics(model, volume, preprocessing, name: str):
     return statistics_needed(model, volume, preprocessing, progress=bar)
 
 
-def _mask(path: Path, shape: tuple[int, ...]):
-    """The --mask file as a bool array on the volume's grid."""
+def _mask(path: Path, shape: tuple[int, ...], binning: int):
+    """The --mask file as a bool array on the grid the model sees: the volume's, or,
+    binned, one voxel per cube, inside where most of the cube is."""
     import numpy as np
 
     from ..mrc_io import read_mrc
+    from ..runs.explain_run import binned
 
     data = read_mrc(Path(path).expanduser().resolve()).data
     if tuple(data.shape) != tuple(shape):
@@ -315,4 +329,5 @@ def _mask(path: Path, shape: tuple[int, ...]):
             f"--mask {path} has shape {tuple(data.shape)} but the file compared has "
             f"{tuple(shape)}; pass a mask on the same grid."
         )
-    return np.asarray(data) != 0
+    inside = (np.asarray(data) != 0).astype(np.float32)
+    return np.asarray(binned(inside, binning)) > 0.5

@@ -21,6 +21,7 @@ from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
 from ..runs.request import WHERE_PREDICTED
 from .model_arguments import add_model_arguments
 from .run_arguments import (
+    add_binning_argument,
     add_preprocessing_arguments,
     add_window_argument,
     class_target,
@@ -127,14 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the network under autocast (bf16: faster on recent GPUs); maps stay float32",
     )
     add_preprocessing_arguments(parser)
-    parser.add_argument(
-        "--bin",
-        type=int,
-        default=1,
-        metavar="N",
-        help="average N^3 voxel cubes first, to reach the voxel size the model was trained "
-        "at; the heatmap is written on the tomogram's own grid (default: 1)",
-    )
+    add_binning_argument(parser, "the heatmap is written on the tomogram's own grid")
     parser.add_argument(
         "--detections",
         action="store_true",

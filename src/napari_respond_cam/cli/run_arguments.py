@@ -79,6 +79,18 @@ def add_preprocessing_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_binning_argument(parser: argparse.ArgumentParser, result: str) -> None:
+    """Add ``--bin N``; ``result`` says what comes of the binned volume."""
+    parser.add_argument(
+        "--bin",
+        type=int,
+        default=1,
+        metavar="N",
+        help="average N^3 voxel cubes first, to reach the voxel size the model was trained "
+        f"at; {result} (default: 1)",
+    )
+
+
 def window_flag(values: list[int] | None) -> int | tuple[int, ...] | None:
     """The ``--window`` values: one size, three (D H W), or None when the flag is absent."""
     return shape_flag(values, "--window")

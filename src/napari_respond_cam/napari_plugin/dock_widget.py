@@ -736,10 +736,10 @@ class RespondCamWidget(Container):
         else:
             name = heatmap_name(request.volume_name, request.method_label, outcome.target_label)
             layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
-        shown = self._show_layers(request.volume_name, layers)
+        added = self._show_layers(request.volume_name, layers)
         lines = [summary_text(outcome.summary), *notes, self._detections_text(outcome, geometry)]
         # Weakly: a layer the user deletes takes its map's memory with it.
-        self._show_styled_results(request, lines, [weakref.ref(la) for la in shown], mode)
+        self._show_styled_results(request, lines, [weakref.ref(la) for la in added], mode)
 
     def _show_styled_results(
         self, request: ExplainRequest, lines: list[str | None], layers: list[Any], mode: str

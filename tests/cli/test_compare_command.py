@@ -226,7 +226,7 @@ def test_the_volume_statistics_have_a_bar_of_their_own(tomogram, tmp_path, capsy
     model_file = save_model(model, tmp_path / "tomogram_zscore.pt")
     assert main(compare_args(tomogram, model_file, "--methods", "grad")) == 0
     statistics, steps = capsys.readouterr().err.splitlines()
-    assert statistics.startswith("tomo.mrc: reading the tomogram's statistics [" + "#" * 30 + "] ")
+    assert statistics.startswith("tomo.mrc: statistics [" + "#" * 30 + "] ")
     assert " blocks, " in statistics
     assert steps.startswith("tomo.mrc: 1 method [" + "#" * 30 + "] 10/10 steps, ")
 

@@ -19,7 +19,7 @@ def test_each_phase_ends_in_its_own_line_named_with_its_own_unit_and_rate(monkey
     bar(0, 6)
     bar(6, 6)  # the windows, 6 in 3 s
     first, second = log.getvalue().splitlines()
-    assert first == f"tomo.mrc: reading the tomogram's statistics [{'#' * 30}] 2/2 blocks, 0.2/s"
+    assert first == f"tomo.mrc: statistics [{'#' * 30}] 2/2 blocks, 0.2/s"
     assert second == f"tomo.mrc: explaining [{'#' * 30}] 6/6 windows, 2.0/s"
 
 

@@ -211,7 +211,8 @@ def test_compare_methods_progress_counts_steps_of_every_method(viewer, widget, q
 
     click(widget, widget.compare_button, qtbot)
 
-    assert widget.progress.native.format() == "comparing the methods: %v / %m steps"
+    assert widget.progress.native.format() == "%v / %m steps"
+    assert widget.progress.label == "comparing"
     [total] = {total for _, total in shown}
     windows = 3
     # each method: its map of every window, then four curves per window

@@ -6,10 +6,10 @@ from napari._qt.widgets.qt_progress_bar import QtLabeledProgressBar
 from napari.utils import progress
 from qtpy.QtCore import QThreadPool
 
-from napari_respond_cam.napari_plugin.dock_widget import RespondCamWidget
+from napari_respond_cam.napari_plugin.dock_widget import PROGRESS_LABEL, RespondCamWidget
 from napari_respond_cam.napari_plugin.explain_worker import JobWords, WorkerJob
 from napari_respond_cam.napari_plugin.heatmap_layer import is_heatmap_layer
-from napari_respond_cam.tiling.progress import EXPLANATION
+from napari_respond_cam.tiling.progress import EXPLANATION, STATISTICS
 from tiny_classifier import noise_volume
 
 pytestmark = pytest.mark.gui
@@ -121,7 +121,8 @@ def test_the_widget_shows_progress_and_clears_old_numbers_while_it_runs(viewer, 
     # 1 x 2 x 3 windows in batches of 2: the bar counts windows, not batches.
     assert seen[-1] == (6, 6)
     assert {value for value, _ in seen} <= {0, 2, 4, 6} and len(seen) >= 3
-    assert widget.progress.native.text() == "explaining: 6 / 6 windows"
+    assert widget.progress.native.text() == "6 / 6 windows"
+    assert widget.progress.label == "explaining"
     assert widget.results.value.startswith("6 windows; predicted per window:")
     assert "'second'" in widget.results.value.splitlines()[-1]
 
@@ -129,18 +130,23 @@ def test_the_widget_shows_progress_and_clears_old_numbers_while_it_runs(viewer, 
 def test_the_bar_names_each_pass_and_what_it_counts(viewer, widget, qtbot):
     add_tomogram(viewer, (16, 24, 32))
     widget.preprocessing.value = "zscore-tomogram"  # a pass for the statistics first
-    texts = []
-    widget.progress.changed.connect(lambda _: texts.append(widget.progress.native.text()))
+    seen = []
+    widget.progress.changed.connect(
+        lambda _: seen.append((widget.progress.label, widget.progress.native.text()))
+    )
     widget.explain_button.native.click()
     qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
 
-    blocks = [t for t in texts if t.startswith("reading the tomogram's statistics: ")]
-    windows = [t for t in texts if t.startswith("explaining: ")]
-    assert texts[0] == "starting"  # no count yet
-    assert blocks and windows and 1 + len(blocks) + len(windows) == len(texts)
-    assert texts.index(windows[0]) > texts.index(blocks[-1])
-    assert all(t.endswith(" blocks") for t in blocks)
-    assert windows[-1] == "explaining: 6 / 6 windows"
+    assert seen[0] == (PROGRESS_LABEL, "starting")  # no count yet
+    labels = [label for label, _ in seen[1:]]
+    assert labels == sorted(labels, key=[STATISTICS.words, EXPLANATION.words].index)
+    blocks = [text for label, text in seen if label == STATISTICS.words]
+    windows = [text for label, text in seen if label == EXPLANATION.words]
+    assert blocks and all(text.endswith(" blocks") for text in blocks)
+    assert windows[-1] == "6 / 6 windows"
+    widget.explain_button.native.click()  # the next run starts unnamed
+    assert widget.progress.label == PROGRESS_LABEL
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
 
 
 def test_a_report_that_arrives_while_the_last_is_drawn_is_shown_after_it(qtbot):

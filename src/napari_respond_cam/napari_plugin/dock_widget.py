@@ -115,6 +115,8 @@ _LABELS = {name: control for name, (_, _, control) in SETTING_NAMES.items()}
 #: shortest side, the most the core bins by.
 _MAX_BINNING = 64
 
+#: The progress bar's label while no pass has named itself (then each pass's words).
+PROGRESS_LABEL = "progress"
 LOAD_FROM_FILE = "Load from file..."
 ARCHITECTURE_FROM_FILE = "as saved in the file"
 
@@ -272,7 +274,7 @@ class RespondCamWidget(Container):
                 "(from every window), and measure how faithful each is (deletion, insertion, "
                 "ROAD).",
             ),
-            ProgressBar(name="progress", label="progress", visible=False),
+            ProgressBar(name="progress", label=PROGRESS_LABEL, visible=False),
             PushButton(name="cancel_button", text="Cancel", enabled=False),
             TextEdit(name="results", label="results"),
         ]
@@ -631,6 +633,7 @@ class RespondCamWidget(Container):
         self.results.value = message
         self._progress_unit = unit
         self._phase = None
+        self.progress.label = PROGRESS_LABEL
         self._progress_started = time.monotonic()
         # Until the first report there is no count to show (a bare bar reads "0 / 999").
         self.progress.native.setFormat("starting")
@@ -713,16 +716,16 @@ class RespondCamWidget(Container):
         self.progress.value = done
 
     def _show_phase(self, phase: Phase) -> None:
+        # The pass is named beside the bar, which keeps its width for the counts.
         self._phase = phase
+        self.progress.label = phase.words
         self._set_progress_format(None)
 
     def _set_progress_format(self, left: str | None) -> None:
-        """``"12 / 40 windows"``, with the time left when known; in a run of several
-        passes, after the pass's name: ``"predicting the region: 12 / 40 windows"``."""
+        """``"12 / 40 windows"``, in the unit of the pass, with the time left when known."""
         phase = self._phase
         unit = (phase.unit if phase else None) or self._progress_unit
-        named = f"{phase.words}: " if phase else ""
-        self.progress.native.setFormat(f"{named}%v / %m {unit}" + (f", {left}" if left else ""))
+        self.progress.native.setFormat(f"%v / %m {unit}" + (f", {left}" if left else ""))
 
     def _show_outcome(
         self, geometry: LayerGeometry, notes: list[str | None], outcome: ExplainOutcome

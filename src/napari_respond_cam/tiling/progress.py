@@ -47,7 +47,8 @@ class Phase:
     Attributes
     ----------
     words : str
-        What the pass does, such as ``"predicting"``.
+        What the pass does, in a word or two short enough for the widget's label
+        column, such as ``"predicting"``.
     unit : str or None
         What it counts; ``None``: the unit the bar counts for its run.
     """
@@ -57,13 +58,13 @@ class Phase:
 
 
 #: The statistics pass of a preprocessing that needs the tomogram's statistics.
-STATISTICS = Phase("reading the tomogram's statistics", "blocks")
+STATISTICS = Phase("statistics", "blocks")
 #: The forward pass of a per-voxel model that finds the region to explain.
-PREDICTION = Phase("predicting the region", "windows")
+PREDICTION = Phase("predicting", "windows")
 #: The windows explained.
 EXPLANATION = Phase("explaining")
 #: The methods compared: each one's maps and faithfulness curves.
-COMPARISON = Phase("comparing the methods")
+COMPARISON = Phase("comparing")
 
 
 def start_phase(progress: ProgressCallback | None, phase: Phase) -> None:

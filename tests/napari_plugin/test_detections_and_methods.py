@@ -137,11 +137,14 @@ def test_a_new_run_hides_the_volumes_older_heatmaps_and_detections(viewer, widge
     assert not predicted.visible  # hidden, not deleted
     assert predicted in viewer.layers
     assert sum(layer.visible for layer in heatmaps(viewer)) == 1
-    assert points.visible  # all classes finds detections too
-
-    widget.target.value = CLASSES[1]  # one class's map finds none
-    click(widget, widget.explain_button, qtbot)
+    # Detections come from the predicted-class map only: one list per model and volume.
     assert not points.visible and points in viewer.layers  # the earlier run's, hidden
+    before = points.data.copy()
+
+    widget.target.value = CLASSES[1]  # nor does one class's map
+    click(widget, widget.explain_button, qtbot)
+    assert not points.visible
+    np.testing.assert_array_equal(points.data, before)
 
     widget.target.value = "predicted class"
     click(widget, widget.explain_button, qtbot)

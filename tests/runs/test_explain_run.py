@@ -456,6 +456,7 @@ def test_a_chosen_class_run_finds_no_detections():
     # cannot say what each window found (a user sweep saw class 0 rows with class 1 scores).
     model, x = _split_model(), noise_volume((24, 32, 32))
     assert run_explanation(request(model, x, target=1)).detections is None
+    assert run_explanation(request(model, x, target="all")).detections is None
     assert len(run_explanation(request(model, x)).detections)
 
 

@@ -493,9 +493,10 @@ def _explain_tiled_per_class(
         maps.append(heatmap)
         records.append(windows)
     summary = _noted(summarise_windows(records, request.class_names), request, records[0])
-    found = _found(request, records[0], lambda k: maps[k])
     windows_held = counted_words(request.model, request.settings, request.class_names)
-    return ExplainOutcome(request, np.stack(maps), summary, detections=found, windows=windows_held)
+    # No detections: those come from the predicted-class map alone, so that one model and
+    # tomogram give one list (each class's own map would put some peaks elsewhere).
+    return ExplainOutcome(request, np.stack(maps), summary, windows=windows_held)
 
 
 def _offset(progress: ProgressCallback | None, run: int, runs: int) -> ProgressCallback | None:

@@ -1,4 +1,12 @@
-"""The one exception type for mistakes a user can make and fix."""
+"""The one exception type for mistakes a user can make and fix, the words that name a
+setting in every front-end, and warnings placed at the user's own line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
 
 
 class RespondCamError(ValueError):
@@ -34,6 +42,10 @@ SETTING_NAMES = {
 }
 
 
+#: The model picker's entry that opens a model file in napari.
+LOAD_FROM_FILE = "Load from file..."
+
+
 def in_every_front_end(python: str, command_line: str, napari: str) -> str:
     """One way of doing something, as said in Python, on the command line and in napari.
 
@@ -63,3 +75,14 @@ def setting(name: str, value: object = None, *, in_napari: bool = True) -> str:
     if not in_napari:
         return f"{words[0]} in Python, {words[1]} on the command line"
     return in_every_front_end(*words)
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the line of the user's code that led here: the first caller outside this
+    package (a script, a notebook, the console), not the library line that noticed."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame: Any = sys._getframe(0)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

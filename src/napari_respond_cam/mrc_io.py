@@ -33,7 +33,7 @@ from typing import Any
 import mrcfile
 import numpy as np
 
-from .errors import RespondCamError
+from .errors import RespondCamError, warn_user
 
 MRC_SUFFIXES = (".mrc", ".rec", ".map", ".st", ".ali", ".mrcs")
 COMPRESSED_SUFFIXES = (".gz", ".bz2")
@@ -396,11 +396,9 @@ def _read_permissively(
             "again from the program that made it."
         ) from strict_error
     problems = "; ".join(dict.fromkeys(str(w.message) for w in caught)) or reason
-    warnings.warn(
+    warn_user(
         f"'{path.name}' is not a valid MRC2014 file ({problems}); it was read "
-        "anyway, so check that the image looks right.",
-        UserWarning,
-        stacklevel=3,
+        "anyway, so check that the image looks right."
     )
     return data, header
 
@@ -422,11 +420,9 @@ def _crystal_axes(header: np.recarray, path: Path) -> tuple[int, int, int]:
     """Crystal axis (1=x, 2=y, 3=z) of the file's columns, rows and sections."""
     axes = (int(header.mapc), int(header.mapr), int(header.maps))
     if sorted(axes) != [1, 2, 3]:
-        warnings.warn(
+        warn_user(
             f"'{path.name}' has invalid axis fields mapc, mapr, maps = {axes}; "
-            "assuming the usual 1, 2, 3 (columns along x, rows along y).",
-            UserWarning,
-            stacklevel=3,
+            "assuming the usual 1, 2, 3 (columns along x, rows along y)."
         )
         return (1, 2, 3)
     return axes
@@ -453,14 +449,12 @@ def _voxel_size_zyx(header: np.recarray, path: Path) -> tuple[tuple[float, float
             size = 1.0
         sizes_xyz.append(size)
     if missing:
-        warnings.warn(
+        warn_user(
             f"'{path.name}' has no voxel size along {', '.join(missing)} in its header; "
             "its voxels count as 1 pixel, its size cannot be checked against a model's, and "
             "maps made from it have none either. If you know the voxel size, set it in the "
             "file's header (IMOD's alterheader, or mrcfile in Python) or, in napari, the "
-            "layer's scale.",
-            UserWarning,
-            stacklevel=3,
+            "layer's scale."
         )
     return (sizes_xyz[2], sizes_xyz[1], sizes_xyz[0]), not missing
 
@@ -473,12 +467,10 @@ def _origin_zyx(
 ) -> tuple[float, float, float]:
     origin_xyz = [float(v) for v in header.origin.item()]
     if not all(np.isfinite(origin_xyz)):
-        warnings.warn(
+        warn_user(
             f"'{path.name}' has an origin of {tuple(origin_xyz)} (x, y, z) in its header, "
             "which is not a position; it is read from the start indices instead (zero for "
-            "most tomograms), and maps made from it carry that origin.",
-            UserWarning,
-            stacklevel=3,
+            "most tomograms), and maps made from it carry that origin."
         )
         origin_xyz = [0.0, 0.0, 0.0]
     if any(origin_xyz):

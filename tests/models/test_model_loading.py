@@ -87,6 +87,30 @@ def test_bare_state_dict_needs_and_infers_its_architecture(cnn1, tmp_path):
     same_maps(cnn1, loaded)
 
 
+def test_bare_paper_cnn_weights_say_the_input_size_they_were_built_for(tmp_path):
+    torch.manual_seed(0)
+    cnn2 = CNN2(num_classes=3, input_size=16, channels=(2, 2, 2, 2), dense=(4, 4))
+    path = tmp_path / "weights.pt"
+    torch.save(cnn2.state_dict(), path)
+
+    with pytest.warns(UserWarning) as caught:
+        as_cnn1 = load_model(path, architecture="cnn1")  # the weights fit, at half the size
+    [warning] = caught
+    assert str(warning.message) == (
+        "weights.pt holds bare weights, built as cnn1 for inputs of 8^3 voxels, the size they "
+        "fit. The same weights fit cnn2 at 16^3: if they are cnn2's, load them with "
+        "architecture='cnn2' in Python, --architecture cnn2 on the command line, the "
+        "'architecture' control set to cnn2 in napari."
+    )
+    assert warning.filename == __file__  # at the user's line, not inside the library
+    assert as_cnn1.input_shape == (1, 8, 8, 8)
+    with pytest.warns(UserWarning, match="built as cnn2 for inputs of 16\\^3 voxels"):
+        assert load_model(path, architecture="cnn2").input_shape == (1, 16, 16, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a file that records its architecture is not in doubt
+        assert isinstance(load_model(save_model(cnn2, tmp_path / "named.pt")), CNN2)
+
+
 def test_state_dict_of_another_architecture(cnn1, tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(cnn1.state_dict(), path)

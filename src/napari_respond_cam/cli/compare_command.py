@@ -6,13 +6,12 @@ import argparse
 import csv
 import math
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..engine.options import METHOD_LABELS, same_weights_note
-from ..errors import RespondCamError
+from ..errors import RespondCamError, warn_user
 from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LABELS
 from .model_arguments import add_model_arguments
 from .run_arguments import (
@@ -164,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     voxel_size = tomogram.voxel_size if tomogram.voxel_size_known else None
     warning = voxel_size_warning(getattr(model, "voxel_size_a", None), voxel_size, args.bin)
     if warning:
-        warnings.warn(f"{path.name}: {warning}", UserWarning, stacklevel=1)
+        warn_user(f"{path.name}: {warning}")
     window = window_flag(args.window)
     layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)

@@ -16,12 +16,13 @@ of memory.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+
+from ..errors import warn_user
 
 #: Samples per model call for the ablated copies, until the device runs out of memory.
 DEFAULT_PERTURBATION_BATCH_SIZE = 64
@@ -147,11 +148,10 @@ def _halved(per_call: int, inputs: torch.Tensor) -> int:
         torch.cuda.empty_cache()
     smaller = per_call // 2
     n_samples = inputs.shape[0]
-    warnings.warn(
+    warn_user(
         f"The {inputs.device.type} device ran out of memory running Ablation-CAM's ablated "
         f"copies {per_call * n_samples} samples at a time; continuing with "
         f"{smaller * n_samples}.",
         RuntimeWarning,
-        stacklevel=4,
     )
     return smaller

@@ -6,7 +6,6 @@ batches of windows cut from a tomogram. Everything it returns stays on the devic
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import RespondCamError, setting
+from ..errors import RespondCamError, setting, warn_user
 from .ablation_cam import ablated_scores, ablation_maps, ablation_weights, channels_per_call
 from .activation_capture import ActivationCapture
 from .cam_weights import relevance_total
@@ -293,9 +292,8 @@ def check_gradients(nonzero: np.ndarray, layer_name: str) -> None:
             "these inputs. Choose another layer or target, or check the model."
         )
     if not nonzero.all():
-        warnings.warn(
+        warn_user(
             f"{int((~nonzero).sum())} of {nonzero.size} maps have a zero gradient at "
             f"{layer_name!r}; they are all zeros.",
             RuntimeWarning,
-            stacklevel=3,
         )

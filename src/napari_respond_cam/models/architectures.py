@@ -47,6 +47,14 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+#: Architectures whose bare weights also fit another at another input side: CNN-2's are
+#: CNN-1's at half its side (its average pool halves the input before the same layers).
+SAME_WEIGHTS_AT_ANOTHER_SIZE: dict[str, tuple[str, float]] = {
+    "cnn1": ("cnn2", 2.0),
+    "cnn2": ("cnn1", 0.5),
+}
+
+
 def architecture(name: str) -> Architecture:
     """The architecture registered under ``name``, with a clear error otherwise."""
     try:

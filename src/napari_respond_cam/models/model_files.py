@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from ..engine.model_state import evaluation_mode
-from ..errors import RespondCamError, in_every_front_end, setting
-from .architectures import architecture
+from ..errors import RespondCamError, in_every_front_end, setting, warn_user
+from .architectures import SAME_WEIGHTS_AT_ANOTHER_SIZE, architecture
 from .file_formats import EXPORTED, SAFETENSORS, TORCHSCRIPT, model_file_format
 from .model_metadata import (
     ModelAttribute,
@@ -87,11 +87,9 @@ def _drop_faulty_metadata(path: Path, model: nn.Module) -> None:
     elsewhere should not keep the user from explaining the model.
     """
     for attribute, fault in _faults(model).items():
-        warnings.warn(
+        warn_user(
             f"{path.name}: {fault}. Going on without its {attribute}; save the model "
-            "again with it set right to keep it.",
-            UserWarning,
-            stacklevel=4,
+            "again with it set right to keep it."
         )
         set_model_attribute(model, attribute, None)
 
@@ -261,11 +259,9 @@ def _weights_of_checkpoint(path: Path, checkpoint: Mapping[Any, Any]) -> Mapping
             "weights alone, torch.save(checkpoint[KEY], 'weights.pt') with KEY the entry you "
             "want, or a torch.export program (.pt2)."
         )
-    warnings.warn(
+    warn_user(
         f"{path.name} is a training checkpoint (entries {entries}); its weights were taken "
-        f"from its {found[0]!r} entry. Saving model.state_dict() alone avoids this note.",
-        UserWarning,
-        stacklevel=2,
+        f"from its {found[0]!r} entry. Saving model.state_dict() alone avoids this note."
     )
     return checkpoint[found[0]]
 
@@ -328,16 +324,37 @@ def _build_from_state(
             inner = {key.removeprefix(first): value for key, value in inner.items()}
             prefix += first
     if prefix:
-        warnings.warn(
+        warn_user(
             f"{path.name} was saved from a wrapper (DataParallel, DistributedDataParallel, "
             f"a Lightning module...): every weight's name starts with {prefix!r}; the "
             "prefix was removed to load the weights into the model. Saving the inner "
-            "model's state_dict() avoids this note.",
-            UserWarning,
-            stacklevel=2,
+            "model's state_dict() avoids this note."
         )
     _attach_metadata(path, model, metadata)
+    if "architecture" not in metadata:
+        _say_which_size(path, arch_name, model)
     return model
+
+
+def _say_which_size(path: Path, arch_name: str, model: nn.Module) -> None:
+    """Warn which input size bare weights were built for, where another architecture
+    takes the same weights at another size: the weights alone cannot tell them apart."""
+    twin = SAME_WEIGHTS_AT_ANOTHER_SIZE.get(arch_name)
+    if twin is None:
+        return
+    other, factor = twin
+    input_shape: Any = model.input_shape  # (C, D, H, W), set by the build
+    side = tuple(input_shape[1:])
+    other_side = tuple(int(s * factor) for s in side)
+    warn_user(
+        f"{path.name} holds bare weights, built as {arch_name} for inputs of {_sides(side)} "
+        f"voxels, the size they fit. The same weights fit {other} at {_sides(other_side)}: "
+        f"if they are {other}'s, load them with {setting('architecture', other)}."
+    )
+
+
+def _sides(shape: tuple[int, ...]) -> str:
+    return f"{shape[0]}^3" if len(set(shape)) == 1 else " x ".join(str(s) for s in shape)
 
 
 def _build(arch: Any, state: Mapping[str, torch.Tensor], extra: Mapping[str, Any]) -> nn.Module:

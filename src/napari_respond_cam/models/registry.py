@@ -7,7 +7,6 @@ registers from Python, such as a live module handed over from napari's console.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +16,7 @@ from pathlib import Path
 from torch import nn
 
 from ..engine.preprocessing import Preprocessing
-from ..errors import RespondCamError
+from ..errors import LOAD_FROM_FILE, RespondCamError, in_every_front_end, warn_user
 from .architectures import ARCHITECTURES
 from .model_files import load_model_file
 from .model_metadata import (
@@ -146,11 +145,15 @@ def build_registered(name: str) -> nn.Module:
     """
     entry = _MODELS[name]
     if not entry.trained:
-        warnings.warn(
+        warn_user(
             f"The model {name!r} has random weights (it is the architecture only); load "
-            f"trained weights with load_model(path, architecture={name!r}).",
-            UserWarning,
-            stacklevel=3,
+            "trained weights into it: "
+            + in_every_front_end(
+                f"load_model(path, architecture={name!r})",
+                f"--model FILE --architecture {name}",
+                f"'{LOAD_FROM_FILE}' with the 'architecture' control set to {name}",
+            )
+            + "."
         )
     model = entry.factory()
     if entry.class_names is not None:

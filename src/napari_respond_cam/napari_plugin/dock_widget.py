@@ -40,7 +40,7 @@ from qtpy.QtWidgets import QWidget
 from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
 from ..engine.preprocessing import PREPROCESSING_LABELS, resolve_preprocessing
-from ..errors import SETTING_NAMES, RespondCamError
+from ..errors import LOAD_FROM_FILE, SETTING_NAMES, RespondCamError
 from ..models.model_metadata import class_names_for
 from ..runs.choices import (
     DEFAULT_FREE_WINDOW,
@@ -117,7 +117,6 @@ _MAX_BINNING = 64
 
 #: The progress bar's label while no pass has named itself (then each pass's words).
 PROGRESS_LABEL = "progress"
-LOAD_FROM_FILE = "Load from file..."
 ARCHITECTURE_FROM_FILE = "as saved in the file"
 
 

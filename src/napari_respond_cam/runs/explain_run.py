@@ -30,7 +30,6 @@ model calls that class add to its map (see ``runs.counted_windows``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,7 @@ import numpy as np
 
 from ..engine.options import ALL_CLASSES
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
-from ..errors import RespondCamError, setting
+from ..errors import RespondCamError, setting, warn_user
 from ..models.model_metadata import class_names_for
 from ..tiling.binned_volume import BinnedVolume, unbin
 from ..tiling.progress import (
@@ -175,7 +174,7 @@ def run_explanation(
     settings = request.settings
     warning = request.voxel_size_warning
     if warning is not None:
-        warnings.warn(warning, UserWarning, stacklevel=2)
+        warn_user(warning)
     volume = binned(request.volume, settings.binning)
     output_shape = model_output_shape(request, volume)
     check_choices(settings, output_shape)

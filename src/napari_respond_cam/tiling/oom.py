@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
-from ..errors import RespondCamError, setting
+from ..errors import RespondCamError, setting, warn_user
 
 
 def can_shrink(batch_size: int, fixed: bool) -> bool:
@@ -35,10 +33,9 @@ def halved_batch(batch_size: int, device: torch.device) -> int:
     if device.type == "cuda":
         torch.cuda.empty_cache()
     smaller = batch_size // 2
-    warnings.warn(
+    warn_user(
         f"The {device.type} device ran out of memory with {batch_size} windows per batch; "
         f"continuing with {smaller}.",
         RuntimeWarning,
-        stacklevel=4,
     )
     return smaller

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -39,7 +38,7 @@ from ..engine.targets import (
 )
 from ..engine.transfers import HostCopy, staged, to_device
 from ..engine.window_sizes import smallest_window_taken
-from ..errors import RespondCamError, setting
+from ..errors import RespondCamError, setting, warn_user
 from .binned_volume import BinnedVolume
 from .blending import BlendWeights
 from .dense_output import check_dense_grid
@@ -407,13 +406,11 @@ def _warn_padding(
     share = 1 - math.prod(inside) / math.prod(window)
     # Past twice the volume along an axis, most of what the model sees there is padding.
     far = ", ".join(str(names[a]) for a in axes if window[a] > 2 * shape[a])
-    warnings.warn(
+    warn_user(
         f"The volume {shape} is smaller than the window {window} along {along}: each window "
         "is padded at the far end with its mean value to the size the model takes, so "
         f"{share:.0%} of each window is padding, and the padded part of the map is dropped. "
-        f"{_padding_advice(setup, inside, window, far)}",
-        UserWarning,
-        stacklevel=4,
+        f"{_padding_advice(setup, inside, window, far)}"
     )
 
 

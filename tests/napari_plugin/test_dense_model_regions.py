@@ -6,7 +6,9 @@ import torch
 
 from napari_respond_cam import register_model
 from napari_respond_cam.napari_plugin.heatmap_layer import METADATA_KEY, is_heatmap_layer
+from napari_respond_cam.runs.explain_run import run_explanation
 from napari_respond_cam.runs.regions import LABELS, POINTS, SLICE, sphere_mask
+from napari_respond_cam.runs.request import ExplainRequest, ExplainSettings
 from napari_respond_cam.tiling.predict_volume import predict_volume
 from tiny_classifier import noise_volume
 from toy_models import TinyUNet
@@ -199,3 +201,37 @@ def test_the_slice_in_view(dense_widget, unet, viewer, qtbot):
     assert layer.metadata[METADATA_KEY]["region"] == "slice 4 along z"
     assert f"Region: {12 * 16:,} voxels." in widget.results.value
     assert_sums_to_score(layer, y)
+
+
+def test_a_unet_given_an_input_size_still_takes_the_window_the_user_sets(
+    widget, private_registry, viewer, qtbot
+):
+    torch.manual_seed(0)
+    model = TinyUNet(classes=3, bias=False).eval()
+    register_model("sized-unet", model, class_names=CHANNELS, input_shape=(1, 8, 8, 8))
+    tomo = viewer.add_image(noise_volume((16, 20, 24)), name="tomo", scale=SCALE)
+    widget.volume.value = tomo
+    widget.model.reset_choices()
+    widget.model.value = "sized-unet"
+    widget.target_layer.value = "dec"
+
+    assert widget.window.enabled and widget.window.value == 8  # its own size, to start
+    assert (widget.window.min, widget.window.max) == (4, 24)
+    assert "was given inputs of 8 x 8 x 8 and takes other sizes too" in widget.window.tooltip
+    widget.window.value, widget.stride.value = 12, 4
+    run(widget, qtbot)
+
+    def made_with(window):
+        settings = ExplainSettings(layer="dec", device="cpu", window=window, stride=4)
+        request = ExplainRequest(model, tomo.data, settings, class_names=CHANNELS)
+        return run_explanation(request).heatmap
+
+    shown_map = the_heatmap(viewer).data
+    np.testing.assert_allclose(shown_map, made_with(12), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(shown_map, made_with(8), rtol=1e-3)  # the window did matter
+
+
+def test_a_classifier_keeps_its_own_window(widget, viewer):
+    viewer.add_image(noise_volume((16, 16, 16)), name="tomo", scale=SCALE)
+    assert not widget.window.enabled  # the tiny CNN's dense layers take 16^3 only
+    assert "This model takes a fixed input size" in widget.window.tooltip

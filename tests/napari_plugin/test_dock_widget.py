@@ -417,7 +417,9 @@ def test_two_files_of_one_name_are_two_models_and_each_load_starts_from_its_own_
         "model.safetensors (file)",
         f"model.safetensors (file in {large.parent})",
     ]
-    assert not new_notifications()
+    # Only the bare weights needed a word: which input size they were built for.
+    [note] = new_notifications()
+    assert note.startswith("bare.pt holds bare weights, built as cnn1 for inputs of 20^3 voxels")
 
 
 def test_pickled_modules_need_trust(viewer, widget, tmp_path, new_notifications):

@@ -24,3 +24,12 @@ def test_a_free_model_without_a_volume_keeps_the_widest_range():
 def test_a_volume_smaller_than_the_model_input_still_allows_the_input_size():
     bounds = window_bounds((40, 40, 40), (16, 20, 24), "small")
     assert (bounds.minimum, bounds.maximum) == (40, 40)
+    assert "at least 40, the smallest side of the model's input, 'small' (largest side 24) " \
+        "is smaller, and padded." in bounds.tooltip  # fmt: skip
+
+
+def test_a_model_that_takes_other_sizes_than_its_own_offers_any_window():
+    bounds = window_bounds((48, 48, 48), (80, 160, 120), "tomo", fixed=False)
+    assert (bounds.minimum, bounds.maximum) == (SMALLEST_FREE_WINDOW, 160)
+    assert "fixed" not in bounds.tooltip
+    assert bounds.tooltip.endswith("was given inputs of 48 x 48 x 48 and takes other sizes too.")

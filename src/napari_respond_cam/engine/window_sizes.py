@@ -52,6 +52,12 @@ def smallest_window_taken(
     return None
 
 
+def takes_other_sizes(setup: RunSetup, own: tuple[int, ...]) -> bool:
+    """Whether a model given an input size ``own`` also runs on a larger window (a U-Net
+    does; a network with dense layers does not)."""
+    return smallest_window_taken(setup, at_least=tuple(s + 1 for s in own)) is not None
+
+
 def _runs_on_once(setup: RunSetup, window: tuple[int, ...]) -> bool:
     """:func:`_runs_on`, remembered per model for the same layer, window and input."""
     key = (setup.layer_name, window, setup.fixed_batch_size, setup.spec.channels, setup.dtype,

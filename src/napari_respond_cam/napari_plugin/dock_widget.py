@@ -94,7 +94,7 @@ from .heatmap_layer import (
 )
 from .layer_units import voxel_size_in_angstrom
 from .method_cost import cost_sentence
-from .model_output import dense_channels
+from .model_output import dense_channels, takes_other_window_sizes
 from .mrc_reader_writer import check_not_image_stack
 from .overlay_toggle import TOGGLE_KEY, HeatmapToggle, bind_toggle_key, unbind_toggle_key
 from .picked_volume import check_volume
@@ -160,6 +160,8 @@ class RespondCamWidget(Container):
         self._phase: Phase | None = None
         self._progress_started = 0.0
         self._outcome_shown = False
+        # Whether the picked model takes windows of other sizes than the one it names.
+        self._sizes_free = False
         # The results box's text after a run, its lines but the display's, and its layers:
         # a display change rewrites that text while it is still shown.
         self._styled_results: _StyledResults | None = None
@@ -533,6 +535,15 @@ class RespondCamWidget(Container):
             except RespondCamError:
                 channels = None  # Explain's own first pass says what is wrong
         names = [] if channels is None else class_names_for(self._class_names, channels)
+        # A per-voxel model given an input size may well take others (a U-Net): tried on
+        # a larger window. A classifier keeps the size its dense layers were built for.
+        self._sizes_free = self._model is not None and (
+            model_input_size(self._model) is None
+            or (
+                channels is not None
+                and takes_other_window_sizes(self._model, self.target_layer.value)
+            )
+        )
         self._regions.set_channels(names, background_class_of(self._model))
         self.target.visible = channels is None
         self._show_where_predicted()
@@ -559,13 +570,14 @@ class RespondCamWidget(Container):
             model_input_size(self._model) if self._model is not None else None,
             _volume_of(source).shape if source is not None else None,
             source.name if source is not None else "",
+            fixed=not self._sizes_free,
         )
         self.window.min, self.window.max = bounds.minimum, bounds.maximum
         self.window.tooltip = bounds.tooltip
 
     def _window_is_free(self) -> bool:
         # A model with a fixed input size dictates the window.
-        return self._model is not None and model_input_size(self._model) is None
+        return self._model is not None and self._sizes_free
 
     # -- running ----------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The range the widget's window control offers, and the tooltip that says why.
 
-A model of fixed input size takes windows no smaller than its smallest side; a window
-larger than the volume's largest side only pads it. No Qt: the widget applies these.
+A model of fixed input size takes windows no smaller than its smallest side (its own
+size, which the widget then sets); one that takes other sizes too (a U-Net given an
+input size) any window from the smallest; a window larger than the volume's largest side
+only pads it. No Qt: the widget applies these.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ class WindowBounds:
 
 
 def window_bounds(
-    model_size: Sequence[int] | None, volume_shape: Sequence[int] | None, volume_name: str = ""
+    model_size: Sequence[int] | None,
+    volume_shape: Sequence[int] | None,
+    volume_name: str = "",
+    fixed: bool = True,
 ) -> WindowBounds:
     """Bounds of the window side for a model's input size and the picked volume.
 
@@ -38,25 +43,33 @@ def window_bounds(
         The picked volume's shape, ``None`` when none is picked.
     volume_name : str
         The volume's name, for the tooltip.
+    fixed : bool
+        Whether the model takes its input size only (False: other sizes too).
 
     Returns
     -------
     WindowBounds
         ``maximum >= minimum`` always: a volume smaller than the model's input is padded.
     """
-    if model_size:
-        minimum = min(model_size)
+    fixed = bool(model_size) and fixed
+    if fixed:
+        minimum = min(model_size or ())
         low = f"at least {minimum}, the smallest side of the model's input"
     else:
         minimum = SMALLEST_FREE_WINDOW
         low = f"at least {minimum}"
-    if volume_shape:
-        maximum = max(minimum, *volume_shape)
+    if not volume_shape:
+        maximum, high = LARGEST_WINDOW, f"at most {LARGEST_WINDOW}"
+    elif max(volume_shape) >= minimum:
+        maximum = max(volume_shape)
         high = f"at most {maximum}, the largest side of {volume_name!r}"
     else:
-        maximum = LARGEST_WINDOW
-        high = f"at most {maximum}"
+        maximum = minimum
+        high = f"{volume_name!r} (largest side {max(volume_shape)}) is smaller, and padded"
     tooltip = f"Side of the tiles for volumes larger than the model's input: {low}, {high}."
-    if model_size:
+    if fixed:
         tooltip += " This model takes a fixed input size, which sets the window."
+    elif model_size:
+        own = " x ".join(str(s) for s in model_size)
+        tooltip += f" This model was given inputs of {own} and takes other sizes too."
     return WindowBounds(minimum, maximum, tooltip)

@@ -14,6 +14,7 @@ from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.faithfulness import compare_methods_on_volume
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
+from toy_models import TinyUNet
 
 
 @pytest.fixture
@@ -265,3 +266,23 @@ def test_preprocessing_and_invert_reach_the_comparison(tomogram, model_file, tmp
         [line] = list(csv.DictReader(file))
     assert float(line["deletion_auc"]) == pytest.approx(row.deletion_auc, rel=1e-6)
     assert row.deletion_auc != pytest.approx(plain.deletion_auc, rel=1e-6)
+
+
+def test_a_model_with_a_map_per_voxel_is_refused_before_any_work(tmp_path, capsys):
+    torch.manual_seed(0)
+    unet = TinyUNet(classes=3)
+    unet.preprocessing = "zscore-tomogram"  # would read the statistics first
+    model_file = save_model(unet, tmp_path / "unet.pt2", example_input=torch.zeros(1, 1, 8, 8, 8))
+    volume = write_mrc(tmp_path / "vol.mrc", np.zeros((8, 8, 8), np.float32), voxel_size=10.0)
+    assert main(compare_args(volume, model_file, "--methods", "grad")) == 1
+    captured = capsys.readouterr()
+    assert "statistics" not in captured.err  # refused before the statistics pass
+    assert error_of_text(captured.err) == (
+        "respond-cam compare measures a classifier's class scores, and this model gives a map "
+        "per voxel (shape (1, 3, 8, 8, 8) for one window); explain it one method at a time "
+        "with respond-cam explain --method M (--channel and --region choose what is explained)."
+    )
+
+
+def error_of_text(err: str) -> str:
+    return err.splitlines()[-1].removeprefix("respond-cam: error: ")

@@ -174,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     if window is None and getattr(model, "input_shape", None) is None:
         window = tuple(volume.shape)
     preprocessing = preprocessing_argument(args.preprocessing, model, args.invert)
+    stride = shape_flag(args.stride, "--stride")
+    _require_class_scores(model, volume, layer, window, stride, device, preprocessing)
     rows = compare_methods_on_volume(
         model,
         volume,
@@ -182,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         mask=mask,
         window=window,
-        stride=shape_flag(args.stride, "--stride"),
+        stride=stride,
         device=device,
         batch_size=args.batch_size,
         steps=args.steps,
@@ -302,6 +304,26 @@ def _csv_path(
             "a file in an existing folder."
         )
     return path
+
+
+def _require_class_scores(model, volume, layer, window, stride, device, preprocessing) -> None:
+    """Refuse, before any work, a model whose output is a map per voxel: the comparison
+    follows one class score per window. Checks the window, stride and layer on the way."""
+    from ..engine.batch_cam import check_input_fits
+    from ..tiling.volume_explainer import VolumeExplainer
+
+    explainer = VolumeExplainer(
+        model, volume, layer, window=window, stride=stride, device=device,
+        preprocessing=preprocessing,
+    )  # fmt: skip
+    output_shape = check_input_fits(explainer.setup, explainer.grid.window)
+    if len(output_shape) > 2:
+        raise RespondCamError(
+            "respond-cam compare measures a classifier's class scores, and this model gives "
+            f"a map per voxel (shape {output_shape} for one window); explain it one method "
+            "at a time with respond-cam explain --method M (--channel and --region choose "
+            "what is explained)."
+        )
 
 
 def _statistics(model, volume, preprocessing, name: str):

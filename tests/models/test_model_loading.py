@@ -363,6 +363,8 @@ def test_the_background_class_travels_with_the_file(cnn1, tmp_path, suffix):
     ("attribute", "value", "words"),
     [
         ("class_names", ("a", "b"), "names 2 classes but the model gives 3 outputs"),
+        ("class_names", ("a", "b", "a"), "names 'a' more than once; give each class its own"),
+        ("class_names", ("a", "", "c"), "the classes' names, as text, not ['a', '', 'c']"),
         ("voxel_size_a", 0.0, "a positive number, not 0.0"),
         ("voxel_size_a", float("nan"), "a positive number, not nan"),
         ("background_class", 3, "from 0 to 2, not 3"),
@@ -385,6 +387,7 @@ def test_save_refuses_metadata_that_does_not_fit_the_model(
     ("attribute", "value"),
     [
         ("class_names", ["a", "b"]),
+        ("class_names", ["x", "x", "y"]),
         ("voxel_size_a", -2.0),
         ("background_class", 9),
         ("input_shape", [1, 8, 8, 8]),

@@ -148,3 +148,9 @@ def test_a_registered_background_class_is_attached_and_checked():
         register_model("bad", linear, background_class="x")
     assert "bad" not in available_models()
     assert registered("seg").background_class == 0
+
+
+def test_class_names_given_twice_are_refused_at_registration():
+    with pytest.raises(RespondCamError, match=r"names 'ribosome' more than once; give each"):
+        register_model("twice", linear, class_names=["ribosome", "ribosome"])
+    assert "twice" not in available_models()

@@ -8,6 +8,7 @@ These travel as attributes of the module (set by the registry, ``register_model`
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -127,6 +128,30 @@ def checked_background_class(background_class: Any, n_classes: int | None) -> in
     return background_class
 
 
+def checked_class_names(names: Any) -> tuple[str, ...]:
+    """``names`` as a tuple, each a distinct name: results, layers and ``--target`` name
+    classes by them, so a name given twice would stand for two classes.
+
+    Raises
+    ------
+    RespondCamError
+        For names that are not text, empty, or given more than once.
+    """
+    named = tuple(names)
+    if not all(isinstance(name, str) and name.strip() for name in named):
+        raise RespondCamError(
+            f"class_names are the classes' names, as text, not {list(named)!r}; give one "
+            "name per class."
+        )
+    twice = [name for name, count in Counter(named).items() if count > 1]
+    if twice:
+        raise RespondCamError(
+            f"class_names names {', '.join(repr(n) for n in twice)} more than once; give "
+            "each class its own name."
+        )
+    return named
+
+
 def metadata_faults(model: nn.Module, n_outputs: int | None) -> dict[ModelAttribute, str]:
     """What is wrong with the model's metadata: a sentence per faulty attribute.
 
@@ -144,13 +169,14 @@ def metadata_faults(model: nn.Module, n_outputs: int | None) -> dict[ModelAttrib
     if n_classes is None and names is not None:
         n_classes = len(names)
     checks: dict[ModelAttribute, Callable[[Any], Any]] = {
+        "class_names": checked_class_names,
         "voxel_size_a": checked_voxel_size,
         "background_class": lambda value: checked_background_class(value, n_classes),
         "input_shape": _checked_input_shape,
     }
     for attribute, check in checks.items():
         value = getattr(model, attribute, None)
-        if value is not None:
+        if value is not None and attribute not in faults:
             try:
                 check(value)
             except RespondCamError as err:

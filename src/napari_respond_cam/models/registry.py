@@ -21,6 +21,7 @@ from .architectures import ARCHITECTURES
 from .model_files import load_model_file
 from .model_metadata import (
     checked_background_class,
+    checked_class_names,
     checked_voxel_size,
     fallback_class_names,
     set_model_attribute,
@@ -105,7 +106,7 @@ def register_model(
         name,
         factory,
         isinstance(model, nn.Module),
-        tuple(class_names) if class_names is not None else None,
+        checked_class_names(class_names) if class_names is not None else None,
         tuple(input_shape) if input_shape is not None else None,
         trained,
         description,

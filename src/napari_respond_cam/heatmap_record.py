@@ -1,8 +1,10 @@
-"""What made a heatmap, as text labels of its MRC header: written, and read back.
+"""What made a heatmap, as text labels of its MRC header: written, and read back; and
+the label that marks a label volume saved from napari.
 
 Readable in any MRC tool (``header`` in IMOD, say); the first label names this package
 and its version, each next one a fact (``model: cnn2-demo``). napari's reader knows a
-heatmap by it, whether the command line or napari's File > Save wrote the file.
+heatmap by it, whether the command line or napari's File > Save wrote the file, and a
+label volume by :data:`LABEL_VOLUME`, so that each opens as the layer it was saved from.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from .mrc_io import LABEL_LENGTH
 _CUT = "..."
 #: The first label of every heatmap this package writes, before its version.
 _MARK = "napari-respond-cam"
+
+
+#: The label of a label volume (a napari Labels layer) saved by this package.
+LABEL_VOLUME = "label volume (napari-respond-cam)"
+
+
+def is_label_volume(labels: Sequence[str]) -> bool:
+    """Whether a file's header labels mark it as a label volume saved by this package."""
+    return any(label.strip() == LABEL_VOLUME for label in labels)
 
 
 #: The facts a heatmap's header records, in this order.

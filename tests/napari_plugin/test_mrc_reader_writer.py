@@ -6,6 +6,7 @@ import dask.array as da
 import npe2
 import numpy as np
 import pytest
+from napari.layers import Labels
 from napari.utils.notifications import notification_manager
 
 import napari_respond_cam
@@ -284,6 +285,12 @@ def test_a_labels_layer_is_saved_in_the_smallest_mode_that_holds_it(
     np.testing.assert_array_equal(volume.data, labels)
     assert volume.voxel_size == pytest.approx((11.4,) * 3)
     assert volume.origin == pytest.approx((0.0, 11.4, 0.0))
+
+    [again] = viewer.open(written, plugin=PLUGIN)  # opens as the Labels layer it was
+    assert isinstance(again, Labels) and again.data.dtype.kind in "iu"
+    np.testing.assert_array_equal(again.data, labels)
+    assert tuple(again.scale) == pytest.approx((11.4,) * 3)
+    assert tuple(again.translate) == pytest.approx((0.0, 11.4, 0.0))
 
 
 def test_labels_past_what_mrc_holds_exactly_are_refused(tmp_path, new_notifications):

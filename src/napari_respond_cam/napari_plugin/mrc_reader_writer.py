@@ -2,7 +2,8 @@
 
 Voxel size and origin travel as the layer's ``scale`` and ``translate`` in
 ångström, so layers read from MRC files line up with each other and with
-heatmaps placed on the same grid.
+heatmaps placed on the same grid. Heatmaps and label volumes this package saved open
+again as heatmaps and Labels layers, from their header labels.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from napari.utils.notifications import show_error
 
 from ..engine.preprocessing import Preprocessing
 from ..errors import RespondCamError
-from ..heatmap_record import facts_labels, heatmap_facts
+from ..heatmap_record import LABEL_VOLUME, facts_labels, heatmap_facts, is_label_volume
 from ..mrc_io import MrcVolume, is_mrc_path, mrc_stem, read_mrc, write_mrc
 from .heatmap_layer import METADATA_KEY, POSITIVE, display_settings
 from .layer_units import in_angstrom, is_length
@@ -64,8 +65,8 @@ def read_mrc_layers(path: PathOrPaths) -> list:
     Returns
     -------
     list
-        ``(data, metadata, "image")`` tuples, or napari's ``[(None,)]`` when
-        no file could be read.
+        ``(data, metadata, "image")`` tuples (``"labels"`` for a label volume this
+        package saved), or napari's ``[(None,)]`` when no file could be read.
     """
     layers = []
     for one_path in _as_list(path):
@@ -100,6 +101,11 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
         The path written, or an empty list when the layer cannot be stored
         as MRC (the reason is shown in a notification).
     """
+    return _write(path, data, meta, _heatmap_labels(meta))
+
+
+def _write(path: str, data: Any, meta: dict[str, Any], labels: list[str]) -> list[str]:
+    """Write a layer's data with its voxel size, origin and header ``labels``."""
     if meta.get("rgb"):
         _report(
             f"Cannot save '{meta.get('name', 'layer')}' as MRC: MRC holds one value per "
@@ -123,7 +129,7 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
             voxel_size=None if in_pixels and set(voxel_size) == {1.0} else voxel_size,
             origin=_last_three(translate, fill=0.0),
             overwrite=True,
-            labels=_heatmap_labels(meta),
+            labels=labels,
         )
     except RespondCamError as error:
         _report(str(error))
@@ -136,7 +142,8 @@ def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
 
     Labels are stored as int8, int16 or uint16 (MRC modes 0, 1 and 6), the first
     that holds every label; past 65535, as float32, exact up to 2^24. Voxel size and
-    origin as :func:`write_image` writes them.
+    origin as :func:`write_image` writes them; a header label marks the file as a label
+    volume, which napari opens again as a Labels layer.
 
     Returns
     -------
@@ -159,7 +166,7 @@ def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
             "relabel_sequential) and save again."
         )
         return []
-    return write_image(path, data.astype(dtype, copy=False), meta)
+    return _write(path, data.astype(dtype, copy=False), meta, [LABEL_VOLUME])
 
 
 #: The MRC modes labels are stored in, smallest first: int8, int16, uint16, float32.
@@ -236,7 +243,12 @@ def _layer_data(volume: MrcVolume, path: str) -> LayerDataTuple:
             IMAGE_STACK_KEY: volume.is_image_stack,
         },
     }
-    facts = heatmap_facts(volume.header.get("labels", ()))
+    header_labels = volume.header.get("labels", ())
+    if is_label_volume(header_labels):
+        # Saved as the smallest MRC mode that held the labels (float32 past 65535).
+        data = volume.data if volume.data.dtype.kind in "iu" else volume.data.astype(np.int64)
+        return (data, meta, "labels")
+    facts = heatmap_facts(header_labels)
     if facts is not None:
         # A map this package wrote comes back looking like one, and is not offered as a
         # volume to explain.

@@ -1,5 +1,7 @@
 """Every method through explain and explain_volume: shapes, all classes, tiling, records."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -82,9 +84,22 @@ def test_perturbation_cost_counts_the_extra_passes_and_calls():
         "Ablation-CAM runs the model on 40 more samples (4 channels x 10 samples) in 5 "
         "calls, on top of one forward and one backward pass."
     )
+    one = perturbation_cost(model(), "pool", (8, 8, 8), method="ablation", batch_size=1)
+    assert str(one).startswith("Ablation-CAM runs the model on 4 more samples (4 channels x 1 "
+                               "sample) in 1 call, on top")  # fmt: skip
     none = perturbation_cost(model(), "pool", (8, 8, 8), samples=10, method="hires")
     assert none.extra_forward_passes == 0
     assert str(none) == "HiResCAM takes one forward and one backward pass, and no extra pass."
+
+
+def test_the_readmes_perturbation_cost_sentence_is_the_demo_models():
+    from napari_respond_cam import load_model
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    cost = perturbation_cost(load_model("cnn1-demo"), "maxpool2", (40, 40, 40), samples=10,
+                             method="ablation", device="cpu")  # fmt: skip
+    said = str(cost).removesuffix(".")
+    assert " ".join(said.split()) in " ".join(readme.split())
 
 
 def test_perturbation_cost_matches_the_calls_a_run_makes():

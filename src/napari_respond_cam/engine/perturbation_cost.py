@@ -49,10 +49,15 @@ class PerturbationCost:
         if not self.extra_forward_passes:
             return f"{label} takes one forward and one backward pass, and no extra pass."
         return (
-            f"{label} runs the model on {self.extra_forward_passes:,} more samples "
-            f"({self.channels} channels x {self.samples:,} samples) in "
-            f"{self.model_calls:,} calls, on top of one forward and one backward pass."
+            f"{label} runs the model on {_count(self.extra_forward_passes, 'more sample')} "
+            f"({_count(self.channels, 'channel')} x {_count(self.samples, 'sample')}) in "
+            f"{_count(self.model_calls, 'call')}, on top of one forward and one backward pass."
         )
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 call"``, ``"2,000 calls"``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def perturbation_cost(

@@ -581,6 +581,21 @@ def test_binning_is_proposed_from_the_voxel_sizes_and_a_mismatch_is_explained(
     assert layer.metadata[METADATA_KEY]["binning"] == 2
 
 
+def test_the_binning_follows_a_voxel_size_set_by_hand_on_the_picked_layer(viewer, widget):
+    widget._model.voxel_size_a = 11.4
+    fine = viewer.add_image(noise_volume((32, 32, 32)), name="fine", units="angstrom")
+    other = viewer.add_image(noise_volume((32, 32, 32)), name="other", units="angstrom")
+    widget.volume.value = fine
+    assert widget.binning.value == 11  # 1 Å voxels (napari's default scale) binned by 11
+    fine.scale = (5.7,) * 3  # the user sets the voxel size in napari
+    assert widget.binning.value == 2
+    widget.volume.value = other
+    fine.scale = (2.85,) * 3  # no longer picked: not followed
+    assert widget.binning.value == 11  # other's 1 Å voxels binned by 11 come nearest
+    widget.volume.value = fine
+    assert widget.binning.value == 4
+
+
 def test_super_resolution_voxels_get_the_binning_proposed_up_to_the_volumes_side(viewer, widget):
     widget._model.voxel_size_a = 11.4
     viewer.add_image(

@@ -162,6 +162,8 @@ class RespondCamWidget(Container):
         self._outcome_shown = False
         # Whether the picked model takes windows of other sizes than the one it names.
         self._sizes_free = False
+        # The picked volume, whose voxel size (scale, units) the binning follows.
+        self._watched: Image | None = None
         # The results box's text after a run, its lines but the display's, and its layers:
         # a display change rewrites that text while it is still shown.
         self._styled_results: _StyledResults | None = None
@@ -312,6 +314,7 @@ class RespondCamWidget(Container):
         events = self._viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed, events.reordered):
             event.disconnect(self._refresh_volumes)
+        self._watch_voxel_size(None)
 
     # -- pickers ----------------------------------------------------------------------
 
@@ -369,9 +372,26 @@ class RespondCamWidget(Container):
         return None if source is None else source.name
 
     def _on_volume_changed(self, _value: Any = None) -> None:
+        self._watch_voxel_size(self.volume.value)
         self._apply_window_bounds()
         self._suggest_binning()
         self._show_idle_hint()
+
+    def _watch_voxel_size(self, layer: Image | None) -> None:
+        """Follow ``layer``'s voxel size (its scale and units), and no other layer's."""
+        if self._watched is not None:
+            for event in (self._watched.events.scale, self._watched.events.units):
+                event.disconnect(self._on_voxel_size_changed)
+        if layer is not None:
+            for event in (layer.events.scale, layer.events.units):
+                event.connect(self._on_voxel_size_changed)
+        self._watched = layer
+
+    def _on_voxel_size_changed(self, _event: Any = None) -> None:
+        # A voxel size set by hand in napari changes the binning that fits the model.
+        self._suggest_binning()
+        if not self._outcome_shown:
+            self._show_idle_hint()
 
     def _show_idle_hint(self, _value: Any = None) -> None:
         if not self.running:

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import RespondCamError, available_models, explain, load_model, save_model
+from napari_respond_cam import (
+    RespondCamError,
+    available_models,
+    explain,
+    load_model,
+    save_model,
+    target_layers,
+)
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.models.paper_cnns import CNN1, CNN2
 from tiny_classifier import tiny_cnn1
@@ -54,6 +61,8 @@ def test_pt2_exported_with_a_fixed_batch_explains_any_batch(cnn1, tmp_path):
     torch.export.save(program, tmp_path / "fixed.pt2")
     loaded = load_model(tmp_path / "fixed.pt2")
     assert loaded.fixed_batch_size == 2
+    # Its layers are found on a batch of two zeros (one sample failed inside the program).
+    assert target_layers(loaded) == target_layers(cnn1)
     same_maps(cnn1, loaded)  # three samples: two batches, the last one padded
 
 

@@ -174,7 +174,9 @@ def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]
             handles.append(module.register_forward_pre_hook(before(name)))
             handles.append(module.register_forward_hook(after(name)))
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        zeros = torch.zeros((1, *shape), dtype=model_float_dtype(model), device=device)
+        # One sample, or the batch a program exported with a fixed one takes.
+        batch = getattr(model, "fixed_batch_size", None) or 1
+        zeros = torch.zeros((batch, *shape), dtype=model_float_dtype(model), device=device)
         with evaluation_mode(model), torch.no_grad():
             model_output = model(zeros)
     finally:

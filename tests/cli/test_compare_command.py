@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import load_model, save_model
+from napari_respond_cam import explain_volume, load_model, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.faithfulness import compare_methods_on_volume
@@ -286,3 +286,24 @@ def test_a_model_with_a_map_per_voxel_is_refused_before_any_work(tmp_path, capsy
 
 def error_of_text(err: str) -> str:
     return err.splitlines()[-1].removeprefix("respond-cam: error: ")
+
+
+def test_the_heading_counts_the_windows_called_background(tomogram, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
+    model.class_names, model.background_class = ("empty", "ribosome", "membrane"), 0
+    with torch.no_grad():
+        # Class 1's logit beats class 0's by 0.0770 to 0.0793 in the three windows: lifted
+        # by 0.0782, class 0 takes two of them.
+        model.fc3.bias[0] += 0.0782
+    model_file = save_model(model, tmp_path / "with_background.pt")
+    assert main(compare_args(tomogram, model_file, "--methods", "grad", "--stride", "2")) == 0
+    _, windows = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
+                                stride=2, return_windows=True)  # fmt: skip
+    n = int(np.count_nonzero(windows.targets == 0))
+    assert 0 < n < len(windows.targets)
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert heading.startswith(
+        f"tomo.mrc: {len(windows.targets)} window(s) ({n} called background, measured for "
+        "that class like the others), layer maxpool2"
+    )

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     """Check everything, compare the methods, print the table (and write the CSV)."""
     from ..engine.layers import resolve_layer
     from ..faithfulness import compare_methods_on_volume
-    from ..faithfulness.method_comparison import checked_methods
+    from ..faithfulness.method_comparison import background_note, checked_methods
     from ..faithfulness.perturbation_run import positive_steps
     from ..faithfulness.target_scorer import refuse_all_classes
     from ..jobs.file_jobs import ModelSource
@@ -198,9 +198,10 @@ def run(args: argparse.Namespace) -> int:
         "each window's predicted class" if target is None else class_label(target, class_names)
     )
     seen = f" binned by {args.bin}" if args.bin > 1 else ""
+    note = background_note(rows[0], getattr(model, "background_class", None))
     print(
-        f"{path.name}{seen}: {windows} window(s), layer {layer}, target {explained}, "
-        f"{args.steps} steps, fill {args.fill}"
+        f"{path.name}{seen}: {windows} window(s){f' ({note})' if note else ''}, layer "
+        f"{layer}, target {explained}, {args.steps} steps, fill {args.fill}"
     )
     print(comparison_table(rows))
     same = same_weights_note(methods)

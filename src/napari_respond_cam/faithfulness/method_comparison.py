@@ -53,6 +53,9 @@ class MethodScores:
     heatmap : numpy.ndarray
         The maps measured: ``explain``'s heatmaps ``(N, *spatial)``, or
         ``explain_volume``'s map of the tomogram.
+    targets : numpy.ndarray or None
+        The class each sample or window was measured for, its predicted class, when no
+        class was chosen (``None`` when one was).
     """
 
     method: str
@@ -63,6 +66,17 @@ class MethodScores:
     mass_inside: float | None
     faithfulness: Faithfulness
     heatmap: np.ndarray
+    targets: np.ndarray | None = None
+
+
+def background_note(row: MethodScores, background_class: int | None) -> str | None:
+    """How many windows, each measured for its predicted class, the model called its
+    background class (``explain`` leaves those out of its map; a comparison does not);
+    None when a class was chosen or the model names no background."""
+    if row.targets is None or background_class is None:
+        return None
+    n = int(np.count_nonzero(row.targets == background_class))
+    return f"{n} called background, measured for that class like the others"
 
 
 def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
@@ -142,8 +156,9 @@ def compare_methods(
         masks = None if mask is None else np.broadcast_to(np.asarray(mask), found.heatmap.shape)
         inside = None if masks is None else positive_mass_inside(found.heatmap, masks)
         rows.append(
-            _row(method, found.cam_sums, found.scores, found.bias, result, inside, found.heatmap)
-        )
+            _row(method, found.cam_sums, found.scores, found.bias, result, inside, found.heatmap,
+                 found.targets)
+        )  # fmt: skip
     return rows
 
 
@@ -230,8 +245,9 @@ def compare_methods_on_volume(
         if mask is not None:
             inside = positive_mass_inside(heatmap[None], np.asarray(mask)[None])
         rows.append(
-            _row(method, windows.cam_sums, windows.scores, windows.bias, result, inside, heatmap)
-        )
+            _row(method, windows.cam_sums, windows.scores, windows.bias, result, inside, heatmap,
+                 windows.targets)
+        )  # fmt: skip
     return rows
 
 
@@ -287,6 +303,7 @@ def _row(
     result: Faithfulness,
     inside: np.ndarray | None,
     heatmap: np.ndarray,
+    targets: np.ndarray | None,
 ) -> MethodScores:
     scores = scores.astype(np.float64)
     explained = scores - bias
@@ -301,6 +318,7 @@ def _row(
         mass_inside=None if inside is None else _mean(inside),
         faithfulness=result,
         heatmap=heatmap,
+        targets=None if targets is None else np.asarray(targets),
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..engine.options import ALL_CLASSES, METHOD_LABELS, same_weights_note
 from ..errors import RespondCamError, setting
 from ..runs.choices import resolve_device
+from ..runs.counted_windows import background_class_of
 from ..runs.explain_run import binned, explained_in_one_pass, on_volume_grid
 from ..runs.request import ExplainRequest
 from ..tiling.progress import COMPARISON, ProgressCallback, start_phase
@@ -157,8 +158,12 @@ def comparison_layers(
 
 def comparison_text(comparison: Comparison) -> str:
     """The table of scores, one line per method, for the results box."""
+    from ..faithfulness.method_comparison import background_note
+
     request = comparison.request
     over = "one sample" if comparison.samples == 1 else f"means over {comparison.samples} windows"
+    note = background_note(comparison.maps[0].scores, background_class_of(request.model))
+    over += f", {note}" if note and comparison.samples > 1 else ""
     lines = [f"Methods compared on {request.volume_name!r} ({request.target_label}; {over}):"]
     for found in comparison.maps:
         n = _numbers(found.scores)

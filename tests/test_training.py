@@ -122,7 +122,7 @@ def test_a_batch_is_the_z_scored_window_turned_by_a_half_turn_or_not():
 
 
 def test_command_line_writes_a_checkpoint_load_model_reads_with_pinned_kernels(tmp_path):
-    out = tmp_path / "model.pt"
+    out = tmp_path / "new folder" / "model.pt"  # created, as explain creates its --out
     args = ["train", "--out", str(out), "--epochs", "1", "--tomograms-per-snr", "1",
             "--validation-tomograms-per-snr", "1", "--snrs", "inf",
             "--architecture", "cnn2", "--threads", "2"]  # fmt: skip
@@ -154,9 +154,10 @@ def _command_line(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file where a folder is named")
     for args, message in [
         (["--out", str(tmp_path / "model.onnx")], "must end in .pt"),
-        (["--out", str(tmp_path / "missing" / "model.pt")], "does not exist"),
+        (["--out", str(tmp_path / "notes.txt" / "model.pt")], "notes.txt is a file, not a"),
         (["--out", str(tmp_path / "model.pt"), "--epochs", "0"], "--epochs must be at least 1"),
         (
             ["--out", str(tmp_path / "model.pt"), "--tomograms-per-snr", "0"],

@@ -18,6 +18,11 @@ from napari_respond_cam.cli import main
             "respond-cam explain: error: argument --preprocessing: invalid choice: 'zscore'",
         ),
         ([], "respond-cam: error: the following arguments are required: COMMAND"),
+        (
+            ["layers", "--model", "cnn1-demo", "--windw", "40"],
+            "respond-cam layers: error: unrecognized arguments: --windw 40 "
+            "(see respond-cam layers --help)",
+        ),
     ],
 )
 def test_unusable_arguments_are_one_line_and_exit_2(argv, line, capsys):

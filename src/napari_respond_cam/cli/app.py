@@ -65,10 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Respond-CAM and Grad-CAM explanations of 3D CNNs on tomograms.",
     )
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, dest="command"
+    )
     for command in COMMANDS:
         command.register(subparsers)
     return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; a flag the command does not know is reported by that command, so
+    that the message points to its own --help."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 1 after a user error (with a message on
         stderr), 2 for unusable arguments, 130 when interrupted.
     """
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer()
         try:

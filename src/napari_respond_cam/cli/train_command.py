@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.snrs is not None:
         chosen["snrs"] = _parse_snrs(args.snrs)
+    # As explain creates its --out folder: only now, with everything checked.
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     train_and_save(TrainingConfig(**chosen), args.out)
     return 0
 
@@ -96,8 +98,12 @@ def _check_before_training(args: argparse.Namespace) -> None:
         raise RespondCamError(f"--out {args.out} must end in .pt, .pth or .safetensors.")
     if args.out.exists():
         raise RespondCamError(f"{args.out} exists; choose another --out or remove it first.")
-    if not args.out.parent.is_dir():
-        raise RespondCamError(f"The folder {args.out.parent} does not exist; create it first.")
+    folder = next((p for p in args.out.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise RespondCamError(
+            f"--out {args.out}: {folder} is a file, not a folder; name a .pt file in a folder "
+            "(a folder that does not exist yet is created)."
+        )
     for flag in (
         "epochs", "tomograms_per_snr", "validation_tomograms_per_snr", "batch_size"
     ):  # fmt: skip

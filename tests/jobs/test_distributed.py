@@ -196,3 +196,21 @@ def test_a_malformed_scheduler_address_says_how_to_write_one(address, inputs, tm
     err = capsys.readouterr().err
     assert err.startswith(f"respond-cam: error: {address!r} is not a Dask scheduler's address (")
     assert "give it as tcp://host:port" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("tasks", ["1", "2"])
+def test_the_cluster_prints_each_files_summary_as_a_run_here_does(
+    cluster, inputs, tmp_path, capsys, tasks
+):
+    model_file, tomograms = inputs
+
+    def summaries(out, *extra):
+        run_cli(model_file, tomograms[:2], out, *extra)
+        lines = capsys.readouterr().out.splitlines()
+        return lines[2:-1]  # past the two files written, before the time taken
+
+    here = summaries(tmp_path / "here")
+    split = ["--scheduler", cluster.scheduler_address, "--tasks-per-file", tasks]
+    there = summaries(tmp_path / "there", *split)
+    assert here[0] == "t0.mrc:" and "t1.mrc:" in here
+    assert there == here

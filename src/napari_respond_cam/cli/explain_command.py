@@ -238,9 +238,10 @@ def run(args: argparse.Namespace) -> int:
         from ..jobs.distributed import explain_on_cluster
 
         bar = ProgressBar(f"{len(jobs)} file(s) on {args.scheduler}", unit="tasks")
-        explain_on_cluster(
+        texts = explain_on_cluster(
             jobs, source, settings, args.scheduler, args.tasks_per_file, args.overwrite, bar
         )
+        summaries = [f"{job.source.name}:\n{text}" for job, text in zip(jobs, texts, strict=True)]
     else:
         for done, job in enumerate(jobs):
             # For all classes every window is explained once per class.

@@ -34,9 +34,11 @@ from ..runs.explain_run import (
     binned,
     explained_in_one_pass,
     on_volume_grid,
+    tiled_summary,
     tomogram_statistics,
 )
 from ..runs.request import ExplainRequest, ExplainSettings, TargetArgument
+from ..runs.summary import summary_text
 from ..tiling.progress import ProgressCallback
 from ..tiling.volume_explainer import VolumeExplainer
 from ..tiling.window_predictions import WindowPredictions
@@ -61,8 +63,9 @@ def explain_on_cluster(
     tasks_per_file: int = 1,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
-) -> None:
-    """Explain tomogram files as tasks on the Dask cluster at ``scheduler``.
+) -> list[str]:
+    """Explain tomogram files as tasks on the Dask cluster at ``scheduler``; each file's
+    summary, as ``runs.summary.summary_text`` writes it, in the order of ``jobs``.
 
     Parameters
     ----------
@@ -107,7 +110,7 @@ def explain_on_cluster(
                 for job in jobs
             ]
             _wait(as_completed(futures), len(futures), progress)
-            return
+            return [future.result() for future in futures]
         model = source.load("cpu")
         requests = [file_request(model, job, settings, source.display_name) for job in jobs]
         # A file the model sees whole is one pass, not tiles: one task, as in process.
@@ -122,13 +125,14 @@ def explain_on_cluster(
         grids = [_client_grid(request) for _, request in tiled]
         splits = [grid.split(tasks_per_file) for grid in grids]
         total = sum(whole) + sum(len(parts) for parts in splits) * len(targets)
-        futures = [
-            client.submit(explain_file_task, job, source, settings, overwrite, pure=False)
+        submitted = {
+            job: client.submit(explain_file_task, job, source, settings, overwrite, pure=False)
             for job, one in zip(jobs, whole, strict=True)
             if one
-        ]
-        _wait(as_completed(futures), total, progress)
-        done = len(futures)
+        }
+        _wait(as_completed(list(submitted.values())), total, progress)
+        done = len(submitted)
+        summaries = {job: future.result() for job, future in submitted.items()}
         for (job, request), grid, parts in zip(tiled, grids, splits, strict=True):
             statistics = tomogram_statistics(
                 _on_cpu(request), binned(request.volume, settings.binning)
@@ -145,23 +149,28 @@ def explain_on_cluster(
             every = [future for futures in per_target for future in futures]
             _wait(as_completed(every), total, progress, done)
             done += len(every)
-            maps = [
+            blended = [
                 _blended(grid.shape, [future.result() for future in futures], settings.layer)
                 for futures in per_target
             ]
+            maps = [heatmap for heatmap, _ in blended]
             heatmap = np.stack(maps) if settings.target == ALL_CLASSES else maps[0]
+            summaries[job] = summary_text(tiled_summary(request, [r for _, r in blended]))
             windows = counted_words(model, settings, request.class_names)
             on_grid = on_volume_grid(heatmap, request)
             write_heatmaps(job, on_grid, request, overwrite, windows=windows)
+    return [summaries[job] for job in jobs]
 
 
 def explain_file_task(
     job: FileJob, source: ModelSource, settings: ExplainSettings, overwrite: bool
 ) -> str:
-    """A worker task: explain one whole file and write its heatmap."""
+    """A worker task: explain one whole file and write its heatmap; its summary's text."""
     with worker_model(source, settings.device) as model:
-        explain_mrc_file(model, job, settings, overwrite=overwrite, model_name=source.display_name)
-    return str(job.source)
+        outcome = explain_mrc_file(
+            model, job, settings, overwrite=overwrite, model_name=source.display_name
+        )
+    return summary_text(outcome.summary)
 
 
 def explain_tiles_task(
@@ -243,13 +252,16 @@ def _wait(
     return results
 
 
-def _blended(shape: tuple[int, ...], results: list[tuple], layer: str) -> np.ndarray:
+def _blended(
+    shape: tuple[int, ...], results: list[tuple], layer: str
+) -> tuple[np.ndarray, WindowPredictions]:
+    """The slabs of a file's tasks added into one map, and their windows' records."""
     heatmap = np.zeros(shape, dtype=np.float32)
     for start, slab, _ in results:
         heatmap[start : start + len(slab)] += slab
     records = WindowPredictions.concatenate([windows for _, _, windows in results])
     check_gradients(records.nonzero_gradient[:, None], layer)
-    return heatmap
+    return heatmap, records
 
 
 def _dask() -> tuple[type, Callable]:

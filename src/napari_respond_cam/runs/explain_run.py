@@ -280,7 +280,7 @@ def _explain_tiled(
     statistics = tomogram_statistics(request, volume, progress)
     start_phase(progress, EXPLANATION)
     heatmap, windows = _tiled_heatmap(request, target, statistics, progress)
-    summary = _noted(summarise_windows([windows], request.class_names), request, windows)
+    summary = tiled_summary(request, [windows])
     # Detections are what the model found, each window at its own predicted class's map
     # peak with that class's score: only a run where each window explains its own class
     # has those (a chosen class's map, and its scores, say nothing of the others').
@@ -308,11 +308,11 @@ def _found(
     return merged(at_map_peaks(found, heatmap_of, reach), radius=min(reach))
 
 
-def _noted(
-    summary: ResultSummary, request: ExplainRequest, windows: WindowPredictions
-) -> ResultSummary:
-    """``summary`` with a note on the windows left out of the map, if any were."""
-    note = counted_note(request.model, request.settings, windows, request.class_names)
+def tiled_summary(request: ExplainRequest, records: Sequence[WindowPredictions]) -> ResultSummary:
+    """The summary of a tiled run's window ``records`` (one per class for all classes),
+    with a note on the windows left out of the map, if any were."""
+    summary = summarise_windows(records, request.class_names)
+    note = counted_note(request.model, request.settings, records[0], request.class_names)
     return summary if note is None else with_notes(summary, [note])
 
 
@@ -491,7 +491,7 @@ def _explain_tiled_per_class(
         heatmap, windows = _tiled_heatmap(request, k, statistics, one_class)
         maps.append(heatmap)
         records.append(windows)
-    summary = _noted(summarise_windows(records, request.class_names), request, records[0])
+    summary = tiled_summary(request, records)
     windows_held = counted_words(request.model, request.settings, request.class_names)
     # No detections: those come from the predicted-class map alone, so that one model and
     # tomogram give one list (each class's own map would put some peaks elsewhere).

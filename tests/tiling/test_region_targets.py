@@ -150,6 +150,16 @@ def test_background_windows_add_nothing_with_the_predicted_class():
     np.testing.assert_allclose(heatmap[..., 16:], 2 / 512, rtol=1e-6)
 
 
+def test_a_background_class_the_model_does_not_have_is_refused_before_any_window():
+    model = sign_classifier()
+    model.class_names = ("negative", "positive")
+    volume = np.ones((8, 8, 16), np.float32)
+    with pytest.raises(RespondCamError, match=r"a whole number from 0 to 1, not 9\."):
+        explain_volume(model, volume, "0", background_class=9, window=8)
+    heatmap = explain_volume(model, volume, "0", background_class=np.int64(0), window=8)
+    assert heatmap.any()  # a NumPy integer is a class index too
+
+
 def test_a_class_map_where_predicted_keeps_the_windows_that_predict_the_class():
     model = sign_classifier()
     volume = np.concatenate([np.full((8, 8, 8), v, np.float32) for v in (-1.0, 1.0, 2.0)], axis=2)
@@ -244,7 +254,7 @@ def test_totals_sum_the_rows_in_double_precision():
             unet,
             None,
             {"background_class": "ribosome"},
-            r"background_class must be the index of .* \(an int\) or None, not 'ribosome'",
+            r"background_class is the index of the class .* a whole number, not 'ribosome'",
         ),
     ],
 )

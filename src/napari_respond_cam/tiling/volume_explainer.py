@@ -39,6 +39,7 @@ from ..engine.targets import (
 from ..engine.transfers import HostCopy, staged, to_device
 from ..engine.window_sizes import smallest_window_taken
 from ..errors import RespondCamError, setting, warn_user
+from ..models.model_metadata import checked_background_class
 from .binned_volume import BinnedVolume
 from .blending import BlendWeights
 from .dense_output import check_dense_grid
@@ -232,7 +233,9 @@ class VolumeExplainer(TiledVolume):
             _refuse_binning(binning)
         super().__init__(model, volume, layer, binning=binning, **settings)
         self.plan = _window_targets(target, len(self.grid))
-        self.background_class = _background_class(background_class) if target is None else None
+        self.background_class = (
+            _background_class(background_class, model) if target is None else None
+        )
         #: Which windows the region's mask touches; ``None`` for every window.
         self.touched: np.ndarray | None = None
         if self.region is not None:
@@ -365,13 +368,14 @@ def _window_targets(target: Target, n_windows: int) -> TargetPlan:
     return plan_targets(target, n_windows)
 
 
-def _background_class(value: int | None) -> int | None:
-    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
-        return value
-    raise RespondCamError(
-        f"background_class must be the index of the class that means 'nothing here' (an "
-        f"int) or None, not {value!r}."
-    )
+def _background_class(value: int | None, model: nn.Module) -> int | None:
+    """A class index, below the number of classes the model names (when it names them)."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)
+    names = getattr(model, "class_names", None)
+    return checked_background_class(value, None if names is None else len(names))
 
 
 def _where_predicted(value: bool, target: Target) -> bool:

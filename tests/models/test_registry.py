@@ -154,3 +154,15 @@ def test_class_names_given_twice_are_refused_at_registration():
     with pytest.raises(RespondCamError, match=r"names 'ribosome' more than once; give each"):
         register_model("twice", linear, class_names=["ribosome", "ribosome"])
     assert "twice" not in available_models()
+
+
+def test_an_architecture_for_a_registered_name_is_refused_not_ignored():
+    with pytest.raises(RespondCamError) as refused:
+        load_model("cnn2-demo", architecture="cnn1")
+    assert str(refused.value) == (
+        "'cnn2-demo' is a registered model, built as it was registered: architecture only "
+        "applies to the bare weights of a model file. Drop architecture (architecture in "
+        "Python, --architecture on the command line), or name a file of weights."
+    )
+    with pytest.raises(RespondCamError, match="architecture and input_size only apply to"):
+        load_model("cnn1", architecture="cnn1", input_size=40)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from .model_files import load_model_file
 from .registry import available_models, build_registered, registered
 
@@ -58,6 +58,15 @@ def load_model(
         )
     entry = registered(source) if isinstance(source, str) else None
     if entry is not None:
+        if architecture is not None or config:
+            named = ["architecture"] * (architecture is not None) + list(config)
+            given = " and ".join(named)
+            verb = "applies" if len(named) == 1 else "apply"
+            raise RespondCamError(
+                f"{entry.name!r} is a registered model, built as it was registered: "
+                f"{given} only {verb} to the bare weights of a model file. Drop {given} "
+                f"({setting('architecture', in_napari=False)}), or name a file of weights."
+            )
         model = build_registered(entry.name)
         return model if entry.live else model.to(device).eval()
     path = Path(source).expanduser()

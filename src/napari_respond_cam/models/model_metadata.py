@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..engine.class_index import checked_background_class
 from ..engine.preprocessing import Preprocessing
 from ..errors import RespondCamError
 
@@ -110,22 +111,6 @@ def checked_voxel_size(voxel_size_a: Any) -> float:
             f"positive number, not {voxel_size_a!r}."
         )
     return size
-
-
-def checked_background_class(background_class: Any, n_classes: int | None) -> int:
-    """``background_class``, refused unless it is a class index (below ``n_classes``, if known)."""
-    if (
-        isinstance(background_class, bool)
-        or not isinstance(background_class, int)
-        or background_class < 0
-        or (n_classes is not None and background_class >= n_classes)
-    ):
-        among = "" if n_classes is None else f" from 0 to {n_classes - 1}"
-        raise RespondCamError(
-            f"background_class is the index of the class (or output channel) that means "
-            f"'nothing here', a whole number{among}, not {background_class!r}."
-        )
-    return background_class
 
 
 def checked_class_names(names: Any) -> tuple[str, ...]:

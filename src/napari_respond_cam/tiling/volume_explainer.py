@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..engine.batch_cam import check_input_fits, explain_batch
+from ..engine.class_index import checked_background_class
 from ..engine.options import DEFAULT_METHOD, DEFAULT_PRECISION
 from ..engine.preprocessing import PERCENTILE, IntensityStatistics, Preprocessing
 from ..engine.run_setup import RunSetup
@@ -39,7 +40,6 @@ from ..engine.targets import (
 from ..engine.transfers import HostCopy, staged, to_device
 from ..engine.window_sizes import smallest_window_taken
 from ..errors import RespondCamError, setting, warn_user
-from ..models.model_metadata import checked_background_class
 from .binned_volume import BinnedVolume
 from .blending import BlendWeights
 from .dense_output import check_dense_grid

@@ -222,3 +222,18 @@ def test_a_dense_models_prediction_and_explanation_are_named_passes():
     predicting, explaining = heard[phases[0] + 1 : phases[1]], heard[phases[1] + 1 :]
     assert predicting[0] == (0, 6) and predicting[-1] == (6, 6)  # 1 x 2 x 3 windows of 8
     assert explaining[0][0] == 0 and explaining[-1][0] == explaining[-1][1]
+
+
+def test_a_region_that_does_not_fit_is_refused_before_the_statistics_pass():
+    model, x = unet(), noise_volume((8, 12, 16))
+    model.preprocessing = "zscore-tomogram"
+    labels = np.zeros(x.shape, dtype=np.int32)
+    labels[1:3, 1:3, 1:3] = 2  # label 5 is drawn nowhere
+    heard = []
+    chosen = Region("labels", label=5)
+    with pytest.raises(RespondCamError, match="label 5"):
+        run_explanation(
+            dense_request(model, x, region_labels=labels, channel=1, region=chosen),
+            lambda done, total: heard.append((done, total)),
+        )
+    assert heard == []  # not one block of the tomogram was read for its statistics

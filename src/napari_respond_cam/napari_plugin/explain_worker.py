@@ -84,6 +84,8 @@ class WorkerJob:
         self._phase: Phase | None = None
         self._phase_shown: Phase | None = None
         self._pending: deque[tuple[int, int, Phase | None]] = deque()
+        self._showing = False
+        self._closed = False
         self._ended = threading.Event()
         self._progress = cancelable_progress(
             total=0, desc=words.running, cancel_callback=self.cancel
@@ -140,13 +142,14 @@ class WorkerJob:
         # napari's bar handles Qt events as it redraws, and so the next report, inside
         # this one: queue them, so that each is shown in turn and the last one stays.
         self._pending.append((done, total, phase))
-        if len(self._pending) > 1:
+        if self._showing:
             return
-        while self._pending:
-            try:
-                self._show(*self._pending[0])
-            finally:
-                self._pending.popleft()
+        self._showing = True
+        try:
+            while self._pending and not self._closed:
+                self._show(*self._pending.popleft())
+        finally:
+            self._showing = False
 
     def _show(self, done: int, total: int, phase: Phase | None) -> None:
         if phase is not None and phase != self._phase_shown:
@@ -167,6 +170,9 @@ class WorkerJob:
             self._on_result(result)
 
     def _close(self) -> None:
+        # A report drawn after this would reach a closed bar (or a widget gone).
+        self._closed = True
+        self._pending.clear()
         self._progress.close()
         if self.cancelled:
             show_info(self._words.cancelled)

@@ -372,16 +372,16 @@ def _explain_region(
 
     settings = request.settings
     names = class_names_for(request.class_names, n_channels)
-    # Read once for the prediction and the explanation, not once each.
-    statistics = tomogram_statistics(request, volume, progress)
     if isinstance(settings.target, RegionTarget):
-        # From Python: a channel and a mask on the volume's grid, as explain_volume takes.
+        # From Python: a channel and a mask on the volume's grid, as explain_volume takes
+        # them; it checks the mask, then reads the statistics itself.
         channel, mask = settings.target.channel, settings.target.mask
         region = "the mask given" if mask is not None else Region(WHOLE).description
         notes: list[str] = []
+        statistics = None
     else:
         channel, notes = _channel(settings.channel, n_channels, request, names)
-        region, mask = _region(request, volume, channel, names, notes, statistics, progress)
+        region, mask, statistics = _region(request, volume, channel, names, notes, progress)
     arguments = {**settings.tiling_arguments(), "window": _window(request, volume)}
     start_phase(progress, EXPLANATION)
     heatmap, windows = explain_volume(
@@ -426,25 +426,33 @@ def _region(
     channel: int,
     names: Sequence[str],
     notes: list[str],
-    statistics: IntensityStatistics | None,
     progress: ProgressCallback | None,
-) -> tuple[str, np.ndarray | None]:
-    """The region in words and as a mask on the request's volume's grid; adds a note."""
+) -> tuple[str, np.ndarray | None, IntensityStatistics | None]:
+    """The region in words and as a mask on the request's volume's grid, and the
+    tomogram's statistics when the preprocessing needs them; adds a note.
+
+    The statistics are read once, for the prediction and the explanation; for a region
+    drawn by the user, after its mask, so that a region that does not fit is refused
+    before the pass, not minutes later.
+    """
     region = request.settings.region
     default = region is None
     region = Region(PREDICTED) if region is None else region
     shape = tuple(request.volume.shape[-3:])
-    prediction = None
+    statistics, prediction = None, None
     if region.kind == PREDICTED:
+        statistics = tomogram_statistics(request, volume, progress)
         start_phase(progress, PREDICTION)
         prediction = _prediction(request, volume, statistics, progress)
     mask = region_mask(
         region, shape, labels=request.region_labels, prediction=prediction, channel=channel
     )
+    if region.kind != PREDICTED:
+        statistics = tomogram_statistics(request, volume, progress)
     predicted = f"where the model predicts {names[channel]}"
     words = predicted if region.kind == PREDICTED else region.description
     notes.append(f"Region: {words}{' (the default)' if default else ''}.")
-    return words, mask
+    return words, mask, statistics
 
 
 def _prediction(

@@ -36,3 +36,21 @@ def test_every_flag_named_in_messages_is_a_flag_of_respond_cam_explain():
         flag for action in subcommands.choices["explain"]._actions for flag in action.option_strings
     }
     assert {flag for _, flag, _ in SETTING_NAMES.values()} <= explain_flags
+
+
+def test_the_packages_warnings_name_the_users_line_and_filter_by_their_category():
+    import warnings
+
+    from napari_respond_cam import RespondCamWarning, load_model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_model("cnn1")  # random weights: a warning
+    [warning] = caught
+    assert warning.category is RespondCamWarning
+    assert warning.filename == __file__  # this line, not the library's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=RespondCamWarning)
+        load_model("cnn1")
+    assert caught == []

@@ -28,6 +28,7 @@ _PUBLIC = {
     "load_model": "napari_respond_cam.models.loading",
     "save_model": "napari_respond_cam.models.model_files",
     "RespondCamError": "napari_respond_cam.errors",
+    "RespondCamWarning": "napari_respond_cam.errors",
 }
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Preprocessing",
     "RegionTarget",
     "RespondCamError",
+    "RespondCamWarning",
     "available_models",
     "explain",
     "explain_layers",
@@ -57,7 +59,7 @@ if TYPE_CHECKING:
     from .engine.perturbation_cost import perturbation_cost
     from .engine.preprocessing import Preprocessing
     from .engine.targets import RegionTarget, region_target
-    from .errors import RespondCamError
+    from .errors import RespondCamError, RespondCamWarning
     from .models.loading import load_model
     from .models.model_files import save_model
     from .models.registry import available_models, register_model

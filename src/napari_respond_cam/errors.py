@@ -77,9 +77,16 @@ def setting(name: str, value: object = None, *, in_napari: bool = True) -> str:
     return in_every_front_end(*words)
 
 
-def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+class RespondCamWarning(UserWarning):
+    """What this package warns of; ``warnings.filterwarnings("ignore",
+    category=RespondCamWarning)`` silences it (warnings are placed at the user's line,
+    so filtering by module does not)."""
+
+
+def warn_user(message: str, category: type[Warning] = RespondCamWarning) -> None:
     """Warn at the line of the user's code that led here: the first caller outside this
-    package (a script, a notebook, the console), not the library line that noticed."""
+    package (a script, a notebook, the console), not the library line that noticed; in
+    a thread of its own (napari's worker, a Dask task), the thread's entry point."""
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame: Any = sys._getframe(0)
     level = 1

@@ -373,7 +373,11 @@ def test_the_background_class_travels_with_the_file(cnn1, tmp_path, suffix):
     [
         ("class_names", ("a", "b"), "names 2 classes but the model gives 3 outputs"),
         ("class_names", ("a", "b", "a"), "names 'a' more than once; give each class its own"),
-        ("class_names", ("a", "", "c"), "the classes' names, as text, not ['a', '', 'c']"),
+        (
+            "class_names",
+            ("a", "", "c"),
+            "the classes' names, as non-empty text, not ['a', '', 'c']",
+        ),
         ("voxel_size_a", 0.0, "a positive number, not 0.0"),
         ("voxel_size_a", float("nan"), "a positive number, not nan"),
         ("background_class", 3, "from 0 to 2, not 3"),

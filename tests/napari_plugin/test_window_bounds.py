@@ -24,8 +24,12 @@ def test_a_free_model_without_a_volume_keeps_the_widest_range():
 def test_a_volume_smaller_than_the_model_input_still_allows_the_input_size():
     bounds = window_bounds((40, 40, 40), (16, 20, 24), "small")
     assert (bounds.minimum, bounds.maximum) == (40, 40)
-    assert "at least 40, the smallest side of the model's input, 'small' (largest side 24) " \
-        "is smaller, and padded." in bounds.tooltip  # fmt: skip
+    assert bounds.tooltip == (
+        "Side of the tiles for volumes larger than the model's input: at least 40, the "
+        "smallest side of the model's input, and at most that: 'small' (largest side 24) is "
+        "smaller, and is padded to it. This model takes a fixed input size, which sets the "
+        "window."
+    )
 
 
 def test_a_model_that_takes_other_sizes_than_its_own_offers_any_window():

@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_device,
         voxel_size_warning,
     )
+    from ..runs.counted_windows import background_class_of
     from ..runs.explain_run import binned
     from .file_plan import check_inputs
 
@@ -198,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         "each window's predicted class" if target is None else class_label(target, class_names)
     )
     seen = f" binned by {args.bin}" if args.bin > 1 else ""
-    note = background_note(rows[0], getattr(model, "background_class", None))
+    note = background_note(rows[0], background_class_of(model))
     print(
         f"{path.name}{seen}: {windows} window(s){f' ({note})' if note else ''}, layer "
         f"{layer}, target {explained}, {args.steps} steps, fill {args.fill}"

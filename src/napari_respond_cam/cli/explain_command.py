@@ -134,7 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write OUT/<name>_detections.csv: for a classifier explained window by "
         "window, one row per object it did not call background, at its map's peak (voxel "
-        "and Å coordinates, class, probability, score), as napari's detections layer shows",
+        "and Å coordinates, class, probability, score, tomogram, model), as napari's "
+        "detections layer shows",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(

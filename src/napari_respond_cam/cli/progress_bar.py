@@ -18,7 +18,7 @@ class ProgressBar:
     is written, so logs do not fill with carriage returns. ``label`` may change
     between calls (to name the part being done): a shorter line than the last one
     drawn is padded, so nothing of the last one is left behind. A run of several passes
-    names each (:meth:`start_phase`): ``tomo.mrc: predicting the region [###...]``.
+    names each (:meth:`start_phase`): ``tomo.mrc: predicting [###...]``.
     """
 
     def __init__(self, label: str, unit: str = "windows", stream: TextIO | None = None):

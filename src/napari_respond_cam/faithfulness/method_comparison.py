@@ -72,11 +72,11 @@ class MethodScores:
 def background_note(row: MethodScores, background_class: int | None) -> str | None:
     """How many windows, each measured for its predicted class, the model called its
     background class (``explain`` leaves those out of its map; a comparison does not);
-    None when a class was chosen or the model names no background."""
+    None when a class was chosen, the model names no background, or it called none so."""
     if row.targets is None or background_class is None:
         return None
     n = int(np.count_nonzero(row.targets == background_class))
-    return f"{n} called background, measured for that class like the others"
+    return f"{n} called background, measured for that class like the others" if n else None
 
 
 def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:

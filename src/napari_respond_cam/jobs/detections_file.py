@@ -30,6 +30,7 @@ def write_detections(
     found: Detections | None,
     voxel_size: Sequence[float],
     origin: Sequence[float],
+    *,
     tomogram: str,
     model: str,
     overwrite: bool = False,

@@ -155,7 +155,9 @@ def explain_on_cluster(
             ]
             maps = [heatmap for heatmap, _ in blended]
             heatmap = np.stack(maps) if settings.target == ALL_CLASSES else maps[0]
-            summaries[job] = summary_text(tiled_summary(request, [r for _, r in blended]))
+            summaries[job] = _summary_lines(
+                summary_text(tiled_summary(request, [r for _, r in blended])), request
+            )
             windows = counted_words(model, settings, request.class_names)
             on_grid = on_volume_grid(heatmap, request)
             write_heatmaps(job, on_grid, request, overwrite, windows=windows)
@@ -170,7 +172,13 @@ def explain_file_task(
         outcome = explain_mrc_file(
             model, job, settings, overwrite=overwrite, model_name=source.display_name
         )
-    return summary_text(outcome.summary)
+    return _summary_lines(summary_text(outcome.summary), outcome.request)
+
+
+def _summary_lines(summary: str, request: ExplainRequest) -> str:
+    """A file's summary as a run here prints it: with what binning showed the model."""
+    note = request.binning_note
+    return f"{summary}\n{note}" if note else summary
 
 
 def explain_tiles_task(
@@ -185,7 +193,7 @@ def explain_tiles_task(
     The file is binned as ``settings`` say; ``statistics`` are the whole (binned)
     file's, read once by the client, for a preprocessing that needs them. Returns the
     slab's first voxel along the first axis (on the binned grid), the slab and the
-    windows' records.
+    windows' records (placed in the file's own voxels).
     """
     volume = binned(read_mrc(job.source).data, settings.binning)
     with worker_model(source, settings.device) as model:
@@ -202,7 +210,8 @@ def explain_tiles_task(
         slab = np.zeros((stop - start, *grid.shape[1:]), dtype=np.float32)
         offset = (start,) + (0,) * (len(grid.shape) - 1)
         windows = explainer.run(slab, indices, offset)
-    return start, slab, windows
+    # The records place windows in the file's voxels, as explain_volume's do.
+    return start, slab, windows.scaled(settings.binning)
 
 
 @contextmanager

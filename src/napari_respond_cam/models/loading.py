@@ -64,8 +64,13 @@ def load_model(
             verb = "applies" if len(named) == 1 else "apply"
             raise RespondCamError(
                 f"{entry.name!r} is a registered model, built as it was registered: "
-                f"{given} only {verb} to the bare weights of a model file. Drop {given} "
-                f"({setting('architecture', in_napari=False)}), or name a file of weights."
+                f"{given} only {verb} to the bare weights of a model file. Drop {given}"
+                + (
+                    f" ({setting('architecture', in_napari=False)})"
+                    if architecture is not None
+                    else ""
+                )
+                + ", or name a file of weights."
             )
         model = build_registered(entry.name)
         return model if entry.live else model.to(device).eval()

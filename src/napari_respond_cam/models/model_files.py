@@ -349,7 +349,8 @@ def _say_which_size(path: Path, arch_name: str, model: nn.Module) -> None:
     warn_user(
         f"{path.name} holds bare weights, built as {arch_name} for inputs of {_sides(side)} "
         f"voxels, the size they fit. The same weights fit {other} at {_sides(other_side)}: "
-        f"if they are {other}'s, load them with {setting('architecture', other)}."
+        f"if they are {other}'s, load them with {setting('architecture', other)}. Saved "
+        "with save_model, the file records its architecture and loads without this note."
     )
 
 

@@ -125,8 +125,8 @@ def checked_class_names(names: Any) -> tuple[str, ...]:
     named = tuple(names)
     if not all(isinstance(name, str) and name.strip() for name in named):
         raise RespondCamError(
-            f"class_names are the classes' names, as text, not {list(named)!r}; give one "
-            "name per class."
+            f"class_names are the classes' names, as non-empty text, not {list(named)!r}; "
+            "give one name per class."
         )
     twice = [name for name, count in Counter(named).items() if count > 1]
     if twice:

@@ -146,16 +146,17 @@ def build_registered(name: str) -> nn.Module:
     """
     entry = _MODELS[name]
     if not entry.trained:
-        warn_user(
-            f"The model {name!r} has random weights (it is the architecture only); load "
-            "trained weights into it: "
+        how = (
+            "load trained weights into it: "
             + in_every_front_end(
                 f"load_model(path, architecture={name!r})",
                 f"--model FILE --architecture {name}",
                 f"'{LOAD_FROM_FILE}' with the 'architecture' control set to {name}",
             )
-            + "."
+            if name in ARCHITECTURES
+            else "register it again once it is trained (trained=True, the default)"
         )
+        warn_user(f"The model {name!r} has random weights (it is the architecture only); {how}.")
     model = entry.factory()
     if entry.class_names is not None:
         set_model_attribute(model, "class_names", entry.class_names)

@@ -163,7 +163,7 @@ def comparison_text(comparison: Comparison) -> str:
     request = comparison.request
     over = "one sample" if comparison.samples == 1 else f"means over {comparison.samples} windows"
     note = background_note(comparison.maps[0].scores, background_class_of(request.model))
-    over += f", {note}" if note and comparison.samples > 1 else ""
+    over += f", {note}" if note else ""
     lines = [f"Methods compared on {request.volume_name!r} ({request.target_label}; {over}):"]
     for found in comparison.maps:
         n = _numbers(found.scores)

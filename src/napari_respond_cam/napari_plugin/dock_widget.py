@@ -354,7 +354,7 @@ class RespondCamWidget(Container):
             restyle_heatmaps(self._viewer, name, mode)
         styled = self._styled_results
         if styled is not None and self.results.value == styled.text:
-            self._show_styled_results(styled.request, styled.lines, styled.layers, mode)
+            self._show_styled_results(styled.lines, styled.layers, mode)
 
     def _refresh_volumes(self, _event: Any = None) -> None:
         picked = self.volume.value
@@ -771,13 +771,16 @@ class RespondCamWidget(Container):
             name = heatmap_name(request.volume_name, request.method_label, outcome.target_label)
             layers = [heatmap_layer_data(outcome.heatmap, geometry, name, mode, metadata)]
         added = self._show_layers(request.volume_name, layers)
-        lines = [summary_text(outcome.summary), *notes, self._detections_text(outcome, geometry)]
+        lines = [
+            *_results_head(request),
+            summary_text(outcome.summary),
+            *notes,
+            self._detections_text(outcome, geometry),
+        ]
         # Weakly: a layer the user deletes takes its map's memory with it.
-        self._show_styled_results(request, lines, [weakref.ref(la) for la in added], mode)
+        self._show_styled_results(lines, [weakref.ref(la) for la in added], mode)
 
-    def _show_styled_results(
-        self, request: ExplainRequest, lines: list[str | None], layers: list[Any], mode: str
-    ) -> None:
+    def _show_styled_results(self, lines: list[str | None], layers: list[Any], mode: str) -> None:
         """The run's results, with what its layers (weak references) show in display
         ``mode``: their colour scale, and for one map whether the mode hides nearly all
         of its evidence; layers no longer in the viewer are left out."""
@@ -791,8 +794,9 @@ class RespondCamWidget(Container):
             styled.append(against_note(np.asarray(data[0][0]), mode))
         if data:
             styled.append(colour_scale_text(data))
-        self._show_results(request, [*styled, self._toggle_hint()])
-        self._styled_results = _StyledResults(self.results.value, request, lines, layers)
+        styled.append(self._toggle_hint())
+        self.results.value = "\n".join(line for line in styled if line)
+        self._styled_results = _StyledResults(self.results.value, lines, layers)
 
     def _show_comparison(self, geometry: LayerGeometry, comparison: Comparison) -> None:
         mode = self.display.value
@@ -818,9 +822,7 @@ class RespondCamWidget(Container):
         return shown
 
     def _show_results(self, request: ExplainRequest, lines: list[str | None]) -> None:
-        # A voxel-size mismatch stays in view beside the numbers it puts in doubt, and
-        # binning beside the numbers of a view the user does not see.
-        shown = [request.voxel_size_warning, request.binning_note, *lines]
+        shown = [*_results_head(request), *lines]
         self.results.value = "\n".join(line for line in shown if line)
 
     def _detections_text(self, outcome: ExplainOutcome, geometry: LayerGeometry) -> str | None:
@@ -861,9 +863,14 @@ class _StyledResults:
     its lines but the display's, and weak references to its heatmap layers."""
 
     text: str
-    request: ExplainRequest
     lines: list[str | None]
     layers: list[Any]
+
+
+def _results_head(request: ExplainRequest) -> list[str | None]:
+    """What heads a run's results: a voxel-size mismatch stays in view beside the numbers
+    it puts in doubt, and binning beside the numbers of a view the user does not see."""
+    return [request.voxel_size_warning, request.binning_note]
 
 
 class _OrphanWatch(QObject):

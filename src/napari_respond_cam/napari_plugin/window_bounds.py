@@ -65,7 +65,8 @@ def window_bounds(
         high = f"at most {maximum}, the largest side of {volume_name!r}"
     else:
         maximum = minimum
-        high = f"{volume_name!r} (largest side {max(volume_shape)}) is smaller, and padded"
+        high = f"and at most that: {volume_name!r} (largest side {max(volume_shape)}) is "
+        high += "smaller, and is padded to it"
     tooltip = f"Side of the tiles for volumes larger than the model's input: {low}, {high}."
     if fixed:
         tooltip += " This model takes a fixed input size, which sets the window."

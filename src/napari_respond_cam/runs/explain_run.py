@@ -73,7 +73,8 @@ class ExplainOutcome:
 
     ``explained`` says what a dense model's run explained (channel and region), which
     its settings may have left to defaults; ``detections`` holds the windows a tiled
-    classifier did not call background; ``windows`` says which windows a tiled
+    classifier did not call background, from a predicted-class run only (None for one
+    class or all classes); ``windows`` says which windows a tiled
     classifier's map holds, when not all (``runs.counted_windows.counted_words``).
     """
 

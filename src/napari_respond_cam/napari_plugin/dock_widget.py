@@ -379,12 +379,10 @@ class RespondCamWidget(Container):
 
     def _watch_voxel_size(self, layer: Image | None) -> None:
         """Follow ``layer``'s voxel size (its scale and units), and no other layer's."""
-        if self._watched is not None:
-            for event in (self._watched.events.scale, self._watched.events.units):
-                event.disconnect(self._on_voxel_size_changed)
-        if layer is not None:
-            for event in (layer.events.scale, layer.events.units):
-                event.connect(self._on_voxel_size_changed)
+        for old in _voxel_size_events(self._watched):
+            old.disconnect(self._on_voxel_size_changed)
+        for new in _voxel_size_events(layer):
+            new.connect(self._on_voxel_size_changed)
         self._watched = layer
 
     def _on_voxel_size_changed(self, _event: Any = None) -> None:
@@ -865,6 +863,14 @@ class _StyledResults:
     text: str
     lines: list[str | None]
     layers: list[Any]
+
+
+def _voxel_size_events(layer: Image | None) -> list[Any]:
+    """The events of a layer's voxel size: its scale, and its units (napari 0.6 on)."""
+    if layer is None:
+        return []
+    names = ("scale", "units")
+    return [getattr(layer.events, n) for n in names if hasattr(layer.events, n)]
 
 
 def _results_head(request: ExplainRequest) -> list[str | None]:

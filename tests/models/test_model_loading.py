@@ -109,7 +109,8 @@ def test_bare_paper_cnn_weights_say_the_input_size_they_were_built_for(tmp_path)
         "weights.pt holds bare weights, built as cnn1 for inputs of 8^3 voxels, the size they "
         "fit. The same weights fit cnn2 at 16^3: if they are cnn2's, load them with "
         "architecture='cnn2' in Python, --architecture cnn2 on the command line, the "
-        "'architecture' control set to cnn2 in napari."
+        "'architecture' control set to cnn2 in napari. Saved with save_model, the file "
+        "records its architecture and loads without this note."
     )
     assert warning.filename == __file__  # at the user's line, not inside the library
     assert as_cnn1.input_shape == (1, 8, 8, 8)

@@ -288,7 +288,7 @@ def error_of_text(err: str) -> str:
     return err.splitlines()[-1].removeprefix("respond-cam: error: ")
 
 
-def test_the_heading_counts_the_windows_called_background(tomogram, tmp_path, capsys):
+def test_the_windows_called_background_are_left_out_and_counted(tomogram, tmp_path, capsys):
     torch.manual_seed(0)
     model = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
     model.class_names, model.background_class = ("empty", "ribosome", "membrane"), 0
@@ -299,13 +299,21 @@ def test_the_heading_counts_the_windows_called_background(tomogram, tmp_path, ca
     with torch.no_grad():
         model.fc3.bias[0] += float(gaps[:2].mean())  # class 0 now takes the closest window
     model_file = save_model(model, tmp_path / "with_background.pt")
-    assert main(compare_args(tomogram, model_file, "--methods", "grad", "--stride", "2")) == 0
-    _, windows = explain_volume(load_model(model_file), read_mrc(tomogram).data, "maxpool2",
-                                stride=2, return_windows=True)  # fmt: skip
-    n = int(np.count_nonzero(windows.targets == 0))
-    assert n == 1 and len(windows.targets) == 3
+    table = tmp_path / "scores.csv"
+    extra = ["--methods", "grad", "--stride", "2", "--csv", str(table)]
+    assert main(compare_args(tomogram, model_file, *extra)) == 0
+    loaded = load_model(model_file)
+    _, windows = explain_volume(loaded, data, "maxpool2", stride=2, return_windows=True)
+    assert windows.targets.tolist().count(0) == 1 and len(windows.targets) == 3
     heading = capsys.readouterr().out.splitlines()[0]
     assert heading.startswith(
-        f"tomo.mrc: {len(windows.targets)} window(s) ({n} called background, measured for "
-        "that class like the others), layer maxpool2"
+        "tomo.mrc: 2 window(s) (1 called background left out, as explain leaves them out), "
+        "layer maxpool2"
     )
+    [row] = compare_methods_on_volume(loaded, data, "maxpool2", methods=["grad"], stride=2,
+                                      steps=4, background_class=0)  # fmt: skip
+    assert len(row.faithfulness.deletion.scores) == 2  # the background window is not measured
+    with table.open() as file:
+        [line] = list(csv.DictReader(file))
+    for key in ("sum_to_score_error", "deletion_auc", "insertion_auc", "road_score"):
+        assert float(line[key]) == pytest.approx(getattr(row, key), rel=1e-6, abs=1e-9)

@@ -28,6 +28,28 @@ def test_each_window_is_measured_as_its_cut_sample_and_map():
     np.testing.assert_allclose(result.road_score, alone.road_score, rtol=1e-5, atol=1e-6)
 
 
+def test_the_windows_asked_for_are_measured_as_in_a_full_measure():
+    rng = np.random.default_rng(1)
+    volume = rng.uniform(0, 1, size=(4, 4, 10)).astype(np.float32)
+    heatmap = rng.normal(size=(4, 4, 10)).astype(np.float32)
+    box = torch.zeros(4, 4, 4)
+    box[1:3, 1:3, 1:3] = 1
+    kwargs = {"target": 0, "window": 4, "stride": 2, "steps": 4}
+    every, starts = measure_volume_faithfulness(BoxSum(box), volume, heatmap, **kwargs)
+    some, some_starts = measure_volume_faithfulness(
+        BoxSum(box), volume, heatmap, windows=[1, 3], **kwargs
+    )
+    assert len(starts) == 4
+    np.testing.assert_array_equal(some_starts, starts[[1, 3]])
+    np.testing.assert_allclose(some.deletion_auc, every.deletion_auc[[1, 3]], rtol=1e-6)
+    np.testing.assert_allclose(some.insertion_auc, every.insertion_auc[[1, 3]], rtol=1e-6)
+    # ROAD's imputation noise is drawn per group of windows measured together: close only.
+    np.testing.assert_allclose(some.road_score, every.road_score[[1, 3]], atol=0.01)
+    for wrong in ([], [3, 1], [4], [0.5]):
+        with pytest.raises(RespondCamError, match="window numbers"):
+            measure_volume_faithfulness(BoxSum(box), volume, heatmap, windows=wrong, **kwargs)
+
+
 def test_a_heatmap_of_another_grid_is_refused_and_nothing_changes():
     volume = np.ones((4, 4, 6), np.float32)
     heatmap = np.ones((4, 4, 5), np.float32)

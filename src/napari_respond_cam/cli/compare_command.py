@@ -35,7 +35,8 @@ bias)| / |score|, the areas under the deletion and insertion curves (the target 
 as the map's most relevant voxels are removed, or added back, in --steps steps; lower
 is better for deletion, higher for insertion) and the ROAD score (removed voxels imputed
 from their neighbours; most minus least relevant first, higher is better). A tomogram
-is measured in the windows the tiler cuts (means over windows); a file the size of the
+is measured in the windows the tiler cuts (means over windows; with no --target, not
+those the model calls background, as explain leaves them out); a file the size of the
 model's input is one window. With --bin N the file (and --mask) is block-averaged first,
 as explain does it. Nothing is written but the --csv file, if asked: a new
 file, or an existing one only with --overwrite.
@@ -192,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         fill=args.fill,
         preprocessing=preprocessing,
         statistics=_statistics(model, volume, preprocessing, path.name),
+        background_class=background_class_of(model),
         progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)

@@ -21,7 +21,7 @@ from ..engine.model_inputs import as_batch, input_spec
 from ..engine.options import METHOD_LABELS
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..engine.targets import Target
-from ..errors import RespondCamError
+from ..errors import RespondCamError, setting
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
 from ..tiling.progress import COMPARISON, STATISTICS, ProgressCallback, start_phase
@@ -70,13 +70,26 @@ class MethodScores:
 
 
 def background_note(row: MethodScores, background_class: int | None) -> str | None:
-    """How many windows, each measured for its predicted class, the model called its
-    background class (``explain`` leaves those out of its map; a comparison does not);
-    None when a class was chosen, the model names no background, or it called none so."""
+    """How many windows the model called its background class, left out of the maps and
+    the measures (as ``explain`` leaves them out of its map); None when a class was
+    chosen, the model names no background, or it called no window so."""
     if row.targets is None or background_class is None:
         return None
     n = int(np.count_nonzero(row.targets == background_class))
-    return f"{n} called background, measured for that class like the others" if n else None
+    return f"{n} called background left out, as explain leaves them out" if n else None
+
+
+def _measured_windows(targets: np.ndarray | None, background_class: int | None) -> Any:
+    """The windows to measure: those not called background (None: every window)."""
+    if targets is None or background_class is None:
+        return None
+    kept = np.flatnonzero(targets != background_class)
+    if not kept.size:
+        raise RespondCamError(
+            "The model calls every window background, so there is nothing of what it found "
+            f"to compare; choose a class ({setting('target')}) to measure it in every window."
+        )
+    return kept
 
 
 def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
@@ -195,10 +208,15 @@ def compare_methods_on_volume(
     batch_size: int | None = None,
     preprocessing: Any = None,
     statistics: IntensityStatistics | None = None,
+    background_class: int | None = None,
     progress: ProgressCallback | None = None,
     **measures: Any,
 ) -> list[MethodScores]:
     """Explain a tomogram with each method and measure every map in each window.
+
+    With ``target=None`` (each window's predicted class) and a ``background_class``, the
+    windows the model calls background are left out, as ``explain_volume`` leaves them
+    out of its map: they add nothing to it and are not measured.
 
     The sum-to-score error is each window's own map's (``explain_volume``'s window
     records); the faithfulness is the blended map's, cut into the same windows;
@@ -229,24 +247,28 @@ def compare_methods_on_volume(
         "statistics": statistics,
     }
     tiles = {"window": window, "stride": stride}
+    # A chosen class is measured in every window, background or not, as explain maps it.
+    background_class = background_class if target is None else None
     steps = _VolumeSteps(progress, len(chosen))
     rows = []
     for k, method in enumerate(chosen):
         heatmap, windows = explain_volume(
             model, volume, layer, target=target, method=method, return_windows=True,
-            progress=steps.maps(k), **tiles, **common,
+            background_class=background_class, progress=steps.maps(k), **tiles, **common,
         )  # fmt: skip
+        measured = _measured_windows(windows.targets, background_class)
         followed = target if windows.targets is None else windows.targets
         result, _ = measure_volume_faithfulness(
             model, volume, heatmap, target=followed, progress=steps.curves(k),
-            **tiles, **common, **measures,
+            windows=measured, **tiles, **common, **measures,
         )  # fmt: skip
         inside = None
         if mask is not None:
             inside = positive_mass_inside(heatmap[None], np.asarray(mask)[None])
+        kept = slice(None) if measured is None else measured
         rows.append(
-            _row(method, windows.cam_sums, windows.scores, windows.bias, result, inside, heatmap,
-                 windows.targets)
+            _row(method, windows.cam_sums[kept], windows.scores[kept], windows.bias[kept],
+                 result, inside, heatmap, windows.targets)
         )  # fmt: skip
     return rows
 

@@ -8,6 +8,7 @@ padded with their window's mean, as the tiler pads.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ def measure_volume_faithfulness(
     statistics: IntensityStatistics | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    windows: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[Faithfulness, np.ndarray]:
     """Deletion, insertion and ROAD in each window of a tomogram, for its heatmap.
 
@@ -86,6 +88,9 @@ preprocessing, seed
         window's curve. Returning ``False`` stops before the next curve with
         ``tiling.progress.Cancelled``. Statistics computed here are read first, reported
         as ``volume_statistics`` reports them (then the curves count from 0).
+    windows : sequence of int, optional
+        The windows to measure, by their number in the grid's raster order (as
+        ``explain_volume``'s records list them), increasing; every window by default.
 
     Returns
     -------
@@ -105,16 +110,17 @@ preprocessing, seed
         )
     grid = window_grid(source.shape, shape, stride)
     classes = _window_classes(target, len(grid))
+    chosen = np.arange(len(grid)) if windows is None else _chosen_windows(windows, len(grid))
     if not scorer.preprocessing.needs_volume_statistics:
         statistics = None
     elif statistics is None:
         statistics = volume_statistics(source, scorer.preprocessing, progress=progress)
-    total = CURVES_PER_SAMPLE * len(grid)
+    total = CURVES_PER_SAMPLE * len(chosen)
     report_steps(progress, 0, total)
     parts, starts = [], []
     with scorer.running():
-        for first in range(0, len(grid), WINDOWS_PER_GROUP):
-            group = range(first, min(first + WINDOWS_PER_GROUP, len(grid)))
+        for first in range(0, len(chosen), WINDOWS_PER_GROUP):
+            group = chosen[first : first + WINDOWS_PER_GROUP]
             axis_indices = grid.axis_indices(group)
             starts.append(grid.positions(axis_indices))
             inputs = scorer.network_input(_cut(source, grid, axis_indices), statistics)
@@ -122,7 +128,7 @@ preprocessing, seed
                 scorer,
                 inputs,
                 _cut(maps, grid, axis_indices)[:, 0],
-                None if classes is None else classes[group.start : group.stop],
+                None if classes is None else classes[group],
                 fill=fill,
                 blur_sigma=blur_sigma,
                 noise=noise,
@@ -135,6 +141,20 @@ preprocessing, seed
                 )
             )
     return Faithfulness.concatenate(parts), np.concatenate(starts)
+
+
+def _chosen_windows(windows: Sequence[int] | np.ndarray, n_windows: int) -> np.ndarray:
+    """The window numbers asked for, checked: whole, increasing, within the grid."""
+    chosen = np.asarray(windows)
+    if chosen.ndim != 1 or not chosen.size or not np.issubdtype(chosen.dtype, np.integer):
+        raise RespondCamError(f"windows are one or more window numbers (ints), not {windows!r}.")
+    chosen = chosen.astype(np.int64)
+    if chosen[0] < 0 or chosen[-1] >= n_windows or np.any(np.diff(chosen) <= 0):
+        raise RespondCamError(
+            f"windows must be increasing window numbers from 0 to {n_windows - 1}, not "
+            f"{chosen.tolist()}."
+        )
+    return chosen
 
 
 def _cut(source: VolumeSource, grid: WindowGrid, axis_indices: np.ndarray) -> np.ndarray:

@@ -118,7 +118,7 @@ def compare_all_methods(
         else:
             [row] = compare_methods_on_volume(
                 model, volume, layer, methods=[method], target=target, progress=steps,
-                **tiles, **common,
+                background_class=background_class_of(model), **tiles, **common,
             )  # fmt: skip
             found = row.heatmap
             samples = len(row.faithfulness.deletion.scores)

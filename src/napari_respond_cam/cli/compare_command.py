@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     preprocessing = preprocessing_argument(args.preprocessing, model, args.invert)
     stride = shape_flag(args.stride, "--stride")
     _require_class_scores(model, volume, layer, window, stride, device, preprocessing)
+    background = background_class_of(model)
     rows = compare_methods_on_volume(
         model,
         volume,
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         fill=args.fill,
         preprocessing=preprocessing,
         statistics=_statistics(model, volume, preprocessing, path.name),
-        background_class=background_class_of(model),
+        background_class=background,
         progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         "each window's predicted class" if target is None else class_label(target, class_names)
     )
     seen = f" binned by {args.bin}" if args.bin > 1 else ""
-    note = background_note(rows[0], background_class_of(model))
+    note = background_note(rows[0], background)
     print(
         f"{path.name}{seen}: {windows} window(s){f' ({note})' if note else ''}, layer "
         f"{layer}, target {explained}, {args.steps} steps, fill {args.fill}"

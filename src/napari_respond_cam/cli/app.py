@@ -70,17 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in COMMANDS:
         command.register(subparsers)
+    # Each command's own parser, to report a flag it does not know (see _parse).
+    parser.set_defaults(command_parsers=subparsers.choices)
     return parser
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The arguments; a flag the command does not know is reported by that command, so
     that the message points to its own --help."""
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
     if unknown:
-        [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
 
 

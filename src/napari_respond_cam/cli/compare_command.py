@@ -143,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
     from ..runs.choices import (
         AUTO_DEVICE,
         class_names_of,
+        file_voxel_size_warning,
         preprocessing_argument,
         resolve_device,
-        voxel_size_warning,
     )
     from ..runs.counted_windows import background_class_of
     from ..runs.explain_run import binned
@@ -163,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device or AUTO_DEVICE)
     model = source.load(device)
     voxel_size = tomogram.voxel_size if tomogram.voxel_size_known else None
-    warning = voxel_size_warning(getattr(model, "voxel_size_a", None), voxel_size, args.bin)
+    warning = file_voxel_size_warning(model, voxel_size, args.bin, path.name)
     if warning:
-        warn_user(f"{path.name}: {warning}")
+        warn_user(warning)
     window = window_flag(args.window)
     layer = args.layer or default_layer(model, window)
     resolve_layer(model, layer)

@@ -222,6 +222,15 @@ def suggested_binning(trained_at_a: float, voxel_size_a: VoxelSize) -> int:
     return min((below, below + 1), key=lambda b: abs(math.log(b * size / trained_at_a)))
 
 
+def file_voxel_size_warning(
+    model: Any, voxel_size_a: VoxelSize | None, binning: int = 1, volume_name: str = ""
+) -> str | None:
+    """:func:`voxel_size_warning` for the voxel size ``model`` was trained at, naming the
+    volume when given (several files in one command: say which one)."""
+    warning = voxel_size_warning(getattr(model, "voxel_size_a", None), voxel_size_a, binning)
+    return f"{volume_name}: {warning}" if warning and volume_name else warning
+
+
 def voxel_size_warning(
     trained_at_a: float | None, voxel_size_a: VoxelSize | None, binning: int = 1
 ) -> str | None:

@@ -14,8 +14,8 @@ from .choices import (
     PREDICTED,
     VoxelSize,
     binning_note,
+    file_voxel_size_warning,
     resolve_device,
-    voxel_size_warning,
 )
 from .regions import Region
 
@@ -104,10 +104,9 @@ class ExplainRequest:
     @property
     def voxel_size_warning(self) -> str | None:
         """What to do when the volume's voxel size, binned as set, is far from the model's."""
-        trained_at = getattr(self.model, "voxel_size_a", None)
-        warning = voxel_size_warning(trained_at, self.voxel_size_a, self.settings.binning)
-        # Several files in one command: say which one.
-        return f"{self.volume_name}: {warning}" if warning and self.volume_name else warning
+        return file_voxel_size_warning(
+            self.model, self.voxel_size_a, self.settings.binning, self.volume_name
+        )
 
     @property
     def binning_note(self) -> str | None:

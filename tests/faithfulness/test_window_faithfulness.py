@@ -9,13 +9,18 @@ from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.faithfulness import measure_faithfulness, measure_volume_faithfulness
 
 
-def test_each_window_is_measured_as_its_cut_sample_and_map():
-    rng = np.random.default_rng(0)
-    volume = rng.uniform(0, 1, size=(4, 4, 6)).astype(np.float32)
-    heatmap = rng.normal(size=(4, 4, 6)).astype(np.float32)
+def scene(seed, length):
+    """A random volume ``(4, 4, length)``, a random map on it, and a model summing a box."""
+    rng = np.random.default_rng(seed)
+    volume = rng.uniform(0, 1, size=(4, 4, length)).astype(np.float32)
+    heatmap = rng.normal(size=(4, 4, length)).astype(np.float32)
     box = torch.zeros(4, 4, 4)
     box[1:3, 1:3, 1:3] = 1
-    model = BoxSum(box)
+    return volume, heatmap, BoxSum(box)
+
+
+def test_each_window_is_measured_as_its_cut_sample_and_map():
+    volume, heatmap, model = scene(0, 6)
     result, starts = measure_volume_faithfulness(
         model, volume, heatmap, target=0, window=4, stride=2, steps=4
     )
@@ -29,15 +34,11 @@ def test_each_window_is_measured_as_its_cut_sample_and_map():
 
 
 def test_the_windows_asked_for_are_measured_as_in_a_full_measure():
-    rng = np.random.default_rng(1)
-    volume = rng.uniform(0, 1, size=(4, 4, 10)).astype(np.float32)
-    heatmap = rng.normal(size=(4, 4, 10)).astype(np.float32)
-    box = torch.zeros(4, 4, 4)
-    box[1:3, 1:3, 1:3] = 1
+    volume, heatmap, model = scene(1, 10)
     kwargs = {"target": 0, "window": 4, "stride": 2, "steps": 4}
-    every, starts = measure_volume_faithfulness(BoxSum(box), volume, heatmap, **kwargs)
+    every, starts = measure_volume_faithfulness(model, volume, heatmap, **kwargs)
     some, some_starts = measure_volume_faithfulness(
-        BoxSum(box), volume, heatmap, windows=[1, 3], **kwargs
+        model, volume, heatmap, windows=[1, 3], **kwargs
     )
     assert len(starts) == 4
     np.testing.assert_array_equal(some_starts, starts[[1, 3]])
@@ -47,7 +48,7 @@ def test_the_windows_asked_for_are_measured_as_in_a_full_measure():
     np.testing.assert_allclose(some.road_score, every.road_score[[1, 3]], atol=0.01)
     for wrong in ([], [3, 1], [4], [0.5]):
         with pytest.raises(RespondCamError, match="window numbers"):
-            measure_volume_faithfulness(BoxSum(box), volume, heatmap, windows=wrong, **kwargs)
+            measure_volume_faithfulness(model, volume, heatmap, windows=wrong, **kwargs)
 
 
 def test_a_heatmap_of_another_grid_is_refused_and_nothing_changes():

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import RespondCamError, in_every_front_end, setting
-from .model_inputs import input_spec, model_float_dtype
+from .model_inputs import input_spec, model_float_dtype, probe_batch_size
 from .model_state import evaluation_mode
 
 #: Where users find the layers a CAM can target, in every front-end.
@@ -174,9 +174,9 @@ def _probe_spatial_layers(model: nn.Module, shape: tuple[int, ...]) -> list[str]
             handles.append(module.register_forward_pre_hook(before(name)))
             handles.append(module.register_forward_hook(after(name)))
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        # One sample, or the batch a program exported with a fixed one takes.
-        batch = getattr(model, "fixed_batch_size", None) or 1
-        zeros = torch.zeros((batch, *shape), dtype=model_float_dtype(model), device=device)
+        zeros = torch.zeros(
+            (probe_batch_size(model), *shape), dtype=model_float_dtype(model), device=device
+        )
         with evaluation_mode(model), torch.no_grad():
             model_output = model(zeros)
     finally:

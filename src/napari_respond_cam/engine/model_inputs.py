@@ -132,6 +132,12 @@ def refuse_complex(values: Any, name: str) -> None:
         )
 
 
+def probe_batch_size(model: nn.Module) -> int:
+    """Samples in a probe run of the model on zeros: one, or the batch a program
+    exported with a fixed one takes."""
+    return getattr(model, "fixed_batch_size", None) or 1
+
+
 def model_float_dtype(model: nn.Module) -> torch.dtype:
     """The floating dtype of the model's parameters (float32 for a parameter-free model)."""
     for tensor in (*model.parameters(), *model.buffers()):

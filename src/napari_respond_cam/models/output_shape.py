@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..engine.devices import model_device
-from ..engine.model_inputs import model_float_dtype
+from ..engine.model_inputs import model_float_dtype, probe_batch_size
 from ..engine.model_state import evaluation_mode
 
 
@@ -21,9 +21,10 @@ def output_shape(model: nn.Module, example: torch.Tensor | None = None) -> tuple
         shape = getattr(model, "input_shape", None)
         if shape is None:
             return None
-        batch = getattr(model, "fixed_batch_size", None) or 1
         example = torch.zeros(
-            (batch, *shape), dtype=model_float_dtype(model), device=model_device(model)
+            (probe_batch_size(model), *shape),
+            dtype=model_float_dtype(model),
+            device=model_device(model),
         )
     with evaluation_mode(model), torch.no_grad():
         output = model(example)

@@ -1,5 +1,7 @@
 """The Dask path writes the same files as the in-process path (a real LocalCluster)."""
 
+import dask
+import dask.array
 import numpy as np
 import pytest
 import torch
@@ -196,6 +198,9 @@ def test_a_malformed_scheduler_address_says_how_to_write_one(address, inputs, tm
     err = capsys.readouterr().err
     assert err.startswith(f"respond-cam: error: {address!r} is not a Dask scheduler's address (")
     assert "give it as tcp://host:port" in err and "Traceback" not in err
+    # the caller's own Dask computations still run on their scheduler
+    assert dask.config.get("scheduler", None) is None
+    assert dask.array.ones(4, chunks=2).sum().compute() == 4
 
 
 @pytest.mark.parametrize(("tasks", "binning"), [("1", "1"), ("2", "1"), ("1", "2"), ("2", "2")])

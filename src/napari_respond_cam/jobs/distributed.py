@@ -90,7 +90,10 @@ def explain_on_cluster(
     """
     client_type, as_completed = _dask()
     try:
-        client = client_type(scheduler, timeout=CONNECT_TIMEOUT)
+        # Not the default client: a run leaves the caller's Dask settings as it found them,
+        # even when connecting fails (a failed default client keeps its setting until
+        # garbage collection, and the caller's next compute would look for it).
+        client = client_type(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except ValueError as err:
         raise RespondCamError(
             f"{scheduler!r} is not a Dask scheduler's address ({err}); give it as "
@@ -109,7 +112,7 @@ def explain_on_cluster(
                 client.submit(explain_file_task, job, source, settings, overwrite, pure=False)
                 for job in jobs
             ]
-            _wait(as_completed(futures), len(futures), progress)
+            _wait(as_completed(futures, loop=client.loop), len(futures), progress)
             return [future.result() for future in futures]
         model = source.load("cpu")
         requests = [file_request(model, job, settings, source.display_name) for job in jobs]
@@ -130,7 +133,7 @@ def explain_on_cluster(
             for job, one in zip(jobs, whole, strict=True)
             if one
         }
-        _wait(as_completed(list(submitted.values())), total, progress)
+        _wait(as_completed(list(submitted.values()), loop=client.loop), total, progress)
         done = len(submitted)
         summaries = {job: future.result() for job, future in submitted.items()}
         for (job, request), grid, parts in zip(tiled, grids, splits, strict=True):
@@ -147,7 +150,7 @@ def explain_on_cluster(
                 for one in (dataclasses.replace(settings, target=t) for t in targets)
             ]
             every = [future for futures in per_target for future in futures]
-            _wait(as_completed(every), total, progress, done)
+            _wait(as_completed(every, loop=client.loop), total, progress, done)
             done += len(every)
             blended = [
                 _blended(grid.shape, [future.result() for future in futures], settings.layer)

@@ -46,6 +46,10 @@ def test_fixed_class_and_per_sample_classes():
     mixed = explain(model, batch, "features", target=[2, 0])
     np.testing.assert_allclose(mixed.cam[0], -X / 4 * 1, rtol=1e-6)  # class 2: w = (-1/4, 0)
     np.testing.assert_allclose(mixed.cam[1], single.cam[1], rtol=1e-6)
+    # the hand model names no classes: napari's name for class 0 is that class
+    by_name = explain(model, batch, "features", target="class 0")
+    assert by_name.targets.tolist() == [0, 0]
+    np.testing.assert_array_equal(by_name.cam, single.cam)
 
 
 def test_gap_head_sums_to_score_minus_bias_for_every_class():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from napari_respond_cam import RespondCamError, region_target
+from napari_respond_cam.engine.class_index import fallback_class_names
 from napari_respond_cam.engine.targets import (
     RegionTarget,
     WindowRegions,
@@ -205,3 +206,18 @@ def test_a_class_name_is_read_as_its_index_and_other_targets_pass_through():
     )
     with pytest.raises(RespondCamError, match=r"the model output\.$"):
         class_by_name("ribosome", torch.nn.Identity())
+
+
+def test_a_model_that_names_no_classes_takes_the_names_napari_shows_for_them():
+    names = fallback_class_names(12)
+    assert names[:3] == ["class 0", "class 1", "class 2"]
+    assert [class_by_name(name, torch.nn.Identity()) for name in names] == list(range(12))
+    for other in ("class 02", "class -1", "class", "Class 1", "class 1 "):
+        with pytest.raises(RespondCamError, match=f"Unknown target {other!r}"):
+            class_by_name(other, torch.nn.Identity())
+    # a model with names of its own is asked by those names only
+    named = torch.nn.Identity()
+    named.class_names = ("ribosome", "class 0")
+    assert class_by_name("class 0", named) == 1
+    with pytest.raises(RespondCamError, match="Unknown target 'class 1'"):
+        class_by_name("class 1", named)

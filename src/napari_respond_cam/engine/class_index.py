@@ -1,11 +1,27 @@
-"""A model's background class checked as a class index: one rule for the model's
-metadata, the registry and the tiler. Torch-free at import."""
+"""Class indices: the names a model that names no classes gives them, and a model's
+background class checked as a class index (one rule for the model's metadata, the
+registry and the tiler). Torch-free at import."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import RespondCamError
+
+_FALLBACK_NAME = "class {}"
+_FALLBACK_PATTERN = re.compile(r"class (0|[1-9][0-9]*)")
+
+
+def fallback_class_names(n_classes: int) -> list[str]:
+    """``["class 0", "class 1", ...]`` for a model that names no classes."""
+    return [_FALLBACK_NAME.format(i) for i in range(n_classes)]
+
+
+def fallback_class_index(name: str) -> int | None:
+    """The index a name of :func:`fallback_class_names` stands for (``"class 2"``: 2), else None."""
+    found = _FALLBACK_PATTERN.fullmatch(name)
+    return None if found is None else int(found.group(1))
 
 
 def checked_background_class(background_class: Any, n_classes: int | None) -> int:

@@ -51,9 +51,9 @@ def explain(
         The target layer: a name from ``model.named_modules()`` or the module.
     target : None, int, str, sequence of int, "all" or callable
         ``None`` explains each sample's predicted class; an int (or one of the model's
-        ``class_names``) one class for all samples; a sequence one class per sample;
-        ``"all"`` every class; a callable ``f(output) -> tensor (N,)`` any scalar score
-        per sample.
+        ``class_names``, or ``"class 2"`` for a model that names none) one class for all
+        samples; a sequence one class per sample; ``"all"`` every class; a callable
+        ``f(output) -> tensor (N,)`` any scalar score per sample.
     method : str
         A name from :data:`.options.METHOD_LABELS`: ``"respond"`` (Respond-CAM),
         ``"grad"`` (Grad-CAM), ``"gradpp"`` (Grad-CAM++), ``"xgrad"`` (XGrad-CAM),

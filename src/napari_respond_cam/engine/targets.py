@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError, setting
+from .class_index import fallback_class_index
 from .options import ALL_CLASSES
 from .transfers import staged, to_device
 
@@ -64,14 +65,19 @@ class TargetPlan:
 def class_by_name(target: Target, model: Any) -> Target:
     """``target``, with a name among the model's ``class_names`` read as that class's index.
 
-    Other targets come back as they are; a name the model does not give is refused,
-    with the names it gives.
+    A model that names no classes takes the names napari and the command line give its
+    classes (``"class 2"``). Other targets come back as they are; a name the model does
+    not give is refused, with the names it gives.
     """
     if not isinstance(target, str) or target == ALL_CLASSES:
         return target
     names = [str(name) for name in getattr(model, "class_names", None) or ()]
     if target in names:
         return names.index(target)
+    # The names napari and the command line show for a model that names no classes.
+    unnamed = None if names else fallback_class_index(target)
+    if unnamed is not None:
+        return unnamed
     known = f" The model's classes: {', '.join(names)}." if names else ""
     raise RespondCamError(
         f"Unknown target {target!r}: use None (predicted class), a class index or name, one "

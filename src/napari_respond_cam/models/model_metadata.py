@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..engine.class_index import checked_background_class
+from ..engine.class_index import checked_background_class, fallback_class_names
 from ..engine.preprocessing import Preprocessing
 from ..errors import RespondCamError
 
@@ -51,11 +51,6 @@ def set_model_attribute(model: nn.Module, name: ModelAttribute, value: object) -
     keeps any other value as an ordinary attribute, which is what this does.
     """
     setattr(model, name, value)
-
-
-def fallback_class_names(n_classes: int) -> list[str]:
-    """``["class 0", "class 1", ...]`` for a model that names no classes."""
-    return [f"class {i}" for i in range(n_classes)]
 
 
 def class_label(index: int, names: Sequence[str] | None) -> str:

@@ -15,17 +15,12 @@ from pathlib import Path
 
 from torch import nn
 
-from ..engine.class_index import checked_background_class
+from ..engine.class_index import checked_background_class, fallback_class_names
 from ..engine.preprocessing import Preprocessing
 from ..errors import LOAD_FROM_FILE, RespondCamError, in_every_front_end, warn_user
 from .architectures import ARCHITECTURES
 from .model_files import load_model_file
-from .model_metadata import (
-    checked_class_names,
-    checked_voxel_size,
-    fallback_class_names,
-    set_model_attribute,
-)
+from .model_metadata import checked_class_names, checked_voxel_size, set_model_attribute
 
 
 @dataclass(frozen=True)

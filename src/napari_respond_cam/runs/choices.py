@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.class_index import fallback_class_names
 from ..engine.options import ALL_CLASSES
 from ..engine.preprocessing import PREPROCESSING_LABELS, Preprocessing, resolve_preprocessing
 from ..errors import RespondCamError, setting
-from ..models.model_metadata import fallback_class_names
 
 PREDICTED = "predicted class"
 ALL_CLASSES_LABEL = "all classes"

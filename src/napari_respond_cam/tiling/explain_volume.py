@@ -90,7 +90,8 @@ def explain_volume(
         The target layer: a name from ``model.named_modules()`` or the module.
     target : None, int, str, RegionTarget or callable
         ``None`` explains each window's predicted class; an int (or one of the model's
-        ``class_names``) one class in every window; ``region_target(channel, mask)`` a
+        ``class_names``, or ``"class 2"`` for a model that names none) one class in every
+        window; ``region_target(channel, mask)`` a
         region of a per-voxel output over the whole volume (above), its mask of the
         volume's spatial shape, or ``None`` for the whole volume; another callable
         ``f(output) -> tensor (N,)`` any scalar score per window, blended like class

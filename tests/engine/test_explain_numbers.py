@@ -177,3 +177,13 @@ def test_big_endian_and_read_only_arrays_give_the_same_maps():
     expected = explain(model, x, "pool").cam
     np.testing.assert_array_equal(explain(model, x.astype(">f4"), "pool").cam, expected)
     np.testing.assert_array_equal(explain(model, read_only, "pool").cam, expected)
+
+
+def test_an_explanation_prints_its_scores_and_classes_and_the_shapes_of_its_maps():
+    result = explain(hand_model(), np.stack([X] * 3)[:, None], "features")
+    assert repr(result) == (
+        "Explanation(method='respond', layer='features', cam=float32 (3, 2, 2), "
+        "heatmap=float32 (3, 2, 2), scores=[11.05, 11.05, 11.05], targets=[1, 1, 1])"
+    )
+    every = explain(hand_model(), np.stack([X] * 3)[:, None], "features", target="all")
+    assert "scores=float64 (3, 3), targets=[0, 1, 2])" in repr(every)

@@ -221,3 +221,9 @@ def test_a_model_that_names_no_classes_takes_the_names_napari_shows_for_them():
     assert class_by_name("class 0", named) == 1
     with pytest.raises(RespondCamError, match="Unknown target 'class 1'"):
         class_by_name("class 1", named)
+
+
+def test_a_region_target_prints_its_mask_by_shape():
+    mask = np.zeros((50, 40, 30), dtype=bool)
+    assert repr(region_target(1, mask)) == "RegionTarget(channel=1, mask=bool (50, 40, 30))"
+    assert repr(region_target(0)) == "RegionTarget(channel=0, mask=None)"

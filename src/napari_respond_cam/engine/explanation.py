@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RespondCamError
+from .array_text import array_text
 from .class_probabilities import softmax
 
 
@@ -48,6 +49,18 @@ class Explanation:
     bias: np.ndarray
     method: str
     layer: str
+
+    def __repr__(self) -> str:
+        # The maps stay out: printed in full they would bury the scores on the screen.
+        shown = {
+            "method": repr(self.method),
+            "layer": repr(self.layer),
+            "cam": array_text(self.cam),
+            "heatmap": array_text(self.heatmap),
+            "scores": array_text(self.scores),
+            "targets": array_text(self.targets),
+        }
+        return f"Explanation({', '.join(f'{name}={text}' for name, text in shown.items())})"
 
     @property
     def cam_sums(self) -> np.ndarray:

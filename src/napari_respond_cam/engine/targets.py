@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import RespondCamError, setting
+from .array_text import array_text
 from .class_index import fallback_class_index
 from .options import ALL_CLASSES
 from .transfers import staged, to_device
@@ -183,6 +184,9 @@ class RegionTarget:
         # The mask crosses to each device once: a copy from pageable memory per batch
         # would wait for the device to finish its queued work.
         object.__setattr__(self, "_on_device", {})
+
+    def __repr__(self) -> str:
+        return f"RegionTarget(channel={self.channel}, mask={array_text(self.mask)})"
 
     def __getstate__(self) -> dict[str, Any]:
         # Copies on a device stay behind: a pickled target may be opened where there is none.

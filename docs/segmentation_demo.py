@@ -28,7 +28,6 @@ import numpy as np
 from napari_respond_cam import explain_volume, load_model, predict_volume, region_target
 from napari_respond_cam.engine.options import METHOD_LABELS
 from napari_respond_cam.paper_metrics import positive_mass_inside, write_section
-from napari_respond_cam.segmentation_training import dice_scores
 from napari_respond_cam.simulation import (
     SAMPLE_MARGIN,
     SAMPLE_PARTICLES,
@@ -36,6 +35,7 @@ from napari_respond_cam.simulation import (
     SAMPLE_SNR,
     simulate_tomogram,
 )
+from napari_respond_cam.training.segmentation import dice_scores
 
 FRESH_SEED = 2026
 #: The last block before the 1x1x1 head: everything after it is linear.

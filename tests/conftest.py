@@ -14,7 +14,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def kernel_caps_restored(monkeypatch):
     """Training pins torch's kernels in os.environ; undone after the test."""
-    from napari_respond_cam.reproducible_kernels import PINNED_KERNELS
+    from napari_respond_cam.training.reproducible_kernels import PINNED_KERNELS
 
     for name in PINNED_KERNELS:
         monkeypatch.setenv(name, "")  # so that monkeypatch restores the variable's state

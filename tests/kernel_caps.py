@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from napari_respond_cam.reproducible_kernels import PINNED_KERNELS
+from napari_respond_cam.training.reproducible_kernels import PINNED_KERNELS
 
 #: Whether this CPU runs the capped kernels (an x86-64 CPU with AVX2).
 CAPPED_CPU = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")

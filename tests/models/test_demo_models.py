@@ -8,9 +8,9 @@ import pytest
 
 import napari_respond_cam
 from napari_respond_cam import available_models, explain, load_model, target_layers
-from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY
 from napari_respond_cam.simulation import SAMPLE_SNR, simulate_subtomograms
-from napari_respond_cam.training import TrainingConfig
+from napari_respond_cam.training.classifier import TrainingConfig
+from napari_respond_cam.training.reproducible_kernels import PINNED_CAPABILITY
 
 WEIGHTS = Path(napari_respond_cam.__file__).parent / "models" / "weights"
 

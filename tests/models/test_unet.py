@@ -12,9 +12,9 @@ from napari_respond_cam import explain, load_model, region_target, save_model
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.models.architectures import architecture
 from napari_respond_cam.models.unet import UNet3D, unet_config_from_state_dict
-from napari_respond_cam.reproducible_kernels import PINNED_CAPABILITY
-from napari_respond_cam.segmentation_training import SegmentationConfig
 from napari_respond_cam.simulation import class_names
+from napari_respond_cam.training.reproducible_kernels import PINNED_CAPABILITY
+from napari_respond_cam.training.segmentation import SegmentationConfig
 
 BLOCKS = ["enc1", "pool1", "enc2", "pool2", "bottleneck", "up2", "dec2", "up1", "dec1", "head"]
 

@@ -57,10 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and save; 0 on success."""
-    from ..reproducible_kernels import pin_kernels
+    from ..training.reproducible_kernels import pin_kernels
 
     pin_kernels()
-    from ..training import TrainingConfig, train_and_save
+    from ..training.classifier import TrainingConfig, train_and_save
 
     apply_threads(args.threads)
     _check_before_training(args)
@@ -92,7 +92,7 @@ def _check_before_training(args: argparse.Namespace) -> None:
 
     from ..engine.devices import requested_device
     from ..errors import RespondCamError
-    from ..training import TrainingConfig
+    from ..training.classifier import TrainingConfig
 
     if args.out.suffix not in (".pt", ".pth", ".safetensors"):
         raise RespondCamError(f"--out {args.out} must end in .pt, .pth or .safetensors.")

@@ -12,7 +12,7 @@ one the microscope could have made).
 
 The step size rises linearly over the first epoch and falls along a half cosine to zero
 at the last (a plain Adam step from the start killed CNN-1's fourth convolution), and a
-layer summing many inputs takes a proportionally smaller one (:data:`FULL_STEP_FAN_IN`).
+layer summing many inputs takes a proportionally smaller one (:mod:`.step_sizes`).
 
 Run ``respond-cam train --out model.pt`` (``--architecture cnn2`` for CNN-2); with the
 defaults and ``--threads 2`` it reproduces the shipped demo models, seed for seed. The
@@ -25,23 +25,20 @@ a run used.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
-from .errors import RespondCamError
-from .models.architectures import architecture
-from .models.model_metadata import set_model_attribute
-from .reproducible_kernels import kernel_note, kernel_record, portable_dropout
-from .simulation import (
+from ..engine.preprocessing import WINDOW_ZSCORE, Preprocessing
+from ..errors import RespondCamError
+from ..models.architectures import architecture
+from ..models.model_metadata import set_model_attribute
+from ..simulation import (
     BACKGROUND_CLASS,
     LABEL_RADIUS,
     SAMPLE_PARTICLES,
@@ -51,21 +48,15 @@ from .simulation import (
     class_names,
     simulate_tomogram,
 )
-from .simulation.windows import centres_near, cut_windows, label_windows, random_centres
+from ..simulation.windows import centres_near, cut_windows, label_windows, random_centres
+from .reproducible_kernels import kernel_note, kernel_record, portable_dropout
+from .step_sizes import set_step_sizes, step_groups
 
 #: How the windows are scaled before the network sees them, in training and on a tomogram.
 PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
 #: Epochs and peak step size of each architecture's demo model, when not given.
 DEMO_SCHEDULES = {"cnn1": (40, 1e-3), "cnn2": (40, 1e-3)}
-
-#: Adam moves every weight by about the step size whatever its gradient, so a layer's
-#: output moves in proportion to how many inputs it sums. A layer summing more inputs
-#: than this (``conv2`` and ``conv3`` of the demo models: 8 channels x 27) takes a step
-#: cut in proportion, its bias with it: ``conv4`` half, CNN-1's ``fc1`` (16,000 inputs)
-#: 1/74. With one step for all, the earlier cnn1-demo (dense 64, step 3e-4) ended with 49
-#: of its 64 ``fc1`` units below zero for every window, for good.
-FULL_STEP_FAN_IN = 216
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,7 @@ class TrainingConfig:
     the paper's (32, 32, 64, 64)/(512, 512) so the weights stay under 10 MB, and their
     ``dropout`` (after ``fc1`` and ``fc2`` while training) is lighter than the usual 0.5
     for the narrower layers. ``epochs`` and ``learning_rate`` (the peak step size of a
-    layer summing at most :data:`FULL_STEP_FAN_IN` inputs) left at 0 take the
+    layer summing at most :data:`.step_sizes.FULL_STEP_FAN_IN` inputs) left at 0 take the
     architecture's :data:`DEMO_SCHEDULES` entry when the config is made (its keys are the
     architectures trained here); ``dataclasses.replace`` keeps the numbers already filled in.
     """
@@ -310,57 +301,6 @@ def train(
     return model.eval(), history
 
 
-def step_size_factor(progress: float, epochs: int) -> float:
-    """The step size over its peak, ``progress`` (0 to 1) through training of ``epochs``.
-
-    A linear rise over the first epoch (half of a one-epoch run) from 1/1000, never 0,
-    then half a cosine from 1 down to 0 at the end.
-    """
-    warm_up = min(1 / epochs, 0.5)
-    if progress >= 1:
-        return 0.0
-    if progress < warm_up:
-        return max(progress / warm_up, 1e-3)
-    return 0.5 * (1 + math.cos(math.pi * (progress - warm_up) / (1 - warm_up)))
-
-
-def step_groups(model: nn.Module) -> list[dict[str, Any]]:
-    """The optimiser's parameter groups, one per layer with parameters of its own.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-
-    Returns
-    -------
-    list of dict
-        ``params`` (the layer's weight and bias) and ``step_scale``:
-        ``FULL_STEP_FAN_IN / fan-in`` capped at 1 for a dense layer or convolution (the
-        inputs one output unit sums: a row of its weight), 1 for any other layer.
-    """
-    summing = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-    groups = []
-    for layer in model.modules():
-        own = list(layer.parameters(recurse=False))
-        if not own:
-            continue
-        fan_in = layer.weight[0].numel() if isinstance(layer, summing) else 1
-        groups.append({"params": own, "step_scale": min(1.0, FULL_STEP_FAN_IN / fan_in)})
-    return groups
-
-
-def set_step_sizes(
-    optimiser: torch.optim.Optimizer, peak: float, progress: float, epochs: int
-) -> None:
-    """Set each group's step size for ``progress`` (0 to 1) through ``epochs`` of training:
-    ``peak`` times the group's ``step_scale`` (:func:`step_groups`) times
-    :func:`step_size_factor`.
-    """
-    factor = step_size_factor(progress, epochs)
-    for group in optimiser.param_groups:
-        group["lr"] = peak * group["step_scale"] * factor
-
-
 def _seeds(config: TrainingConfig, stream: int, n: int) -> np.ndarray:
     """Tomogram seeds of one stream: apart from the sample's (0) and from other streams."""
     return np.random.SeedSequence([config.seed, stream]).generate_state(n).astype(np.int64)
@@ -401,7 +341,7 @@ def train_and_save(
     trained: a run stopped early leaves the last epoch's model, its record giving the
     epochs done (the step size's schedule stays that of the epochs asked for).
     """
-    from .models.model_files import save_model
+    from ..models.model_files import save_model
 
     def save(model: nn.Module, history: TrainingHistory) -> None:
         epochs = len(history.accuracy)

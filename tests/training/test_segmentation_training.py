@@ -8,7 +8,8 @@ import torch
 
 from napari_respond_cam import load_model
 from napari_respond_cam.engine.preprocessing import Preprocessing
-from napari_respond_cam.segmentation_training import (
+from napari_respond_cam.simulation import ParticleTable, SimulatedTomogram
+from napari_respond_cam.training.segmentation import (
     SegmentationConfig,
     build_unet,
     dice_scores,
@@ -16,7 +17,6 @@ from napari_respond_cam.segmentation_training import (
     segmentation_loss,
     train_and_save,
 )
-from napari_respond_cam.simulation import ParticleTable, SimulatedTomogram
 
 TINY = SegmentationConfig(
     channels=(2, 2, 2),

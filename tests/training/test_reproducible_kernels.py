@@ -15,7 +15,13 @@ import torch
 from torch import nn
 
 from kernel_caps import CAPPED_CPU, environment_without_caps
-from napari_respond_cam.reproducible_kernels import (
+from napari_respond_cam.training.classifier import (
+    TrainingConfig,
+    build_model,
+    demo_class_names,
+    train,
+)
+from napari_respond_cam.training.reproducible_kernels import (
     PINNED_CAPABILITY,
     PINNED_KERNELS,
     PortableDropout,
@@ -25,7 +31,6 @@ from napari_respond_cam.reproducible_kernels import (
     pin_kernels,
     portable_dropout,
 )
-from napari_respond_cam.training import TrainingConfig, build_model, demo_class_names, train
 
 MACHINE_CAPABILITY = torch.backends.cpu.get_cpu_capability()
 capped_cpu = pytest.mark.skipif(not CAPPED_CPU, reason="the caps are for x86-64 CPUs with AVX2")
@@ -35,7 +40,7 @@ pytestmark = pytest.mark.usefixtures("kernel_caps_restored")
 GRADIENT_DIGEST = """
 import hashlib, json, sys, torch
 from napari_respond_cam.models.paper_cnns import CNN1
-from napari_respond_cam.reproducible_kernels import kernel_record, pin_kernels
+from napari_respond_cam.training.reproducible_kernels import kernel_record, pin_kernels
 if sys.argv[1] == "pin":
     pin_kernels()
 torch.set_num_threads(2)
@@ -131,7 +136,9 @@ def test_portable_dropout_draws_the_masks_torch_draws_on_other_cpus(monkeypatch)
         epochs=1, batch_size=8,
     )  # fmt: skip
     portable, _ = train(config, log=lambda line: None)
-    monkeypatch.setattr("napari_respond_cam.training.portable_dropout", lambda model: model)
+    monkeypatch.setattr(
+        "napari_respond_cam.training.classifier.portable_dropout", lambda model: model
+    )
     plain, _ = train(config, log=lambda line: None)
     assert any(type(m) is nn.Dropout for m in plain.modules())
     for (name, a), b in zip(

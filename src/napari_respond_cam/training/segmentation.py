@@ -1,6 +1,6 @@
 """Training the demo 3D U-Net to segment the five complexes in simulated tomograms.
 
-Run ``python -m napari_respond_cam.segmentation_training --out demo_unet.pt`` to train the
+Run ``python -m napari_respond_cam.training.segmentation --out demo_unet.pt`` to train the
 shipped ``unet-demo`` model on one CPU thread (about 23 minutes of one core: 0.45 s a step,
 3000 steps, after a few seconds of simulation), with the CPU's kernels pinned as
 :mod:`.reproducible_kernels` says, so that any x86-64 CPU with AVX2 gives the same weights
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine.preprocessing import WINDOW_ZSCORE, Preprocessing
-from .models.architectures import architecture
-from .models.model_metadata import set_model_attribute
+from ..engine.preprocessing import WINDOW_ZSCORE, Preprocessing
+from ..models.architectures import architecture
+from ..models.model_metadata import set_model_attribute
+from ..simulation import SAMPLE_SNR, TEMPLATE_VOXEL_SIZE_A, SimulatedTomogram, simulate_tomogram
 from .reproducible_kernels import kernel_note, kernel_record, pin_kernels
-from .simulation import SAMPLE_SNR, TEMPLATE_VOXEL_SIZE_A, SimulatedTomogram, simulate_tomogram
 
 #: The output channel of voxels outside every particle; channel ``k + 1`` is class ``k``,
 #: as the simulator's label volumes number them.
@@ -243,7 +243,7 @@ def train_and_save(
     The file is also written after each logged step (a run stopped early leaves the
     weights so far, its record saying how many steps they had).
     """
-    from .models.model_files import save_model
+    from ..models.model_files import save_model
 
     def save(model: nn.Module, history: SegmentationHistory) -> None:
         record = {
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command line: train with the defaults (or fewer steps) and save to ``--out``."""
     defaults = SegmentationConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m napari_respond_cam.segmentation_training", description=__doc__
+        prog="python -m napari_respond_cam.training.segmentation", description=__doc__
     )
     parser.add_argument("--out", type=Path, required=True, help="the .pt file to write")
     parser.add_argument("--steps", type=int, default=defaults.steps)

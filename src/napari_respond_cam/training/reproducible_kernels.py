@@ -75,7 +75,7 @@ def kernel_note(device: str = "cpu") -> str:
                 f"{PINNED_CAPABILITY} at {threads} thread{'s' * (threads != 1)})")  # fmt: skip
     return (f"CPU kernels: {capability}, not pinned: the weights depend on this CPU "
             f"(respond-cam train pins them; from Python, call "
-            f"napari_respond_cam.reproducible_kernels.pin_kernels() before torch runs "
+            f"napari_respond_cam.training.reproducible_kernels.pin_kernels() before torch runs "
             f"anything)")  # fmt: skip
 
 

@@ -145,6 +145,26 @@ def test_a_labels_layer_on_a_coarser_grid_is_read_on_the_volumes_voxels(
     np.testing.assert_array_equal(labels.data, kept)
 
 
+def test_a_label_named_after_a_channel_picks_that_channel(dense_widget, viewer):
+    widget = dense_widget
+    truth = np.zeros(SHAPE, dtype=np.int32)
+    truth[2:4, 2:4, 2:4], truth[5:7, 5:7, 5:7], truth[0, 0, 0] = 1, 2, 3
+    meta = {"label_names": {1: "ribosome", 2: "membrane", 3: "vesicle"}}
+    layer = viewer.add_labels(truth, name="truth", scale=SCALE, translate=TRANSLATE, metadata=meta)
+    widget.region.value = LABELS
+    widget.region_labels.value = layer
+    assert widget.channel.value == 1  # every label (0) names no channel: the default stays
+    widget.region_label.value = 1
+    assert widget.channel.value == 2
+    widget.region_label.value = 2
+    assert widget.channel.value == 1
+    widget.channel.value = 0  # the user's own pick stands until they pick another label
+    widget.region_label.value = 3  # a name no channel has
+    assert widget.channel.value == 0
+    widget.region_label.value = 1
+    assert widget.channel.value == 2
+
+
 def test_spheres_around_points_given_in_world_coordinates(dense_widget, unet, viewer, qtbot):
     widget = dense_widget
     centre = (3, 5, 7)

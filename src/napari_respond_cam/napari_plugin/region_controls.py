@@ -2,7 +2,8 @@
 
 Shown in place of the target-class picker when the chosen model's output is dense.
 Untouched, they leave both choices to the run layer (the first channel that is not
-background, where the model predicts it), which then says so in the results. Labels
+background, where the model predicts it), which then says so in the results. A label
+picked as the region whose name is one of the channels' picks that channel. Labels
 and Points layers are read on the volume's voxel grid (see :mod:`.layer_grids`), and
 the region is checked on the GUI thread before the run starts, so a region that
 misses the volume is refused at once.
@@ -114,6 +115,8 @@ class RegionControls:
             tooltip="Keep the part inside the volume of spheres whose centre lies outside it.",
         )
         self.region.changed.connect(self._show_rows)
+        for picker in (self.region, self.region_labels, self.label):
+            picker.changed.connect(self._follow_label)
         self.set_channels([], None)
 
     @property
@@ -203,6 +206,16 @@ class RegionControls:
                 "region under 'region'."
             )
         return picker.value
+
+    def _follow_label(self, _value: Any = None) -> None:
+        # A label named after one of the model's channels (a ground truth, or a
+        # segmentation of the same classes) most likely asks about that channel.
+        layer, value = self.region_labels.value, self.label.value
+        if self.region.value != LABELS or layer is None or not value:
+            return
+        name = label_name(layer, value)
+        if name in self._channel_names:
+            self.channel.value = self._channel_names.index(name)
 
     def _channel_choices(self, _widget: Any = None) -> list[tuple[str, int]]:
         return [(name, k) for k, name in enumerate(self._channel_names)]

@@ -55,6 +55,14 @@ def in_every_front_end(python: str, command_line: str, napari: str) -> str:
     return f"{python} in Python, {command_line} on the command line, {napari} in napari"
 
 
+#: How to explain (or measure) a class in every window, not only in those called the class.
+EVERY_WINDOW = in_every_front_end(
+    f"{SETTING_NAMES['where_predicted'][0]}=False",
+    SETTING_NAMES["where_predicted"][1],
+    f"untick '{SETTING_NAMES['where_predicted'][2]}'",
+)
+
+
 def setting(name: str, value: object = None, *, in_napari: bool = True) -> str:
     """A setting of :data:`SETTING_NAMES` named (and set to ``value``) in every front-end.
 

@@ -12,6 +12,7 @@ from napari_respond_cam import explain_volume, load_model, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.faithfulness import compare_methods_on_volume
+from napari_respond_cam.faithfulness.window_faithfulness import measure_volume_faithfulness
 from napari_respond_cam.models.paper_cnns import CNN1
 from napari_respond_cam.mrc_io import read_mrc, write_mrc
 from toy_models import TinyUNet
@@ -317,3 +318,50 @@ def test_the_windows_called_background_are_left_out_and_counted(tomogram, tmp_pa
         [line] = list(csv.DictReader(file))
     for key in ("sum_to_score_error", "deletion_auc", "insertion_auc", "road_score"):
         assert float(line[key]) == pytest.approx(getattr(row, key), rel=1e-6, abs=1e-9)
+
+
+def test_a_chosen_class_is_measured_in_the_windows_called_it_unless_every_window(
+    tomogram, tmp_path, capsys
+):
+    torch.manual_seed(0)
+    model = CNN1(num_classes=3, input_size=8, channels=(2, 2, 2, 2), dense=(4, 4))
+    model.class_names = ("ribosome", "proteasome", "membrane")
+    data = read_mrc(tomogram).data
+    _, first = explain_volume(model, data, "maxpool2", stride=2, return_windows=True)
+    logits = np.log(first.probabilities)
+    lead = np.sort(logits[:, 2] - np.delete(logits, 2, axis=1).max(axis=1))
+    with torch.no_grad():
+        model.fc3.bias[2] -= float(lead[-2:].mean())  # membrane now takes one window only
+        model.fc3.bias[0] -= 100.0  # and no window is called ribosome
+    model_file = save_model(model, tmp_path / "one_membrane.pt")
+    loaded = load_model(model_file)
+    _, windows = explain_volume(loaded, data, "maxpool2", stride=2, return_windows=True)
+    assert windows.targets.tolist().count(2) == 1 and len(windows) == 3
+    [called] = np.flatnonzero(windows.targets == 2)
+    flags = ["--methods", "grad", "--stride", "2", "--target", "membrane"]
+
+    assert main(compare_args(tomogram, model_file, *flags)) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert heading.startswith(
+        "tomo.mrc: 1 window(s) (2 called another class left out, as explain leaves them "
+        "out), layer maxpool2, target membrane"
+    )
+    [row] = compare_methods_on_volume(loaded, data, "maxpool2", methods=["grad"], stride=2,
+                                      steps=4, target=2, where_predicted=True)  # fmt: skip
+    heatmap = explain_volume(loaded, data, "maxpool2", stride=2, target=2, method="grad",
+                             where_predicted=True)  # fmt: skip
+    alone, _ = measure_volume_faithfulness(loaded, data, heatmap, target=2, stride=2, steps=4,
+                                           windows=[called])  # fmt: skip
+    assert row.deletion_auc == pytest.approx(float(alone.deletion_auc[0]), rel=1e-6)
+    assert row.left_out == "2 called another class left out, as explain leaves them out"
+
+    assert main(compare_args(tomogram, model_file, *flags, "--every-window")) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert heading.startswith("tomo.mrc: 3 window(s), layer maxpool2, target membrane")
+    assert main(compare_args(tomogram, model_file, *flags[:-1], "ribosome")) == 1
+    assert error_of_text(capsys.readouterr().err) == (
+        "The model calls no window ribosome, so the map of the windows called ribosome holds "
+        "nothing to compare; measure the class in every window (where_predicted=False in "
+        "Python, --every-window on the command line, untick 'only windows called the class' "
+        "in napari)."
+    )

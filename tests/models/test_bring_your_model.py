@@ -108,16 +108,18 @@ def test_a_monai_dynunet_state_dict_is_brought_as_the_guide_says(tmp_path):
     model = build()
     model.load_state_dict(torch.load(tmp_path / "dynunet_state.pt", weights_only=True))
     model.eval()
-    register_model("dynunet", model, class_names=NAMES, background_class=0)
+    register_model(
+        "dynunet", model, class_names=NAMES, background_class=0,
+        input_shape=(1, 16, 16, 16), preprocessing="zscore-tomogram",
+    )  # fmt: skip
+    model = load_model("dynunet")  # the same module, the metadata set on it
     mask = box_mask((16, 16, 16), slice(4, 12), slice(4, 12), slice(4, 12))  # 512 voxels
-    live = explain(
-        load_model("dynunet"), volume(16, 16, 16), "upsamples.1", target=region_target(1, mask)
-    )
+    live = explain(model, volume(16, 16, 16), "upsamples.1", target=region_target(1, mask))
     head_bias = model.output_block.conv.conv.bias.detach()[1].item()
     np.testing.assert_allclose(live.bias, [512 * head_bias] * 2, rtol=1e-4)
     np.testing.assert_allclose(live.cam_sums, live.scores - live.bias, rtol=1e-4, atol=1e-5)
-    model.input_shape = (1, 16, 16, 16)
     exported = load_model(save_model(model, tmp_path / "dynunet.pt2", dynamic_sizes=True))
+    assert exported.class_names == NAMES and exported.input_shape == (1, 16, 16, 16)
     other = volume(16, 24, 16, seed=4)
     # torch.export names a module by the path that calls it: DynUNet calls its last
     # decoder block through skip_layers, so the program knows upsamples.1 by that name.

@@ -4,13 +4,8 @@ import json
 
 from torch import nn
 
-from napari_respond_cam.models.model_metadata import (
-    attach_metadata,
-    class_label,
-    class_names_for,
-    fallback_class_names,
-    metadata_of,
-)
+from napari_respond_cam.engine.class_index import class_label, fallback_class_names
+from napari_respond_cam.models.model_metadata import attach_metadata, class_names_for, metadata_of
 
 
 def test_unnamed_classes_are_numbered():

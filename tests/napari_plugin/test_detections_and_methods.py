@@ -225,6 +225,33 @@ def test_compare_methods_progress_counts_steps_of_every_method(viewer, widget, q
     assert len(set(done)) > 2 * len(METHOD_LABELS)
 
 
+def test_compare_methods_for_a_class_measures_the_windows_its_map_holds(viewer, widget, qtbot):
+    tomo = add_tomogram(viewer, (16, 24, 32), seed=3)
+    model = tiny_cnn1()
+    with torch.no_grad():
+        model.fc3.bias[1] += 0.4615  # 4 of the 6 windows called class 0, 2 class 1
+    votes = explain_volume(model, tomo.data, "maxpool2", stride=8, return_windows=True)[1]
+    assert np.bincount(votes.predicted).tolist() == [4, 2]
+    register_model("tiny-split", model, class_names=CLASSES, input_shape=(1, 16, 16, 16))
+    widget.model.reset_choices()
+    widget.model.value = "tiny-split"
+    widget.target.value = CLASSES[1]
+    assert widget.where_predicted.value  # the default: only the windows called the class
+
+    click(widget, widget.compare_button, qtbot)
+
+    first = widget.results.value.splitlines()[0]
+    assert first == (
+        f"Methods compared on 'tomo' ({CLASSES[1]}; means over 2 windows, 4 called another "
+        "class left out, as explain leaves them out):"
+    )
+    widget.where_predicted.value = False
+    click(widget, widget.compare_button, qtbot)
+    assert widget.results.value.splitlines()[0] == (
+        f"Methods compared on 'tomo' ({CLASSES[1]}; means over 6 windows):"
+    )
+
+
 def test_compare_methods_refuses_all_classes(viewer, widget, new_notifications):
     add_tomogram(viewer, (16, 16, 16))
     widget.target.value = "all classes"

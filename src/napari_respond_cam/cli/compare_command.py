@@ -16,6 +16,7 @@ from ..faithfulness.measure_options import DEFAULT_FILL, DEFAULT_STEPS, FILL_LAB
 from .model_arguments import add_model_arguments
 from .run_arguments import (
     add_binning_argument,
+    add_every_window_argument,
     add_preprocessing_arguments,
     add_window_argument,
     class_target,
@@ -35,8 +36,9 @@ bias)| / |score|, the areas under the deletion and insertion curves (the target 
 as the map's most relevant voxels are removed, or added back, in --steps steps; lower
 is better for deletion, higher for insertion) and the ROAD score (removed voxels imputed
 from their neighbours; most minus least relevant first, higher is better). A tomogram
-is measured in the windows the tiler cuts (means over windows; with no --target, not
-those the model calls background, as explain leaves them out); a file the size of the
+is measured in the windows the tiler cuts and explain's map holds (means over windows;
+with no --target, not those the model calls background; with --target CLASS, only those
+the model calls the class, unless --every-window); a file the size of the
 model's input is one window. With --bin N the file (and --mask) is block-averaged first,
 as explain does it. Nothing is written but the --csv file, if asked: a new
 file, or an existing one only with --overwrite.
@@ -74,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CLASS",
         help="class index or name to explain (default: each window's predicted class)",
     )
+    add_every_window_argument(parser, "measure", "--target CLASS")
     parser.add_argument(
         "--methods",
         default=",".join(METHOD_LABELS),
@@ -132,13 +135,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, compare the methods, print the table (and write the CSV)."""
+    from ..engine.class_index import class_label
     from ..engine.layers import resolve_layer
     from ..faithfulness import compare_methods_on_volume
-    from ..faithfulness.method_comparison import background_note, checked_methods
+    from ..faithfulness.method_comparison import checked_methods
     from ..faithfulness.perturbation_run import positive_steps
     from ..faithfulness.target_scorer import refuse_all_classes
     from ..jobs.file_jobs import ModelSource
-    from ..models.model_metadata import class_label
     from ..mrc_io import read_mrc
     from ..runs.choices import (
         AUTO_DEVICE,
@@ -195,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         preprocessing=preprocessing,
         statistics=_statistics(model, volume, preprocessing, path.name),
         background_class=background,
+        where_predicted=args.where_predicted,
         progress=MethodsBar(path.name, methods),
     )
     windows = len(rows[0].faithfulness.deletion.scores)
@@ -202,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         "each window's predicted class" if target is None else class_label(target, class_names)
     )
     seen = f" binned by {args.bin}" if args.bin > 1 else ""
-    note = background_note(rows[0], background)
+    note = rows[0].left_out
     print(
         f"{path.name}{seen}: {windows} window(s){f' ({note})' if note else ''}, layer "
         f"{layer}, target {explained}, {args.steps} steps, fill {args.fill}"

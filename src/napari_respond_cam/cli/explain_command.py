@@ -18,10 +18,10 @@ from ..engine.options import (
 )
 from ..errors import RespondCamError
 from ..runs.regions import LABELS, PREDICTED, WHOLE, Region
-from ..runs.request import WHERE_PREDICTED
 from .model_arguments import add_model_arguments
 from .run_arguments import (
     add_binning_argument,
+    add_every_window_argument,
     add_preprocessing_arguments,
     add_window_argument,
     class_target,
@@ -73,15 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="class index or name to explain, or 'all' for one file per class "
         "(default: each window's predicted class)",
     )
-    parser.add_argument(
-        "--every-window",
-        dest="where_predicted",
-        action="store_false",
-        default=WHERE_PREDICTED,
-        help="with --target CLASS or all on a tomogram explained window by window: "
-        "explain the class in every window (default: only in the windows the model calls "
-        "it: windows without the class add their evidence for it too)",
-    )
+    add_every_window_argument(parser, "explain", "--target CLASS or all")
     parser.add_argument(
         "--channel",
         metavar="NAME|INDEX",

@@ -91,6 +91,22 @@ def add_binning_argument(parser: argparse.ArgumentParser, result: str) -> None:
     )
 
 
+def add_every_window_argument(parser: argparse.ArgumentParser, verb: str, targets: str) -> None:
+    """Add ``--every-window``: ``verb`` the ``targets`` (``"--target CLASS"``) in every
+    window, not only in those the model calls the class."""
+    from ..runs.request import WHERE_PREDICTED
+
+    parser.add_argument(
+        "--every-window",
+        dest="where_predicted",
+        action="store_false",
+        default=WHERE_PREDICTED,
+        help=f"with {targets} on a tomogram cut into windows: {verb} the class in every "
+        "window (default: only in the windows the model calls it, as explain's map holds "
+        "them: windows without the class add their evidence for it too)",
+    )
+
+
 def window_flag(values: list[int] | None) -> int | tuple[int, ...] | None:
     """The ``--window`` values: one size, three (D H W), or None when the flag is absent."""
     return shape_flag(values, "--window")

@@ -1,10 +1,11 @@
-"""Class indices: the names a model that names no classes gives them, and a model's
-background class checked as a class index (one rule for the model's metadata, the
-registry and the tiler). Torch-free at import."""
+"""Class indices: a class's name (and the names of a model that names none), and a
+model's background class checked as a class index (one rule for the model's metadata,
+the registry and the tiler). Torch-free at import."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RespondCamError
@@ -16,6 +17,13 @@ _FALLBACK_PATTERN = re.compile(r"class (0|[1-9][0-9]*)")
 def fallback_class_names(n_classes: int) -> list[str]:
     """``["class 0", "class 1", ...]`` for a model that names no classes."""
     return [_FALLBACK_NAME.format(i) for i in range(n_classes)]
+
+
+def class_label(index: int, names: Sequence[str] | None) -> str:
+    """The name of class ``index``: from ``names`` when it has one, else ``"class {index}"``."""
+    if names is not None and 0 <= index < len(names):
+        return str(names[index])
+    return _FALLBACK_NAME.format(index)
 
 
 def fallback_class_index(name: str) -> int | None:

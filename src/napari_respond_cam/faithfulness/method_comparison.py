@@ -10,22 +10,24 @@ samples, or over the windows of a tomogram.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from torch import nn
 
+from ..engine.class_index import class_label
 from ..engine.explain import explain
 from ..engine.model_inputs import as_batch, input_spec
 from ..engine.options import METHOD_LABELS
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
 from ..engine.targets import Target
-from ..errors import RespondCamError, setting
+from ..errors import EVERY_WINDOW, RespondCamError, setting
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
 from ..tiling.progress import COMPARISON, STATISTICS, ProgressCallback, start_phase
 from ..tiling.volume_statistics import volume_statistics
+from ..tiling.window_predictions import WindowPredictions
 from .perturbation_run import CURVES_PER_SAMPLE, counted_from, report_steps
 from .sample_faithfulness import measure_faithfulness
 from .score_curves import Faithfulness
@@ -56,6 +58,10 @@ class MethodScores:
     targets : numpy.ndarray or None
         The class each sample or window was measured for, its predicted class, when no
         class was chosen (``None`` when one was).
+    left_out : str or None
+        For a tomogram, the windows its map leaves out and not measured, as ``explain``
+        leaves them out of its map ("109 called background left out, ..."); ``None``
+        when every window was measured.
     """
 
     method: str
@@ -67,29 +73,35 @@ class MethodScores:
     faithfulness: Faithfulness
     heatmap: np.ndarray
     targets: np.ndarray | None = None
+    left_out: str | None = None
 
 
-def background_note(row: MethodScores, background_class: int | None) -> str | None:
-    """How many windows the model called its background class, left out of the maps and
-    the measures (as ``explain`` leaves them out of its map); None when a class was
-    chosen, the model names no background, or it called no window so."""
-    if row.targets is None or background_class is None:
+def _measured_windows(windows: WindowPredictions, target: int | None, model: nn.Module) -> Any:
+    """The windows explain's map holds, to measure (None: every window)."""
+    if windows.counted is None:
         return None
-    n = int(np.count_nonzero(row.targets == background_class))
-    return f"{n} called background left out, as explain leaves them out" if n else None
-
-
-def _measured_windows(targets: np.ndarray | None, background_class: int | None) -> Any:
-    """The windows to measure: those not called background (None: every window)."""
-    if targets is None or background_class is None:
-        return None
-    kept = np.flatnonzero(targets != background_class)
-    if not kept.size:
+    kept = np.flatnonzero(windows.counted)
+    if kept.size:
+        return kept
+    if target is None:
         raise RespondCamError(
             "The model calls every window background, so there is nothing of what it found "
             f"to compare; choose a class ({setting('target')}) to measure it in every window."
         )
-    return kept
+    name = class_label(target, getattr(model, "class_names", None))
+    raise RespondCamError(
+        f"The model calls no window {name}, so the map of the windows called {name} holds "
+        f"nothing to compare; measure the class in every window ({EVERY_WINDOW})."
+    )
+
+
+def _left_out_note(windows: WindowPredictions, target: int | None) -> str | None:
+    """How many windows the map leaves out, and why, as explain says it."""
+    if windows.counted is None or windows.counted.all():
+        return None
+    n = int(np.count_nonzero(~windows.counted))
+    called = "background" if target is None else "another class"
+    return f"{n} called {called} left out, as explain leaves them out"
 
 
 def checked_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
@@ -209,14 +221,17 @@ def compare_methods_on_volume(
     preprocessing: Any = None,
     statistics: IntensityStatistics | None = None,
     background_class: int | None = None,
+    where_predicted: bool = False,
     progress: ProgressCallback | None = None,
     **measures: Any,
 ) -> list[MethodScores]:
     """Explain a tomogram with each method and measure every map in each window.
 
-    With ``target=None`` (each window's predicted class) and a ``background_class``, the
-    windows the model calls background are left out, as ``explain_volume`` leaves them
-    out of its map: they add nothing to it and are not measured.
+    The windows measured are those ``explain_volume``'s map holds: with ``target=None``
+    (each window's predicted class) and a ``background_class``, not those the model calls
+    background; with a class as ``target`` and ``where_predicted``, only those the model
+    calls that class (else every window). Each row's ``left_out`` says how many were
+    left out.
 
     The sum-to-score error is each window's own map's (``explain_volume``'s window
     records); the faithfulness is the blended map's, cut into the same windows;
@@ -247,16 +262,18 @@ def compare_methods_on_volume(
         "statistics": statistics,
     }
     tiles = {"window": window, "stride": stride}
-    # A chosen class is measured in every window, background or not, as explain maps it.
+    # The background class matters to a predicted-class map only; a chosen class's map
+    # holds the windows called it (where_predicted) or every window.
     background_class = background_class if target is None else None
     steps = _VolumeSteps(progress, len(chosen))
     rows = []
     for k, method in enumerate(chosen):
         heatmap, windows = explain_volume(
             model, volume, layer, target=target, method=method, return_windows=True,
-            background_class=background_class, progress=steps.maps(k), **tiles, **common,
+            background_class=background_class, where_predicted=where_predicted,
+            progress=steps.maps(k), **tiles, **common,
         )  # fmt: skip
-        measured = _measured_windows(windows.targets, background_class)
+        measured = _measured_windows(windows, target, model)
         followed = target if windows.targets is None else windows.targets
         result, _ = measure_volume_faithfulness(
             model, volume, heatmap, target=followed, progress=steps.curves(k),
@@ -267,8 +284,11 @@ def compare_methods_on_volume(
             inside = positive_mass_inside(heatmap[None], np.asarray(mask)[None])
         kept = slice(None) if measured is None else measured
         rows.append(
-            _row(method, windows.cam_sums[kept], windows.scores[kept], windows.bias[kept],
-                 result, inside, heatmap, windows.targets)
+            replace(
+                _row(method, windows.cam_sums[kept], windows.scores[kept], windows.bias[kept],
+                     result, inside, heatmap, windows.targets),
+                left_out=_left_out_note(windows, target),
+            )
         )  # fmt: skip
     return rows
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from ..engine.class_index import class_label
 from ..errors import RespondCamError, setting
 from ..models.loading import load_model
-from ..models.model_metadata import class_label
 from ..mrc_io import MrcReadError, read_mrc, write_mrc
 from ..runs.choices import class_names_of
 from ..runs.explain_run import ExplainOutcome, run_explanation

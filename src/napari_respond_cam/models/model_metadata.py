@@ -53,13 +53,6 @@ def set_model_attribute(model: nn.Module, name: ModelAttribute, value: object) -
     setattr(model, name, value)
 
 
-def class_label(index: int, names: Sequence[str] | None) -> str:
-    """The name of class ``index``: from ``names`` when it has one, else ``"class {index}"``."""
-    if names is not None and 0 <= index < len(names):
-        return str(names[index])
-    return fallback_class_names(index + 1)[index]
-
-
 def class_names_for(names: Sequence[str] | None, n_classes: int) -> list[str]:
     """``names`` when there is one per class, else :func:`fallback_class_names`."""
     if names is not None and len(names) == n_classes:

@@ -118,7 +118,8 @@ def compare_all_methods(
         else:
             [row] = compare_methods_on_volume(
                 model, volume, layer, methods=[method], target=target, progress=steps,
-                background_class=background_class_of(model), **tiles, **common,
+                background_class=background_class_of(model),
+                where_predicted=settings.where_predicted, **tiles, **common,
             )  # fmt: skip
             found = row.heatmap
             samples = len(row.faithfulness.deletion.scores)
@@ -158,11 +159,9 @@ def comparison_layers(
 
 def comparison_text(comparison: Comparison) -> str:
     """The table of scores, one line per method, for the results box."""
-    from ..faithfulness.method_comparison import background_note
-
     request = comparison.request
     over = "one sample" if comparison.samples == 1 else f"means over {comparison.samples} windows"
-    note = background_note(comparison.maps[0].scores, background_class_of(request.model))
+    note = comparison.maps[0].scores.left_out
     over += f", {note}" if note else ""
     lines = [f"Methods compared on {request.volume_name!r} ({request.target_label}; {over}):"]
     for found in comparison.maps:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from napari.utils.colormaps import Colormap
 
-from ..models.model_metadata import class_label
+from ..engine.class_index import class_label
 
 #: Key of the metadata entry that marks a layer as made by this plugin and records how.
 METADATA_KEY = "respond_cam"

@@ -17,17 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine.class_index import class_label
 from ..engine.options import ALL_CLASSES
-from ..errors import SETTING_NAMES, in_every_front_end, setting
-from ..models.model_metadata import class_label
+from ..errors import EVERY_WINDOW, setting
 from .request import ExplainSettings
 
 if TYPE_CHECKING:
     from ..tiling.window_predictions import WindowPredictions
-
-_PYTHON, _FLAG, _CONTROL = SETTING_NAMES["where_predicted"]
-#: How to explain a class in every window instead, in every front-end.
-EVERY_WINDOW = in_every_front_end(f"{_PYTHON}=False", _FLAG, f"untick '{_CONTROL}'")
 
 
 def background_class_of(model: Any) -> int | None:

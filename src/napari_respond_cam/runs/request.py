@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.class_index import class_label
 from ..engine.options import ALL_CLASSES, DEFAULT_METHOD, DEFAULT_PRECISION, METHOD_LABELS
 from ..engine.preprocessing import Preprocessing
-from ..models.model_metadata import class_label
 from .choices import (
     ALL_CLASSES_LABEL,
     AUTO_DEVICE,

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..models.model_metadata import class_label, class_names_for
+from ..engine.class_index import class_label
+from ..models.model_metadata import class_names_for
 
 
 @dataclass(frozen=True)

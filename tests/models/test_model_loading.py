@@ -176,7 +176,7 @@ def test_a_training_checkpoint_loads_its_weights_with_a_note(cnn1, tmp_path, key
 def test_a_lightning_checkpoint_loses_the_wrapper_prefix(cnn1, tmp_path):
     # Lightning saves the LightningModule's state dict: every weight under its attribute.
     wrapped = {f"net.{key}": value for key, value in cnn1.state_dict().items()}
-    path = tmp_path / "last.ckpt.pt"
+    path = tmp_path / "last.ckpt"  # as Lightning names it
     torch.save(checkpoint_of(cnn1, state_dict=wrapped), path)
     with pytest.warns(UserWarning) as notes:
         loaded = load_model(path, architecture="cnn1")

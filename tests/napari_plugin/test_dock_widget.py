@@ -531,7 +531,7 @@ def test_the_widgets_own_messages_name_its_controls(viewer, widget, new_notifica
     widget.explain_button.native.click()
     messages = new_notifications()
     assert messages == [
-        "Choose a file under 'model file' first (.pt2, .pt, .pth or .safetensors), then "
+        "Choose a file under 'model file' first (.pt2, .pt, .pth, .ckpt, .safetensors), then "
         "press 'Load model file'.",
         "Open a tomogram first (File > Open, or File > Open Sample > Respond-CAM), then pick "
         "it under 'volume'.",

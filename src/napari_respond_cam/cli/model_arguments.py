@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..models.file_formats import MODEL_FILE_SUFFIXES
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--model``, ``--architecture`` and ``--trust``."""
@@ -11,7 +13,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         metavar="NAME_OR_FILE",
-        help="a built-in model name or a model file (.pt2, .pt, .pth, .safetensors)",
+        help=f"a built-in model name or a model file ({', '.join(MODEL_FILE_SUFFIXES)})",
     )
     parser.add_argument(
         "--architecture", help="for a bare state dict: the architecture it belongs to (cnn1, ...)"

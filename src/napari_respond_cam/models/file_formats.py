@@ -5,6 +5,10 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+#: The names model files usually have (a file of another name loads all the same: its
+#: contents, not its name, say what it is).
+MODEL_FILE_SUFFIXES = (".pt2", ".pt", ".pth", ".ckpt", ".safetensors")
+
 EXPORTED = "torch.export program"
 TORCHSCRIPT = "TorchScript"
 TORCH_SAVE = "torch.save file"

@@ -41,6 +41,7 @@ from ..engine.layers import default_target_layer, target_layers
 from ..engine.options import DEFAULT_PRECISION, METHOD_LABELS, PRECISIONS
 from ..engine.preprocessing import PREPROCESSING_LABELS, resolve_preprocessing
 from ..errors import LOAD_FROM_FILE, SETTING_NAMES, RespondCamError
+from ..models.file_formats import MODEL_FILE_SUFFIXES
 from ..models.model_metadata import class_names_for
 from ..runs.choices import (
     DEFAULT_FREE_WINDOW,
@@ -108,7 +109,9 @@ if TYPE_CHECKING:
 _REGISTRY_POLL_MS = 1000
 # Lines the results box shows before it scrolls: a summary of three classes fits.
 _RESULTS_LINES = 12
-_MODEL_FILES = "Model files (*.pt2 *.pt *.pth *.safetensors);;All files (*)"
+_MODEL_FILES = (
+    f"Model files ({' '.join('*' + suffix for suffix in MODEL_FILE_SUFFIXES)});;All files (*)"
+)
 #: Each control's label, as messages from the core name it (one source: errors.SETTING_NAMES).
 _LABELS = {name: control for name, (_, _, control) in SETTING_NAMES.items()}
 #: The binning control's limit while no volume is picked; a picked volume's is its
@@ -482,7 +485,7 @@ class RespondCamWidget(Container):
         path = Path(self.model_file.value)
         if not path.is_file():
             show_error(
-                "Choose a file under 'model file' first (.pt2, .pt, .pth or .safetensors), "
+                f"Choose a file under 'model file' first ({', '.join(MODEL_FILE_SUFFIXES)}), "
                 "then press 'Load model file'."
             )
             return

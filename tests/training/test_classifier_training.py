@@ -166,7 +166,9 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
         (["--out", str(tmp_path / "model.pt"), "--architecture", "vgg"], "not 'vgg'; pick one"),
         (
             ["--out", str(tmp_path / "model.pt"), "--architecture", "unet3d"],
-            "Training makes the paper's classifiers ('cnn1', 'cnn2'), not 'unet3d'",
+            "Training makes the paper's classifiers ('cnn1', 'cnn2'), not 'unet3d'; pick one of "
+            "them (--architecture on the command line, architecture= in TrainingConfig); the "
+            "demo U-Net trains with python -m napari_respond_cam.training.segmentation.",
         ),
     ]:
         assert main(["train", *args]) == 1

@@ -104,7 +104,7 @@ class TrainingConfig:
                 f"Training makes the paper's classifiers ({trainable}), not "
                 f"{self.architecture!r}; pick one of them (--architecture on the command "
                 "line, architecture= in TrainingConfig); the demo U-Net trains with python -m "
-                "napari_respond_cam.segmentation_training."
+                "napari_respond_cam.training.segmentation."
             )
         epochs, learning_rate = DEMO_SCHEDULES[self.architecture]
         # Frozen: the defaults are filled in once, here, so the record shows what was used.

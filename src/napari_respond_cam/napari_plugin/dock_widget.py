@@ -225,8 +225,9 @@ class RespondCamWidget(Container):
                 value=WHERE_PREDICTED,
                 visible=False,
                 tooltip="On a tomogram explained window by window: the class's map holds "
-                "only the windows the model calls that class. Untick to explain the class in "
-                "every window (windows without the class add their evidence for it too).",
+                "only the windows the model calls that class, and Compare methods measures "
+                "those. Untick to explain the class in every window (windows without the "
+                "class add their evidence for it too).",
             ),
             *self._regions.widgets,
             ComboBox(

@@ -12,6 +12,7 @@ from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training.classifier import (
     DEMO_SCHEDULES,
+    DEMO_SEEDS,
     Tomograms,
     TrainingConfig,
     draw_windows,
@@ -183,6 +184,13 @@ def test_each_architecture_takes_its_demo_schedule_unless_given_one():
     assert (chosen.epochs, chosen.learning_rate) == (3, 0.5)
     with pytest.raises(RespondCamError, match=r"must be positive .* got -3 and 0.001"):
         TrainingConfig(epochs=-3, learning_rate=1e-3)
+
+
+def test_each_architecture_takes_its_demo_seed_unless_given_one():
+    for architecture, seed in DEMO_SEEDS.items():
+        assert TrainingConfig(architecture=architecture).seed == seed
+    assert TrainingConfig(architecture="cnn2", seed=7).run_seed == 7
+    assert TrainingConfig(seed=0).seed == 0  # 0 is a seed, not "the default"
 
 
 def test_dropout_outside_0_to_1_is_refused_before_any_work():

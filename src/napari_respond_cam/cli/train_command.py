@@ -49,7 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Adam's peak step size, reached after one epoch; layers summing many inputs "
         "take a share of it (default: the demo model's)",
     )
-    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the simulated tomograms, the first weights and the windows drawn "
+        "(default: the demo model's)",
+    )
     parser.add_argument("--device")
     add_threads_argument(parser)
     parser.set_defaults(run=run)

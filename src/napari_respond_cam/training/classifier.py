@@ -58,6 +58,10 @@ PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 #: Epochs and peak step size of each architecture's demo model, when not given.
 DEMO_SCHEDULES = {"cnn1": (40, 1e-3), "cnn2": (40, 1e-3)}
 
+#: The seed of each architecture's shipped demo model, when none is given: the run chosen
+#: among seeds on validation tomograms (docs/choose_demo_seed.py).
+DEMO_SEEDS = {"cnn1": 0, "cnn2": 0}
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -70,7 +74,8 @@ class TrainingConfig:
     for the narrower layers. ``epochs`` and ``learning_rate`` (the peak step size of a
     layer summing at most :data:`.step_sizes.FULL_STEP_FAN_IN` inputs) left at 0 take the
     architecture's :data:`DEMO_SCHEDULES` entry when the config is made (its keys are the
-    architectures trained here); ``dataclasses.replace`` keeps the numbers already filled in.
+    architectures trained here), and ``seed`` left at None its :data:`DEMO_SEEDS` entry;
+    ``dataclasses.replace`` keeps the numbers already filled in.
     """
 
     architecture: str = "cnn1"
@@ -87,7 +92,7 @@ class TrainingConfig:
     epochs: int = 0
     batch_size: int = 16
     learning_rate: float = 0.0
-    seed: int = 0
+    seed: int | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -112,6 +117,14 @@ class TrainingConfig:
             object.__setattr__(self, "epochs", epochs)
         if not self.learning_rate:
             object.__setattr__(self, "learning_rate", learning_rate)
+        if self.seed is None:
+            object.__setattr__(self, "seed", DEMO_SEEDS[self.architecture])
+
+    @property
+    def run_seed(self) -> int:
+        """The seed the run uses: ``seed``, filled in when the config is made."""
+        assert self.seed is not None, "__post_init__ fills the seed in"
+        return self.seed
 
 
 @dataclass
@@ -213,7 +226,7 @@ def window_batch(
 def build_model(config: TrainingConfig, names: Sequence[str]) -> nn.Module:
     """A fresh network of the configured architecture, carrying its classes' metadata,
     with dropout masks that do not depend on the CPU."""
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.run_seed)
     model = architecture(config.architecture).build(
         num_classes=len(names),
         input_size=config.input_size,
@@ -285,7 +298,7 @@ def train(
     # stubs leave memory_format out of Module.to.
     model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     optimiser = torch.optim.Adam(step_groups(model), lr=config.learning_rate)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.run_seed)
     history = TrainingHistory()
     for epoch in range(config.epochs):
         start = time.perf_counter()
@@ -303,7 +316,7 @@ def train(
 
 def _seeds(config: TrainingConfig, stream: int, n: int) -> np.ndarray:
     """Tomogram seeds of one stream: apart from the sample's (0) and from other streams."""
-    return np.random.SeedSequence([config.seed, stream]).generate_state(n).astype(np.int64)
+    return np.random.SeedSequence([config.run_seed, stream]).generate_state(n).astype(np.int64)
 
 
 def _one_epoch(

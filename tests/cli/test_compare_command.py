@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_respond_cam import explain_volume, load_model, save_model
+from napari_respond_cam import RespondCamError, explain_volume, load_model, save_model
 from napari_respond_cam.cli import main
 from napari_respond_cam.engine.preprocessing import Preprocessing
 from napari_respond_cam.faithfulness import compare_methods_on_volume
@@ -308,7 +308,7 @@ def test_the_windows_called_background_are_left_out_and_counted(tomogram, tmp_pa
     assert windows.targets.tolist().count(0) == 1 and len(windows.targets) == 3
     heading = capsys.readouterr().out.splitlines()[0]
     assert heading.startswith(
-        "tomo.mrc: 2 window(s) (1 called background left out, as explain leaves them out), "
+        "tomo.mrc: 2 window(s) (1 called empty left out, as explain leaves them out), "
         "layer maxpool2"
     )
     [row] = compare_methods_on_volume(loaded, data, "maxpool2", methods=["grad"], stride=2,
@@ -354,6 +354,11 @@ def test_a_chosen_class_is_measured_in_the_windows_called_it_unless_every_window
                                            windows=[called])  # fmt: skip
     assert row.deletion_auc == pytest.approx(float(alone.deletion_auc[0]), rel=1e-6)
     assert row.left_out == "2 called another class left out, as explain leaves them out"
+    named = {"methods": ["grad"], "stride": 2, "steps": 4, "where_predicted": True}
+    [by_name] = compare_methods_on_volume(loaded, data, "maxpool2", target="membrane", **named)
+    assert by_name.deletion_auc == row.deletion_auc and by_name.left_out == row.left_out
+    with pytest.raises(RespondCamError, match="The model calls no window ribosome, so"):
+        compare_methods_on_volume(loaded, data, "maxpool2", target="ribosome", **named)
 
     assert main(compare_args(tomogram, model_file, *flags, "--every-window")) == 0
     heading = capsys.readouterr().out.splitlines()[0]

@@ -183,7 +183,8 @@ def test_an_explanation_prints_its_scores_and_classes_and_the_shapes_of_its_maps
     result = explain(hand_model(), np.stack([X] * 3)[:, None], "features")
     assert repr(result) == (
         "Explanation(method='respond', layer='features', cam=float32 (3, 2, 2), "
-        "heatmap=float32 (3, 2, 2), scores=[11.05, 11.05, 11.05], targets=[1, 1, 1])"
+        "heatmap=float32 (3, 2, 2), scores=[11.05, 11.05, 11.05], bias=[-0.2, -0.2, -0.2], "
+        "targets=[1, 1, 1])"
     )
     every = explain(hand_model(), np.stack([X] * 3)[:, None], "features", target="all")
-    assert "scores=float64 (3, 3), targets=[0, 1, 2])" in repr(every)
+    assert "scores=float64 (3, 3), bias=float64 (3, 3), targets=[0, 1, 2])" in repr(every)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from array_likes import SlicedOnly
 from napari_respond_cam import RespondCamError, region_target
 from napari_respond_cam.engine.class_index import fallback_class_names
 from napari_respond_cam.engine.targets import (
@@ -227,3 +228,6 @@ def test_a_region_target_prints_its_mask_by_shape():
     mask = np.zeros((50, 40, 30), dtype=bool)
     assert repr(region_target(1, mask)) == "RegionTarget(channel=1, mask=bool (50, 40, 30))"
     assert repr(region_target(0)) == "RegionTarget(channel=0, mask=None)"
+    lazy = SlicedOnly(np.zeros((40, 30, 20), dtype=np.uint8))
+    assert repr(region_target(2, lazy)) == "RegionTarget(channel=2, mask=uint8 (40, 30, 20))"
+    assert lazy.reads == 0  # said from its shape, not read

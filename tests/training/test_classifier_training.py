@@ -190,7 +190,8 @@ def test_each_architecture_takes_its_demo_seed_unless_given_one():
     for architecture, seed in DEMO_SEEDS.items():
         assert TrainingConfig(architecture=architecture).seed == seed
     assert TrainingConfig(architecture="cnn2", seed=7).run_seed == 7
-    assert TrainingConfig(seed=0).seed == 0  # 0 is a seed, not "the default"
+    assert TrainingConfig(architecture="cnn2", seed=0).seed == 0  # 0 is a seed, not "none"
+    assert DEMO_SEEDS.keys() == DEMO_SCHEDULES.keys()  # every trainable architecture has both
 
 
 def test_dropout_outside_0_to_1_is_refused_before_any_work():

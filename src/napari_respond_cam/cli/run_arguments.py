@@ -102,8 +102,8 @@ def add_every_window_argument(parser: argparse.ArgumentParser, verb: str, target
         action="store_false",
         default=WHERE_PREDICTED,
         help=f"with {targets} on a tomogram cut into windows: {verb} the class in every "
-        "window (default: only in the windows the model calls it, as explain's map holds "
-        "them: windows without the class add their evidence for it too)",
+        "window, where windows without the class add their evidence for it too (default: "
+        "only in the windows the model calls the class)",
     )
 
 

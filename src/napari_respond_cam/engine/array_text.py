@@ -15,7 +15,11 @@ def array_text(values: Any) -> str:
     shape (``float32 (4, 10, 10, 10)``); ``None`` as ``None``."""
     if values is None:
         return "None"
-    array = np.asarray(values)
-    if array.ndim == 1 and array.size <= WRITTEN_OUT:
-        return np.array2string(array, precision=4, separator=", ")
-    return f"{array.dtype} {tuple(array.shape)}"
+    # Lazy and device arrays (Dask, zarr, memmaps, tensors) say their shape without a read.
+    shape, dtype = getattr(values, "shape", None), getattr(values, "dtype", None)
+    if shape is None or dtype is None:
+        array = np.asarray(values)
+        shape, dtype = array.shape, array.dtype
+    if len(shape) == 1 and shape[0] <= WRITTEN_OUT:
+        return np.array2string(np.asarray(values), precision=4, separator=", ")
+    return f"{dtype} {tuple(shape)}"

@@ -58,6 +58,7 @@ class Explanation:
             "cam": array_text(self.cam),
             "heatmap": array_text(self.heatmap),
             "scores": array_text(self.scores),
+            "bias": array_text(self.bias),
             "targets": array_text(self.targets),
         }
         return f"Explanation({', '.join(f'{name}={text}' for name, text in shown.items())})"

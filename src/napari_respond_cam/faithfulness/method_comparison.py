@@ -9,6 +9,7 @@ samples, or over the windows of a tomogram.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,7 @@ from ..engine.explain import explain
 from ..engine.model_inputs import as_batch, input_spec
 from ..engine.options import METHOD_LABELS
 from ..engine.preprocessing import IntensityStatistics, resolve_preprocessing
-from ..engine.targets import Target
+from ..engine.targets import Target, class_by_name
 from ..errors import EVERY_WINDOW, RespondCamError, setting
 from ..paper_metrics import positive_mass_inside
 from ..tiling.explain_volume import explain_volume
@@ -95,12 +96,27 @@ def _measured_windows(windows: WindowPredictions, target: int | None, model: nn.
     )
 
 
-def _left_out_note(windows: WindowPredictions, target: int | None) -> str | None:
-    """How many windows the map leaves out, and why, as explain says it."""
+def _class_index(target: int | str | None, model: nn.Module) -> int | None:
+    """The class a volume comparison measures: an index, a name read as its index, or None."""
+    refuse_all_classes(target)
+    index = class_by_name(target, model)
+    if index is None or (isinstance(index, numbers.Integral) and not isinstance(index, bool)):
+        return None if index is None else int(index)
+    raise RespondCamError(
+        f"A tomogram's comparison measures one class in every window, or each window's "
+        f"predicted class: give a class index or name, or None, not {target!r}."
+    )
+
+
+def _left_out_note(
+    windows: WindowPredictions, target: int | None, background: str | None
+) -> str | None:
+    """How many windows the map leaves out, and why: those called ``background`` (the
+    background class's name) or, for a chosen class, another class."""
     if windows.counted is None or windows.counted.all():
         return None
     n = int(np.count_nonzero(~windows.counted))
-    called = "background" if target is None else "another class"
+    called = background if target is None else "another class"
     return f"{n} called {called} left out, as explain leaves them out"
 
 
@@ -212,7 +228,7 @@ def compare_methods_on_volume(
     layer: str | nn.Module,
     *,
     methods: Sequence[str] | None = None,
-    target: int | None = None,
+    target: int | str | None = None,
     mask: Any = None,
     window: Any = None,
     stride: Any = None,
@@ -250,6 +266,7 @@ def compare_methods_on_volume(
     from 0.
     """
     chosen = checked_methods(methods)
+    index = _class_index(target, model)
     if not resolve_preprocessing(preprocessing, model).needs_volume_statistics:
         statistics = None
     elif statistics is None:
@@ -264,17 +281,19 @@ def compare_methods_on_volume(
     tiles = {"window": window, "stride": stride}
     # The background class matters to a predicted-class map only; a chosen class's map
     # holds the windows called it (where_predicted) or every window.
-    background_class = background_class if target is None else None
+    background_class = background_class if index is None else None
+    names = getattr(model, "class_names", None)
+    background_name = None if background_class is None else class_label(background_class, names)
     steps = _VolumeSteps(progress, len(chosen))
     rows = []
     for k, method in enumerate(chosen):
         heatmap, windows = explain_volume(
-            model, volume, layer, target=target, method=method, return_windows=True,
+            model, volume, layer, target=index, method=method, return_windows=True,
             background_class=background_class, where_predicted=where_predicted,
             progress=steps.maps(k), **tiles, **common,
         )  # fmt: skip
-        measured = _measured_windows(windows, target, model)
-        followed = target if windows.targets is None else windows.targets
+        measured = _measured_windows(windows, index, model)
+        followed = index if windows.targets is None else windows.targets
         result, _ = measure_volume_faithfulness(
             model, volume, heatmap, target=followed, progress=steps.curves(k),
             windows=measured, **tiles, **common, **measures,
@@ -287,7 +306,7 @@ def compare_methods_on_volume(
             replace(
                 _row(method, windows.cam_sums[kept], windows.scores[kept], windows.bias[kept],
                      result, inside, heatmap, windows.targets),
-                left_out=_left_out_note(windows, target),
+                left_out=_left_out_note(windows, index, background_name),
             )
         )  # fmt: skip
     return rows

@@ -48,16 +48,30 @@ class Candidate:
 
     @property
     def wins(self) -> int:
-        return sum(respond > grad for respond, grad in self.cells)
+        """Cells where Respond-CAM leads (a map with no positive mass, nan, leads nowhere)."""
+        return sum(bool(respond > grad) for respond, grad in self.cells)
+
+    @property
+    def ratios(self) -> list[float]:
+        """Respond-CAM's enrichment over Grad-CAM's per cell: 0 where Respond-CAM's map has
+        no positive mass, infinite where only Grad-CAM's has none."""
+        return [_ratio(respond, grad) for respond, grad in self.cells]
 
     @property
     def least_ratio(self) -> float:
-        return min(respond / grad for respond, grad in self.cells)
+        return min(self.ratios)
 
     @property
-    def mean_ratio(self) -> float:
-        """The geometric mean of Respond-CAM's enrichment over Grad-CAM's."""
-        return float(np.exp(np.mean([np.log(r / g) for r, g in self.cells])))
+    def geometric_mean_ratio(self) -> float:
+        """The geometric mean of the ratios that are neither 0 nor infinite."""
+        finite = [r for r in self.ratios if 0 < r < np.inf]
+        return float(np.exp(np.mean(np.log(finite)))) if finite else float("nan")
+
+
+def _ratio(respond: float, grad: float) -> float:
+    if not respond > 0:
+        return 0.0
+    return respond / grad if grad > 0 else float("inf")
 
 
 def measure(name: str, model, seeds: range) -> Candidate:
@@ -92,13 +106,13 @@ def table(label: str, candidates: list[Candidate], seeds: range) -> str:
         "windows called the class puts more positive mass on the class's particles than "
         "Grad-CAM's, with the least and the geometric mean of the ratio of the two:",
         "",
-        "| run | named | Respond-CAM ahead | least ratio | mean ratio |",
+        "| run | named | Respond-CAM ahead | least ratio | geometric mean ratio |",
         "| --- | --- | --- | --- | --- |",
     ]
     for c in candidates:
         lines.append(
             f"| {c.name} | {c.named} of {c.particles} | {c.wins} of {len(c.cells)} | "
-            f"{c.least_ratio:.3f} | {c.mean_ratio:.2f} |"
+            f"{c.least_ratio:.3f} | {c.geometric_mean_ratio:.2f} |"
         )
     lines += ["", f"Chosen: {best.name} (the most cells ahead, then the largest least ratio)."]
     return "\n".join(lines) + "\n"

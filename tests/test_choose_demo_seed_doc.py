@@ -19,7 +19,11 @@ def test_the_most_cells_won_choose_and_the_least_ratio_breaks_a_tie(script):
     assert (steady.wins, bold.wins, sure.wins) == (2, 2, 3)
     assert script.chosen([steady, bold, sure]) is sure
     assert script.chosen([steady, bold]) is steady  # 0.9 beats 0.5
-    assert bold.mean_ratio == pytest.approx((4 * 3 * 0.5) ** (1 / 3))
+    assert bold.geometric_mean_ratio == pytest.approx((4 * 3 * 0.5) ** (1 / 3))
+    # a class map with no positive mass (nan) leads nowhere and is the least ratio
+    empty = make("seed 3", 30, 30, ((float("nan"), 1.0), (2.0, 0.0), (2.0, 1.0)))
+    assert empty.wins == 2 and empty.ratios == [0.0, float("inf"), 2.0]
+    assert empty.least_ratio == 0.0 and empty.geometric_mean_ratio == 2.0
 
 
 def test_the_table_names_each_run_and_the_chosen_one(script):

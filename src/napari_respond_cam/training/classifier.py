@@ -3,8 +3,8 @@
 The networks learn from what they are shown on a tomogram: 40^3 windows cut at random
 places of simulated tomograms like the sample (as crowded, imaged as a whole through a
 noisy tilt series), with neighbours and parts of particles in view, each named after the
-particle whose centre lies within :data:`~.simulation.LABEL_RADIUS` of the window's
-centre, or ``"background"``. Every epoch draws new windows from the same tomograms: one
+particle whose centre lies within :data:`..simulation.LABEL_RADIUS` of the window's centre,
+or ``"background"``. Every epoch draws new windows from the same tomograms: one
 near each particle (a random offset within the radius) and half as many random ones
 (about half of them background at the sample's crowding), each turned by a random half
 turn about Z, Y or X (the missing wedge is symmetric under these, so the turned window is

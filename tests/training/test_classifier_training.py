@@ -11,8 +11,7 @@ from napari_respond_cam.cli import main
 from napari_respond_cam.errors import RespondCamError
 from napari_respond_cam.simulation import ParticleTable
 from napari_respond_cam.training.classifier import (
-    DEMO_SCHEDULES,
-    DEMO_SEEDS,
+    DEMO_RECIPES,
     Tomograms,
     TrainingConfig,
     draw_windows,
@@ -177,9 +176,9 @@ def test_command_line_checks_its_arguments_before_training(tmp_path, capsys):
 
 
 def test_each_architecture_takes_its_demo_schedule_unless_given_one():
-    assert (TrainingConfig().epochs, TrainingConfig().learning_rate) == DEMO_SCHEDULES["cnn1"]
+    assert (TrainingConfig().epochs, TrainingConfig().learning_rate) == DEMO_RECIPES["cnn1"][:2]
     cnn2 = TrainingConfig(architecture="cnn2")
-    assert (cnn2.epochs, cnn2.learning_rate) == DEMO_SCHEDULES["cnn2"]
+    assert (cnn2.epochs, cnn2.learning_rate) == DEMO_RECIPES["cnn2"][:2]
     chosen = TrainingConfig(architecture="cnn2", epochs=3, learning_rate=0.5)
     assert (chosen.epochs, chosen.learning_rate) == (3, 0.5)
     with pytest.raises(RespondCamError, match=r"must be positive .* got -3 and 0.001"):
@@ -187,11 +186,11 @@ def test_each_architecture_takes_its_demo_schedule_unless_given_one():
 
 
 def test_each_architecture_takes_its_demo_seed_unless_given_one():
-    for architecture, seed in DEMO_SEEDS.items():
-        assert TrainingConfig(architecture=architecture).seed == seed
+    for architecture, recipe in DEMO_RECIPES.items():
+        assert TrainingConfig(architecture=architecture).seed == recipe.seed
     assert TrainingConfig(architecture="cnn2", seed=7).run_seed == 7
     assert TrainingConfig(architecture="cnn2", seed=0).seed == 0  # 0 is a seed, not "none"
-    assert DEMO_SEEDS.keys() == DEMO_SCHEDULES.keys()  # every trainable architecture has both
+    assert DEMO_RECIPES["cnn2"].seed == 2  # the run docs/choose_demo_seed.py chose
 
 
 def test_dropout_outside_0_to_1_is_refused_before_any_work():

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -55,12 +56,18 @@ from .step_sizes import set_step_sizes, step_groups
 #: How the windows are scaled before the network sees them, in training and on a tomogram.
 PREPROCESSING = Preprocessing(WINDOW_ZSCORE)
 
-#: Epochs and peak step size of each architecture's demo model, when not given.
-DEMO_SCHEDULES = {"cnn1": (40, 1e-3), "cnn2": (40, 1e-3)}
 
-#: The seed of each architecture's shipped demo model, when none is given: the run chosen
-#: among seeds on validation tomograms (docs/choose_demo_seed.py).
-DEMO_SEEDS = {"cnn1": 0, "cnn2": 2}
+class DemoRecipe(NamedTuple):
+    """What a config leaves out takes from its architecture's shipped demo model."""
+
+    epochs: int
+    learning_rate: float
+    #: CNN-2's is the run chosen among seeds on validation tomograms (docs/choose_demo_seed.py).
+    seed: int
+
+
+#: Each trainable architecture's demo recipe: its keys are the architectures trained here.
+DEMO_RECIPES = {"cnn1": DemoRecipe(40, 1e-3, seed=0), "cnn2": DemoRecipe(40, 1e-3, seed=2)}
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,9 @@ class TrainingConfig:
     the paper's (32, 32, 64, 64)/(512, 512) so the weights stay under 10 MB, and their
     ``dropout`` (after ``fc1`` and ``fc2`` while training) is lighter than the usual 0.5
     for the narrower layers. ``epochs`` and ``learning_rate`` (the peak step size of a
-    layer summing at most :data:`.step_sizes.FULL_STEP_FAN_IN` inputs) left at 0 take the
-    architecture's :data:`DEMO_SCHEDULES` entry when the config is made (its keys are the
-    architectures trained here), and ``seed`` left at None its :data:`DEMO_SEEDS` entry;
-    ``dataclasses.replace`` keeps the numbers already filled in.
+    layer summing at most :data:`.step_sizes.FULL_STEP_FAN_IN` inputs) left at 0, and
+    ``seed`` left at None, take the architecture's :data:`DEMO_RECIPES` entry when the
+    config is made; ``dataclasses.replace`` keeps the numbers already filled in.
     """
 
     architecture: str = "cnn1"
@@ -103,22 +109,22 @@ class TrainingConfig:
             )
         if not 0 <= self.dropout < 1:
             raise RespondCamError(f"dropout must be at least 0 and below 1, got {self.dropout}.")
-        if self.architecture not in DEMO_SCHEDULES:
-            trainable = ", ".join(repr(name) for name in DEMO_SCHEDULES)
+        if self.architecture not in DEMO_RECIPES:
+            trainable = ", ".join(repr(name) for name in DEMO_RECIPES)
             raise RespondCamError(
                 f"Training makes the paper's classifiers ({trainable}), not "
                 f"{self.architecture!r}; pick one of them (--architecture on the command "
                 "line, architecture= in TrainingConfig); the demo U-Net trains with python -m "
                 "napari_respond_cam.training.segmentation."
             )
-        epochs, learning_rate = DEMO_SCHEDULES[self.architecture]
+        recipe = DEMO_RECIPES[self.architecture]
         # Frozen: the defaults are filled in once, here, so the record shows what was used.
         if not self.epochs:
-            object.__setattr__(self, "epochs", epochs)
+            object.__setattr__(self, "epochs", recipe.epochs)
         if not self.learning_rate:
-            object.__setattr__(self, "learning_rate", learning_rate)
+            object.__setattr__(self, "learning_rate", recipe.learning_rate)
         if self.seed is None:
-            object.__setattr__(self, "seed", DEMO_SEEDS[self.architecture])
+            object.__setattr__(self, "seed", recipe.seed)
 
     @property
     def run_seed(self) -> int:

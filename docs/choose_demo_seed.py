@@ -84,7 +84,7 @@ def measure(name: str, model, seeds: range) -> Candidate:
         particles += len(scene.class_indices)
         respond = map_enrichments(model, scene, "respond", True)
         grad = map_enrichments(model, scene, "grad", True)
-        cells += [(respond[c], grad[c]) for c in respond if c != "default"]
+        cells += [(respond[c], grad[c]) for c in respond]
         print(f"{name}: the fresh tomogram of seed {seed}", flush=True)
     found = Candidate(name, named, particles, tuple(cells))
     print(f"{name}: {found.wins} of {len(cells)} ahead, least ratio {found.least_ratio:.3f}")

@@ -126,12 +126,17 @@ def map_enrichments(model, scene: Scene, method: str, where_predicted: bool) -> 
             where_predicted=where_predicted,
         )  # fmt: skip
         ratios[model.class_names[index]] = enrichment(heatmap, region)
-    if where_predicted:  # the default Explain is the same map either way: measured once
-        default = explain_volume(
-            model, scene.volume, layer, method=method, background_class=model.background_class
-        )
-        ratios["default"] = enrichment(default, dilated(scene.labels > 0))
     return ratios
+
+
+def default_enrichment(model, scene: Scene, method: str) -> float:
+    """The same for the default Explain (each window its predicted class, background
+    windows skipped) over all particles."""
+    layer = target_layers(model)[-1]
+    default = explain_volume(
+        model, scene.volume, layer, method=method, background_class=model.background_class
+    )
+    return enrichment(default, dilated(scene.labels > 0))
 
 
 def snr_accuracy(model, data) -> tuple[float, float]:
@@ -172,9 +177,10 @@ def measure(n_windows: int, named: dict[str, str] = MODELS, n_more: int = 0) -> 
             np.add.at(confusion, (scene.class_indices, predicted), 1)
             for windows, where_predicted in WINDOWS.items():
                 for method in METHODS:
-                    found["maps"][label, scene.name, windows, method] = map_enrichments(
-                        model, scene, method, where_predicted
-                    )
+                    ratios = map_enrichments(model, scene, method, where_predicted)
+                    if where_predicted:  # the default Explain is the same either way: once
+                        ratios["default"] = default_enrichment(model, scene, method)
+                    found["maps"][label, scene.name, windows, method] = ratios
                     _log(f"maps of {label} on the {scene.name} tomogram with {method}, {windows}")
     for snr_label, snr in SNRS.items():
         data = simulate_subtomograms(n_windows, snr=snr, include_background=True, seed=SNR_SEED)
